@@ -1,0 +1,79 @@
+// coco attest / coco get-resource: act as a guest with the sample attester.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "attestation/attester.h"
+#include "base/file.h"
+#include "cli/commands.h"
+#include "kbsclient/kbs_client.h"
+
+namespace coco::cli {
+namespace {
+
+struct GuestOptions {
+  std::string url = "http://127.0.0.1:8080";
+  std::string ca_cert;
+  std::string init_data;
+};
+
+void AddCommon(CLI::App* cmd, GuestOptions* o) {
+  cmd->add_option("--url", o->url, "broker URL")->capture_default_str();
+  cmd->add_option("--cert-file", o->ca_cert, "PEM CA certificate to trust for an https broker");
+  cmd->add_option("--init-data", o->init_data, "init-data TOML file sent with the evidence");
+}
+
+Result<std::unique_ptr<kbsclient::KbsClient>> MakeClient(const GuestOptions& o) {
+  kbsclient::KbsClientOptions ko;
+  ko.url = o.url;
+  ko.ca_cert = o.ca_cert;
+  if (!o.init_data.empty()) {
+    COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(o.init_data));
+    ko.init_data_toml = text;
+  }
+  return kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester());
+}
+
+}  // namespace
+
+void AddGuestCommands(CLI::App& app) {
+  auto o = std::make_shared<GuestOptions>();
+  auto* attest = app.add_subcommand(
+      "attest",
+      "attest to the broker with the sample TEE and print the attestation token (a JWT)\n"
+      "  coco attest --url http://127.0.0.1:8080 | cut -d. -f2 | base64 -d");
+  AddCommon(attest, o.get());
+  attest->callback([o] {
+    auto client = MakeClient(*o);
+    if (!client.ok()) return Fail(client.error().message);
+    auto token = (*client)->Attest();
+    if (!token.ok()) return Fail("attestation failed: " + token.error().message);
+    std::cout << *token << "\n";
+  });
+
+  auto g = std::make_shared<GuestOptions>();
+  auto path = std::make_shared<std::string>();
+  auto* get = app.add_subcommand(
+      "get-resource",
+      "attest with the sample TEE, fetch a resource and write its plaintext to stdout\n"
+      "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin");
+  AddCommon(get, g.get());
+  get->add_option("resource", *path, "kbs:///<repo>/<type>/<tag>")->required();
+  get->callback([g, path] {
+    auto parsed = kbsclient::ParseResourcePath(*path);
+    if (!parsed.ok()) return Fail(parsed.error().message);
+    auto client = MakeClient(*g);
+    if (!client.ok()) return Fail(client.error().message);
+    auto secret = (*client)->GetResource(*path);
+    if (!secret.ok()) return Fail("cannot get " + *path + ": " + secret.error().message);
+    const Bytes& b = secret->bytes();
+    size_t off = 0;
+    while (off < b.size()) {
+      ssize_t n = ::write(1, b.data() + off, b.size() - off);
+      if (n <= 0) return Fail("cannot write to stdout");
+      off += static_cast<size_t>(n);
+    }
+  });
+}
+
+}  // namespace coco::cli

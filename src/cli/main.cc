@@ -1,0 +1,28 @@
+// coco: the user's command. This file wires subcommands; each lives in its own *_cmd.cc.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app{
+      "coco: Confidential Containers — client for the key broker and the guest-side tools.\n\n"
+      "Examples:\n"
+      "  coco kbs --url http://127.0.0.1:8080 --admin-token DIR/admin-token set-resource "
+      "default/key/1 key.bin\n"
+      "  coco attest --url http://127.0.0.1:8080\n"
+      "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin\n",
+      "coco"};
+  app.require_subcommand(1);
+  coco::cli::AddKbsCommands(app);
+  coco::cli::AddGuestCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return coco::cli::ExitCode();
+}

@@ -1,0 +1,48 @@
+// Admin API authorisation: a Bearer JWT signed by one of the configured admin keys (EdDSA or
+// ES256), whose "role" claim is mapped to the endpoints it may call (regexes matched against the
+// request path). Secure by default: with no key configured, every admin request is refused.
+// Thread-safe after construction.
+#pragma once
+
+#include <cstdint>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "crypto/crypto.h"
+
+namespace coco::kbs {
+
+struct AclRule {
+  std::string role;
+  std::vector<std::string> allowed_endpoints;  // each "^/kbs...$"
+};
+
+class AdminAuth {
+ public:
+  // Fails when a rule's regex is invalid or does not start with "^/kbs" and end with "$".
+  static Result<AdminAuth> Create(std::vector<crypto::Key> public_keys, std::vector<AclRule> acl);
+
+  // Checks `authorization` ("Bearer <jwt>") for `path` at `now_unix`. The error message says
+  // which check failed (missing header, bad signature, expired, no role, role not allowed).
+  Status Authorize(const std::string& authorization, const std::string& path,
+                   int64_t now_unix) const;
+
+ private:
+  struct CompiledRule {
+    std::string role;
+    std::vector<std::regex> endpoints;
+  };
+  std::vector<crypto::Key> keys_;
+  std::vector<CompiledRule> rules_;
+};
+
+// The default ACL: role "admin" may call every admin endpoint.
+std::vector<AclRule> DefaultAcl();
+
+// Creates an admin token: {"iss":"coco-kbs","sub":"admin","aud":["KBS"],"role":role,"iat","exp"}.
+Result<std::string> MakeAdminToken(const crypto::Key& private_key, const std::string& role,
+                                   int64_t now_unix, int64_t lifetime_secs);
+
+}  // namespace coco::kbs

@@ -1,0 +1,525 @@
+#include "kbs/broker.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "attestation/runtime_data.h"
+#include "base/log.h"
+#include "crypto/crypto.h"
+#include "jose/jwe.h"
+
+namespace coco::kbs {
+namespace {
+
+constexpr const char* kResourcePolicyKey = "resource-policy";
+
+Response Fail(const std::string& variant, const std::string& detail) {
+  Response r;
+  r.status = StatusFor(variant);
+  r.body = ErrorBody({variant, detail});
+  return r;
+}
+
+Response Ok(std::string body = "", std::string content_type = "application/json") {
+  Response r;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
+
+std::string Header(const Request& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? std::string() : it->second;
+}
+
+std::string Cookie(const Request& r, const std::string& name) {
+  std::string all = Header(r, "cookie");
+  size_t pos = 0;
+  while (pos < all.size()) {
+    size_t end = all.find(';', pos);
+    if (end == std::string::npos) end = all.size();
+    std::string part = all.substr(pos, end - pos);
+    size_t b = part.find_first_not_of(' ');
+    if (b != std::string::npos) part = part.substr(b);
+    if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
+    pos = end + 1;
+  }
+  return "";
+}
+
+std::string HttpDate(int64_t unix_secs) {
+  std::time_t t = static_cast<std::time_t>(unix_secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// Parses a JSON body, mapping failures to SerdeError.
+Result<nlohmann::json> ParseBody(const std::string& body, const char* what) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) return MakeError("SerdeError", std::string(what) + " is not valid JSON");
+  if (!j.is_object()) return MakeError("SerdeError", std::string(what) + " is not a JSON object");
+  return j;
+}
+
+Result<std::string> StringField(const nlohmann::json& j, const char* field, const char* what) {
+  auto it = j.find(field);
+  if (it == j.end())
+    return MakeError("SerdeError", std::string(what) + " has no field \"" + field + "\"");
+  if (!it->is_string())
+    return MakeError("SerdeError", std::string(what) + " field \"" + field + "\" is not a string");
+  return it->get<std::string>();
+}
+
+Response FromError(const Error& e, const std::string& fallback_variant) {
+  // Errors whose kind is already a wire variant keep it.
+  static const std::vector<std::string> variants = {
+      "SerdeError",       "AttestationError", "TokenNotFound",      "TokenVerifierError",
+      "PolicyDeny",       "AdminAuthAccess",  "InvalidRequestPath", "PluginInternalError",
+      "ParsePolicyError", "RvpsError",        "JweError",           "PluginNotFound"};
+  for (const auto& v : variants)
+    if (e.kind == v) return Fail(v, e.message);
+  if (e.kind == "ParsePolicy") return Fail("ParsePolicyError", e.message);
+  return Fail(fallback_variant, e.message);
+}
+
+}  // namespace
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  if (!path.empty() && path[0] == '/') pos = 1;
+  while (pos <= path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    out.push_back(path.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+bool ValidResourceSegment(const std::string& s) {
+  if (s.empty()) return false;
+  auto base = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  };
+  if (!base(s[0])) return false;
+  for (char c : s)
+    if (!base(c) && c != '.') return false;
+  return true;
+}
+
+Broker::Broker(BrokerOptions options, Storage* storage, AdminAuth admin, Clock clock)
+    : options_(std::move(options)),
+      storage_(storage),
+      admin_(std::move(admin)),
+      clock_(std::move(clock)),
+      reference_values_(storage),
+      sessions_(options_.max_sessions, options_.session_timeout_secs) {}
+
+Result<std::unique_ptr<Broker>> Broker::Create(
+    BrokerOptions options, Storage* storage, AdminAuth admin,
+    std::vector<std::unique_ptr<attestation::Verifier>> verifiers, Clock clock) {
+  if (!clock) {
+    clock = [] {
+      return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+    };
+  }
+  std::unique_ptr<Broker> b(new Broker(std::move(options), storage, std::move(admin), clock));
+  for (auto& v : verifiers) {
+    std::string tee = v->tee();
+    if (tee == "sample" && !b->options_.dev) continue;
+    b->verifiers_[tee] = std::move(v);
+  }
+  COCO_ASSIGN_OR_RETURN(b->tokens_, TokenIssuer::LoadOrCreate(storage));
+  COCO_RETURN_IF_ERROR(b->LoadPolicies());
+  return b;
+}
+
+Status Broker::LoadPolicies() {
+  COCO_ASSIGN_OR_RETURN(auto rp_text, storage_->Get(kNsPolicy, kResourcePolicyKey));
+  COCO_ASSIGN_OR_RETURN(
+      auto rp, CompileResourcePolicy(rp_text ? *rp_text : std::string(AffirmingResourcePolicyText())));
+  COCO_ASSIGN_OR_RETURN(auto ap_text, storage_->Get(kNsAttestationPolicy, "default_cpu"));
+  COCO_ASSIGN_OR_RETURN(
+      auto ap, CompileAttestationPolicy("default_cpu", ap_text ? *ap_text
+                                                               : std::string(DefaultAttestationPolicyText())));
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  resource_policy_ = std::move(rp);
+  attestation_policy_ = std::move(ap);
+  return Status::Ok();
+}
+
+std::shared_ptr<const ResourcePolicy> Broker::resource_policy() {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return resource_policy_;
+}
+std::shared_ptr<const AttestationPolicy> Broker::attestation_policy() {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return attestation_policy_;
+}
+
+Response Broker::Handle(const Request& r) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route = "other";
+  Response resp;
+  auto seg = SplitPath(r.path);
+  if (r.path == "/healthz") {
+    route = "healthz";
+    resp = Ok("ok\n", "text/plain");
+  } else if (r.path == "/metrics") {
+    route = "metrics";
+    metrics_.SetSessions(sessions_.size());
+    resp = Ok(metrics_.Render(), "text/plain; version=0.0.4");
+  } else if (r.path == "/.well-known/jwks.json" && r.method == "GET") {
+    route = "jwks";
+    resp = Ok(tokens_->Jwks().dump());
+  } else if (seg.size() < 3 || seg[0] != "kbs" || seg[1] != "v0") {
+    resp = Fail("InvalidRequestPath", "unknown path " + r.path + " (the API lives under /kbs/v0/)");
+  } else if (seg[2] == "auth" && seg.size() == 3 && r.method == "POST") {
+    route = "auth";
+    resp = Auth(r);
+  } else if (seg[2] == "attest" && seg.size() == 3 && r.method == "POST") {
+    route = "attest";
+    resp = Attest(r);
+  } else if (seg[2] == "resource") {
+    route = "resource";
+    std::vector<std::string> parts(seg.begin() + 3, seg.end());
+    if (parts.size() != 3) {
+      resp = Fail("InvalidRequestPath",
+                  "resource path must be /kbs/v0/resource/<repo>/<type>/<tag> (three segments)");
+    } else if (!ValidResourceSegment(parts[0]) || !ValidResourceSegment(parts[1]) ||
+               !ValidResourceSegment(parts[2])) {
+      resp = Fail("InvalidRequestPath",
+                  "resource path segments may hold only letters, digits, '_', '-' and '.', and "
+                  "must not start with '.'");
+    } else if (r.method == "GET") {
+      resp = GetResource(r, parts[0] + "/" + parts[1] + "/" + parts[2]);
+    } else {
+      route = "admin";
+      resp = Admin(r, seg);
+    }
+  } else if (seg[2] == "resource-policy" || seg[2] == "attestation-policy" ||
+             seg[2] == "reference-value") {
+    route = "admin";
+    resp = Admin(r, seg);
+  } else {
+    resp = Fail("PluginNotFound", "no handler for " + r.method + " /kbs/v0/" + seg[2]);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.ObserveRequest(route, resp.status, secs);
+  return resp;
+}
+
+Response Broker::Auth(const Request& r) {
+  auto req = ParseBody(r.body, "auth request");
+  if (!req.ok()) return FromError(req.error(), "SerdeError");
+  auto version = StringField(*req, "version", "auth request");
+  if (!version.ok()) return FromError(version.error(), "SerdeError");
+  auto tee = StringField(*req, "tee", "auth request");
+  if (!tee.ok()) return FromError(tee.error(), "SerdeError");
+  if (*version != kProtocolVersion)
+    return Fail("AttestationError", "protocol version mismatch: the client speaks " + *version +
+                                        ", this broker speaks " + kProtocolVersion);
+  if (*tee == "sample" && !options_.dev) {
+    metrics_.Attestation(*tee, "refused");
+    return Fail("AttestationError",
+                "TEE \"sample\" proves nothing and is refused; start coco-kbs with --dev to "
+                "accept it for development");
+  }
+  if (!verifiers_.count(*tee)) {
+    std::string known;
+    for (const auto& [k, v] : verifiers_) known += (known.empty() ? "" : ", ") + k;
+    return Fail("AttestationError", "unknown or unsupported TEE \"" + *tee +
+                                        "\" (this broker verifies: " + known + ")");
+  }
+  std::string nonce = Base64Encode(crypto::RandomBytes(32));
+  Session s = sessions_.Create(*tee, nonce, clock_());
+  nlohmann::json challenge = {{"nonce", nonce}, {"extra-params", ""}};
+  Response resp = Ok(challenge.dump());
+  resp.headers.emplace_back("Set-Cookie",
+                            std::string(kSessionCookie) + "=" + s.id + "; Expires=" + HttpDate(s.expires));
+  return resp;
+}
+
+Response Broker::Attest(const Request& r) {
+  int64_t now = clock_();
+  std::string id = Cookie(r, kSessionCookie);
+  if (id.empty())
+    return Fail("AttestationError", "no kbs-session-id cookie: call /kbs/v0/auth first");
+  auto body = ParseBody(r.body, "attestation");
+  if (!body.ok()) return FromError(body.error(), "SerdeError");
+  auto rd = body->find("runtime-data");
+  if (rd == body->end() || !rd->is_object())
+    return Fail("SerdeError", "attestation has no object field \"runtime-data\"");
+  auto nonce = StringField(*rd, "nonce", "runtime-data");
+  if (!nonce.ok()) return FromError(nonce.error(), "SerdeError");
+  auto pubkey = rd->find("tee-pubkey");
+  if (pubkey == rd->end() || !pubkey->is_object())
+    return Fail("SerdeError", "runtime-data has no object field \"tee-pubkey\"");
+  auto te = body->find("tee-evidence");
+  if (te == body->end() || !te->is_object())
+    return Fail("SerdeError", "attestation has no object field \"tee-evidence\"");
+  auto primary = te->find("primary_evidence");
+  if (primary == te->end())
+    return Fail("SerdeError", "tee-evidence has no field \"primary_evidence\"");
+  std::string additional;
+  if (auto ad = te->find("additional_evidence"); ad != te->end() && !ad->is_null()) {
+    if (!ad->is_string())
+      return Fail("SerdeError", "tee-evidence field \"additional_evidence\" is not a string");
+    additional = ad->get<std::string>();
+  }
+
+  auto session = sessions_.ConsumeNonce(id, now);
+  if (!session)
+    return Fail("AttestationError", "session unknown or expired: call /kbs/v0/auth again");
+  auto fail = [&](const std::string& detail) {
+    metrics_.Attestation(session->tee, "failure");
+    log::Info("attestation refused", {{"tee", session->tee}, {"reason", detail}});
+    return Fail("AttestationError", detail);
+  };
+  if (session->nonce_used)
+    return fail("this session's nonce was already used; call /kbs/v0/auth for a new challenge");
+  if (!ConstantTimeEqual(*nonce, session->nonce))
+    return fail("runtime-data nonce does not match this session's challenge");
+
+  // The built-in verifiers bind init-data where the TEE measures it.
+  std::optional<attestation::InitData> init_data;
+  if (auto id_it = body->find("init-data"); id_it != body->end() && !id_it->is_null()) {
+    if (!id_it->is_object()) return fail("init-data is not an object {format, body}");
+    std::string format = id_it->value("format", "");
+    if (format != "toml")
+      return fail("init-data format \"" + format + "\" is not supported (only \"toml\")");
+    auto parsed = attestation::ParseInitData(id_it->value("body", ""));
+    if (!parsed.ok()) return fail(parsed.error().message);
+    init_data = std::move(parsed).value();
+  }
+
+  nlohmann::json runtime = attestation::PrimaryRuntimeData(*pubkey, *nonce, additional);
+  auto digest = attestation::RuntimeDataDigest(runtime);
+  if (!digest.ok()) return fail("runtime-data cannot be canonicalised: " + digest.error().message);
+  auto vit = verifiers_.find(session->tee);
+  if (vit == verifiers_.end()) return fail("no verifier for TEE " + session->tee);
+  attestation::VerifierInput vin{*primary, *digest, std::nullopt};
+  if (init_data) vin.expected_init_data = init_data->digest;
+  auto tee_claims = vit->second->Verify(vin);
+  if (!tee_claims.ok()) return fail("evidence verification failed: " + tee_claims.error().message);
+
+  auto policy = attestation_policy();
+  auto appraisal = policy->Appraise(session->tee, *tee_claims, [&](const std::string& name) {
+    return reference_values_.Query(name, now);
+  });
+  if (!appraisal.ok()) return fail("attestation policy: " + appraisal.error().message);
+
+  nlohmann::json tee_obj = *tee_claims;
+  nlohmann::json annotated = nlohmann::json::object();
+  if (tee_obj.contains("report_data")) {
+    annotated["report_data"] = tee_obj["report_data"];
+    tee_obj.erase("report_data");
+  }
+  if (tee_obj.contains("init_data")) tee_obj.erase("init_data");
+  annotated[session->tee] = tee_obj;
+  nlohmann::json rdc = {{"nonce", *nonce}, {"tee-pubkey", *pubkey}};
+  if (!additional.empty()) rdc["additional-evidence"] = additional;
+  annotated["runtime_data_claims"] = rdc;
+  if (init_data) {
+    annotated["init_data"] = HexEncode(init_data->digest);
+    annotated["init_data_claims"] = init_data->data;
+  }
+  nlohmann::json submod = {
+      {"ear.status", appraisal->status},
+      {"ear.trustworthiness-vector", appraisal->trust_vector},
+      {"ear.appraisal-policy-id", "default"},
+      {"ear.veraison.annotated-evidence", annotated},
+  };
+  auto issued = tokens_->Issue(submod, now, options_.token_lifetime_secs);
+  if (!issued.ok()) return fail("cannot sign the attestation token: " + issued.error().message);
+  std::string response = nlohmann::json{{"token", issued->token}}.dump();
+  sessions_.SetAttested(id, std::move(issued->token),
+                        std::make_shared<const nlohmann::json>(std::move(issued->claims)));
+  metrics_.Attestation(session->tee, "success");
+  log::Debug("attested", {{"tee", session->tee}, {"status", appraisal->status}});
+  return Ok(std::move(response));
+}
+
+Result<nlohmann::json> Broker::ClaimsForResource(const Request& r) {
+  int64_t now = clock_();
+  std::string id = Cookie(r, kSessionCookie);
+  if (!id.empty()) {
+    auto s = sessions_.Get(id, now);
+    if (s && s->attested && s->claims) {
+      if (s->claims->value("exp", int64_t{0}) <= now)
+        return MakeError("TokenVerifierError", "the session's attestation token has expired");
+      return *s->claims;
+    }
+  }
+  std::string auth = Header(r, "authorization");
+  if (auth.rfind("Bearer ", 0) == 0) {
+    auto claims = tokens_->Verify(auth.substr(7), now);
+    if (!claims.ok())
+      return MakeError("TokenVerifierError", "attestation token: " + claims.error().message);
+    return std::move(claims).value();
+  }
+  if (!id.empty())
+    return MakeError("TokenNotFound",
+                     "session unknown, expired or not attested, and no Bearer token given");
+  return MakeError("TokenNotFound",
+                   "no attestation token: send the kbs-session-id cookie or Authorization: Bearer");
+}
+
+nlohmann::json Broker::TeePubkey(const nlohmann::json& claims) const {
+  std::vector<std::string> paths = options_.extra_teekey_paths;
+  for (const char* p : {"/tdx/attester_runtime_data/tee-pubkey", "/tdx/attester_user_data/tee-pubkey",
+                        "/customized_claims/runtime_data/tee-pubkey",
+                        "/submods/cpu0/ear.veraison.annotated-evidence/runtime_data_claims/tee-pubkey",
+                        "/tee-pubkey"})
+    paths.emplace_back(p);
+  for (const auto& p : paths) {
+    try {
+      nlohmann::json::json_pointer ptr(p);
+      if (claims.contains(ptr)) return claims.at(ptr);
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  return nullptr;
+}
+
+Response Broker::GetResource(const Request& r, const std::string& path) {
+  auto claims = ClaimsForResource(r);
+  if (!claims.ok()) {
+    metrics_.Release("denied");
+    return FromError(claims.error(), "TokenVerifierError");
+  }
+  Decision d = resource_policy()->Evaluate(*claims, path);
+  if (!d.allow) {
+    metrics_.Release("denied");
+    return Fail("PolicyDeny", "resource policy denied " + path + ": " + d.reason);
+  }
+  auto value = storage_->Get(kNsResource, path);
+  if (!value.ok()) {
+    metrics_.Release("error");
+    return Fail("PluginInternalError", "resource storage: " + value.error().message);
+  }
+  if (!value->has_value()) {
+    metrics_.Release("error");
+    return Fail("PluginInternalError", "resource " + path + " not found");
+  }
+  nlohmann::json key = TeePubkey(*claims);
+  if (key.is_null()) {
+    metrics_.Release("error");
+    return Fail("JweError", "the attestation token carries no tee-pubkey to encrypt to");
+  }
+  auto jwe = jose::JweEncrypt(key, ToBytes(**value));
+  if (!jwe.ok()) {
+    metrics_.Release("error");
+    return Fail("JweError", "cannot encrypt to the TEE key: " + jwe.error().message);
+  }
+  metrics_.Release("released");
+  return Ok(jwe->dump());
+}
+
+Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
+  Status auth = admin_.Authorize(Header(r, "authorization"), r.path, clock_());
+  if (!auth.ok()) {
+    log::Warn("admin request refused", {{"path", r.path}, {"reason", auth.error().message}});
+    return Fail("AdminAuthAccess", auth.error().message);
+  }
+  const std::string& what = seg[2];
+  if (what == "resource") {
+    std::string path = seg[3] + "/" + seg[4] + "/" + seg[5];
+    if (r.method == "POST" || r.method == "PUT") {
+      Status s = storage_->Put(kNsResource, path, r.body);
+      if (!s.ok()) return Fail("PluginInternalError", s.error().message);
+      log::Info("resource stored", {{"path", path}, {"bytes", std::to_string(r.body.size())}});
+      return Ok();
+    }
+    if (r.method == "DELETE") {
+      auto deleted = storage_->Delete(kNsResource, path);
+      if (!deleted.ok()) return Fail("PluginInternalError", deleted.error().message);
+      if (!*deleted) return Fail("PluginInternalError", "resource " + path + " not found");
+      log::Info("resource deleted", {{"path", path}});
+      return Ok();
+    }
+  } else if (what == "resource-policy" && seg.size() == 3) {
+    if (r.method == "POST") return SetResourcePolicy(r);
+    if (r.method == "GET") {
+      auto text = storage_->Get(kNsPolicy, kResourcePolicyKey);
+      std::string t = text.ok() && text->has_value() ? **text
+                                                     : std::string(AffirmingResourcePolicyText());
+      return Ok(nlohmann::json{{"policy", Base64UrlEncode(t)}}.dump());
+    }
+  } else if (what == "attestation-policy" && seg.size() == 3) {
+    if (r.method == "POST") return SetAttestationPolicy(r);
+  } else if (what == "reference-value") {
+    if (r.method == "POST" && seg.size() == 3) return SetReferenceValue(r);
+    if (r.method == "GET" && seg.size() == 4) {
+      auto rec = reference_values_.GetRecord(seg[3]);
+      if (!rec.ok()) return Fail("RvpsError", rec.error().message);
+      if (!rec->has_value()) return Fail("RvpsError", "reference value " + seg[3] + " not found");
+      return Ok((**rec).value("value", nlohmann::json()).dump());
+    }
+  }
+  return Fail("InvalidRequestPath", "no admin endpoint " + r.method + " " + r.path);
+}
+
+Response Broker::SetResourcePolicy(const Request& r) {
+  auto body = ParseBody(r.body, "resource policy request");
+  if (!body.ok()) return FromError(body.error(), "SerdeError");
+  auto b64 = StringField(*body, "policy", "resource policy request");
+  if (!b64.ok()) return FromError(b64.error(), "SerdeError");
+  auto text = Base64UrlDecode(*b64);
+  if (!text.ok())
+    return Fail("ParsePolicyError",
+                "policy must be base64url without padding: " + text.error().message);
+  auto policy = CompileResourcePolicy(ToString(*text));
+  if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
+  Status s = storage_->Put(kNsPolicy, kResourcePolicyKey, ToString(*text));
+  if (!s.ok()) return Fail("PolicyEngineError", s.error().message);
+  std::string name = (*policy)->name();
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    resource_policy_ = std::move(policy).value();
+  }
+  log::Info("resource policy set", {{"policy", name}});
+  return Ok();
+}
+
+Response Broker::SetAttestationPolicy(const Request& r) {
+  auto body = ParseBody(r.body, "attestation policy request");
+  if (!body.ok()) return FromError(body.error(), "SerdeError");
+  auto b64 = StringField(*body, "policy", "attestation policy request");
+  if (!b64.ok()) return FromError(b64.error(), "SerdeError");
+  std::string id = body->value("policy_id", "default_cpu");
+  auto text = Base64UrlDecode(*b64);
+  if (!text.ok())
+    return Fail("ParsePolicyError",
+                "policy must be base64url without padding: " + text.error().message);
+  auto policy = CompileAttestationPolicy(id, ToString(*text));
+  if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
+  Status s = storage_->Put(kNsAttestationPolicy, id, ToString(*text));
+  if (!s.ok()) return Fail("PolicyEngineError", s.error().message);
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    attestation_policy_ = std::move(policy).value();
+  }
+  log::Info("attestation policy set", {{"policy_id", id}});
+  return Ok();
+}
+
+Response Broker::SetReferenceValue(const Request& r) {
+  auto body = ParseBody(r.body, "reference value message");
+  if (!body.ok()) return FromError(body.error(), "SerdeError");
+  auto names = reference_values_.Register(*body, clock_());
+  if (!names.ok()) return Fail("RvpsError", names.error().message);
+  std::string list;
+  for (const auto& n : *names) list += (list.empty() ? "" : ",") + n;
+  log::Info("reference values registered", {{"names", list}});
+  return Ok();
+}
+
+}  // namespace coco::kbs

@@ -1,0 +1,239 @@
+#include "kbs/broker.h"
+
+#include <gtest/gtest.h>
+
+#include "attestation/attester.h"
+#include "attestation/runtime_data.h"
+#include "jose/jwe.h"
+#include "jose/jwk.h"
+#include "jose/jwt.h"
+
+namespace coco::kbs {
+namespace {
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(true); }
+
+  void Start(bool dev) {
+    storage_ = NewMemoryStorage();
+    admin_key_ = *crypto::Key::GenerateEd25519();
+    auto admin = AdminAuth::Create({admin_key_.PublicOnly()}, DefaultAcl());
+    ASSERT_TRUE(admin.ok());
+    std::vector<std::unique_ptr<attestation::Verifier>> v;
+    v.push_back(attestation::NewSampleVerifier());
+    BrokerOptions o;
+    o.dev = dev;
+    o.token_lifetime_secs = 60;
+    o.session_timeout_secs = 30;
+    auto b = Broker::Create(o, storage_.get(), std::move(*admin), std::move(v),
+                            [this] { return now_; });
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    broker_ = std::move(*b);
+    admin_token_ = *MakeAdminToken(admin_key_, "admin", now_, 3600);
+  }
+
+  Response Call(const std::string& method, const std::string& path, const std::string& body,
+                std::map<std::string, std::string> headers = {}) {
+    return broker_->Handle({method, path, headers, body});
+  }
+  Response AdminCall(const std::string& method, const std::string& path, const std::string& body) {
+    return Call(method, path, body, {{"authorization", "Bearer " + admin_token_}});
+  }
+  static std::string Variant(const Response& r) {
+    auto j = nlohmann::json::parse(r.body);
+    std::string t = j["type"];
+    return t.substr(t.rfind('/') + 1);
+  }
+
+  void ProvisionSampleReferenceValues() {
+    nlohmann::json payload = {{"launch_digest", {"abcde"}},
+                              {"svn", {"1"}},
+                              {"major_version", {1}},
+                              {"minimum_minor_version", {4}}};
+    nlohmann::json msg = {{"version", "0.1.0"},
+                          {"type", "sample"},
+                          {"payload", Base64Encode(ToBytes(payload.dump()))}};
+    ASSERT_EQ(AdminCall("POST", "/kbs/v0/reference-value", msg.dump()).status, 200);
+  }
+
+  struct Flow {
+    std::string cookie, nonce;
+    nlohmann::json jwk;
+    std::optional<crypto::Key> key;
+  };
+  Flow Auth() {
+    Flow f;
+    Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto ch = nlohmann::json::parse(r.body);
+    f.nonce = ch["nonce"];
+    EXPECT_EQ(ch["extra-params"], "");
+    EXPECT_EQ(Base64Decode(f.nonce)->size(), 32u);
+    for (auto& [k, v] : r.headers)
+      if (k == "Set-Cookie") f.cookie = v.substr(0, v.find(';'));
+    f.key = *crypto::Key::GenerateEc(crypto::Curve::kP256);
+    f.jwk = *jose::PublicJwk(*f.key, "ECDH-ES+A256KW");
+    return f;
+  }
+  std::string AttestBody(const Flow& f, const std::string& nonce, bool tamper = false) {
+    auto rd = attestation::PrimaryRuntimeData(f.jwk, nonce, "");
+    Bytes digest = *attestation::RuntimeDataDigest(rd);
+    if (tamper) digest[0] ^= 1;
+    auto ev = *attestation::NewSampleAttester()->GetEvidence(digest);
+    nlohmann::json body = {
+        {"runtime-data", {{"nonce", nonce}, {"tee-pubkey", f.jwk}}},
+        {"tee-evidence", {{"primary_evidence", ev}, {"additional_evidence", ""}}}};
+    return body.dump();
+  }
+
+  int64_t now_ = 1'800'000'000;
+  std::unique_ptr<Storage> storage_;
+  crypto::Key admin_key_ = *crypto::Key::GenerateEd25519();
+  std::string admin_token_;
+  std::unique_ptr<Broker> broker_;
+};
+
+TEST_F(BrokerTest, FullFlowReleasesEncryptedResource) {
+  ProvisionSampleReferenceValues();
+  ASSERT_EQ(AdminCall("POST", "/kbs/v0/resource/default/key/1", "top secret").status, 200);
+  Flow f = Auth();
+  Response att = Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}});
+  ASSERT_EQ(att.status, 200) << att.body;
+  std::string token = nlohmann::json::parse(att.body)["token"];
+  auto decoded = jose::DecodeJwt(token);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->header["alg"], "ES256");
+  const auto& cpu0 = decoded->claims["submods"]["cpu0"];
+  EXPECT_EQ(cpu0["ear.status"], "affirming");
+  EXPECT_EQ(cpu0["ear.veraison.annotated-evidence"]["runtime_data_claims"]["tee-pubkey"], f.jwk);
+  EXPECT_EQ(cpu0["ear.veraison.annotated-evidence"]["sample"]["launch_digest"], "abcde");
+
+  Response res = Call("GET", "/kbs/v0/resource/default/key/1", "", {{"cookie", f.cookie}});
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto plain = jose::JweDecrypt(nlohmann::json::parse(res.body), *f.key);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(ToString(plain->bytes()), "top secret");
+
+  // Bearer token alone works too.
+  res = Call("GET", "/kbs/v0/resource/default/key/1", "", {{"authorization", "Bearer " + token}});
+  ASSERT_EQ(res.status, 200) << res.body;
+  // Token expiry is enforced for cookie sessions and Bearer tokens.
+  now_ += 61;
+  res = Call("GET", "/kbs/v0/resource/default/key/1", "", {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(Variant(res), "TokenVerifierError");
+}
+
+TEST_F(BrokerTest, ContraindicatedWithoutReferenceValuesIsDenied) {
+  ASSERT_EQ(AdminCall("POST", "/kbs/v0/resource/default/key/1", "s").status, 200);
+  Flow f = Auth();
+  ASSERT_EQ(Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}}).status, 200);
+  Response res = Call("GET", "/kbs/v0/resource/default/key/1", "", {{"cookie", f.cookie}});
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(Variant(res), "PolicyDeny");
+  EXPECT_NE(res.body.find("contraindicated"), std::string::npos);
+}
+
+TEST_F(BrokerTest, ProtocolRefusals) {
+  Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.1.1","tee":"sample","extra-params":""})");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Variant(r), "AttestationError");
+  EXPECT_NE(r.body.find("0.1.1"), std::string::npos);
+  EXPECT_NE(r.body.find("0.4.0"), std::string::npos);
+  r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"foo","extra-params":""})");
+  EXPECT_EQ(Variant(r), "AttestationError");
+  r = Call("POST", "/kbs/v0/auth", "{not json");
+  EXPECT_EQ(Variant(r), "SerdeError");
+  r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0"})");
+  EXPECT_EQ(Variant(r), "SerdeError");
+
+  Flow f = Auth();
+  r = Call("POST", "/kbs/v0/attest", AttestBody(f, "wrong-nonce"), {{"cookie", f.cookie}});
+  EXPECT_EQ(Variant(r), "AttestationError");
+  // The failed attempt consumed the nonce: the right nonce no longer works on this session.
+  r = Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}});
+  EXPECT_EQ(Variant(r), "AttestationError");
+  EXPECT_NE(r.body.find("already used"), std::string::npos);
+
+  Flow g = Auth();
+  r = Call("POST", "/kbs/v0/attest", AttestBody(g, g.nonce, /*tamper=*/true), {{"cookie", g.cookie}});
+  EXPECT_EQ(Variant(r), "AttestationError");
+  EXPECT_NE(r.body.find("report_data"), std::string::npos);
+
+  Flow h = Auth();
+  now_ += 31;
+  r = Call("POST", "/kbs/v0/attest", AttestBody(h, h.nonce), {{"cookie", h.cookie}});
+  EXPECT_EQ(Variant(r), "AttestationError");
+  EXPECT_NE(r.body.find("expired"), std::string::npos);
+}
+
+TEST_F(BrokerTest, SampleRefusedWithoutDev) {
+  Start(false);
+  Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Variant(r), "AttestationError");
+  EXPECT_NE(r.body.find("--dev"), std::string::npos);
+}
+
+TEST_F(BrokerTest, AdminAuthorisation) {
+  EXPECT_EQ(Variant(Call("POST", "/kbs/v0/resource/a/b/c", "x")), "AdminAuthAccess");
+  auto other = *crypto::Key::GenerateEd25519();
+  std::string forged = *MakeAdminToken(other, "admin", now_, 60);
+  EXPECT_EQ(Variant(Call("POST", "/kbs/v0/resource/a/b/c", "x",
+                         {{"authorization", "Bearer " + forged}})),
+            "AdminAuthAccess");
+  std::string auditor = *MakeAdminToken(admin_key_, "auditor", now_, 60);
+  Response r = Call("POST", "/kbs/v0/resource/a/b/c", "x", {{"authorization", "Bearer " + auditor}});
+  EXPECT_EQ(Variant(r), "AdminAuthAccess");
+  EXPECT_NE(r.body.find("auditor"), std::string::npos);
+  std::string expired = *MakeAdminToken(admin_key_, "admin", now_ - 100, 10);
+  r = Call("POST", "/kbs/v0/resource/a/b/c", "x", {{"authorization", "Bearer " + expired}});
+  EXPECT_EQ(Variant(r), "AdminAuthAccess");
+  EXPECT_NE(r.body.find("expired"), std::string::npos);
+  EXPECT_EQ(AdminCall("POST", "/kbs/v0/resource/a/b/c", "x").status, 200);
+}
+
+TEST_F(BrokerTest, PathsAndPolicies) {
+  EXPECT_EQ(Variant(Call("GET", "/kbs/v0/resource/a/../b", "")), "InvalidRequestPath");
+  EXPECT_EQ(Call("GET", "/kbs/v0/resource/a/../b", "").status, 404);
+  EXPECT_EQ(Variant(Call("GET", "/kbs/v0/resource/a/b/c/d", "")), "InvalidRequestPath");
+  EXPECT_EQ(Variant(Call("GET", "/kbs/v0/resource/a/b/c", "")), "TokenNotFound");
+  EXPECT_EQ(Variant(Call("GET", "/kbs/v0/nebula-ca/x", "")), "PluginNotFound");
+
+  // 37 bytes: standard base64 ends in "==", which base64url-no-pad refuses.
+  std::string deny_all = "package policy\ndefault allow = false\n";
+  ASSERT_EQ(Base64Encode(ToBytes(deny_all)).back(), '=');
+  nlohmann::json padded = {{"policy", Base64Encode(ToBytes(deny_all))}};
+  Response r = AdminCall("POST", "/kbs/v0/resource-policy", padded.dump());
+  EXPECT_EQ(Variant(r), "ParsePolicyError");
+  nlohmann::json ok = {{"policy", Base64UrlEncode("package policy\ndefault allow = true\n")}};
+  EXPECT_EQ(AdminCall("POST", "/kbs/v0/resource-policy", ok.dump()).status, 200);
+  // The policy persists: a broker on the same storage starts with it.
+  auto stored = storage_->Get(kNsPolicy, "resource-policy");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_NE((*stored)->find("allow = true"), std::string::npos);
+
+  ASSERT_EQ(AdminCall("POST", "/kbs/v0/resource/default/key/1", "s").status, 200);
+  Flow f = Auth();
+  ASSERT_EQ(Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}}).status, 200);
+  EXPECT_EQ(Call("GET", "/kbs/v0/resource/default/key/1", "", {{"cookie", f.cookie}}).status, 200);
+  r = Call("GET", "/kbs/v0/resource/default/key/missing", "", {{"cookie", f.cookie}});
+  EXPECT_EQ(Variant(r), "PluginInternalError");
+  EXPECT_NE(r.body.find("not found"), std::string::npos);
+}
+
+TEST_F(BrokerTest, MetricsCountAttestations) {
+  Flow f = Auth();
+  Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}});
+  Response m = Call("GET", "/metrics", "");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("kbs_attestation_total{tee_type=\"sample\",outcome=\"success\"} 1"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("kbs_http_request_duration_seconds_bucket{route=\"attest\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace coco::kbs

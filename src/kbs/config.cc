@@ -1,0 +1,141 @@
+#include "kbs/config.h"
+
+#include <set>
+
+#include <toml++/toml.h>
+
+namespace coco::kbs {
+namespace {
+
+Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed,
+                 const std::string& where) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(std::string(k.str())))
+      return MakeError("InvalidArgument",
+                       "unknown config key " + where + std::string(k.str()) + " (see coco-kbs --help)");
+  }
+  return Status::Ok();
+}
+
+template <class T>
+Status Read(const toml::table& t, const char* key, T* out, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::Ok();
+  auto v = n->value<T>();
+  if (!v) return MakeError("InvalidArgument", "config key " + where + key + " has the wrong type");
+  *out = *v;
+  return Status::Ok();
+}
+
+Status ReadStrings(const toml::table& t, const char* key, std::vector<std::string>* out,
+                   const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::Ok();
+  auto* arr = n->as_array();
+  if (!arr) return MakeError("InvalidArgument", "config key " + where + key + " must be an array");
+  out->clear();
+  for (const auto& e : *arr) {
+    auto s = e.value<std::string>();
+    if (!s) return MakeError("InvalidArgument", "config key " + where + key + " must hold strings");
+    out->push_back(*s);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, Config* c) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return MakeError("InvalidArgument", "config " + path + ": " + std::string(e.description()) +
+                                            " at line " + std::to_string(e.source().begin.line));
+  }
+  COCO_RETURN_IF_ERROR(CheckKeys(doc,
+                                 {"data_dir", "listen", "dev", "log_json", "max_body_bytes",
+                                  "worker_threads", "tls", "session", "token", "admin"},
+                                 ""));
+  COCO_RETURN_IF_ERROR(Read(doc, "data_dir", &c->data_dir, ""));
+  COCO_RETURN_IF_ERROR(Read(doc, "listen", &c->listen, ""));
+  COCO_RETURN_IF_ERROR(Read(doc, "dev", &c->dev, ""));
+  COCO_RETURN_IF_ERROR(Read(doc, "log_json", &c->log_json, ""));
+  int64_t body = static_cast<int64_t>(c->max_body_bytes);
+  COCO_RETURN_IF_ERROR(Read(doc, "max_body_bytes", &body, ""));
+  if (body < 1024) return MakeError("InvalidArgument", "max_body_bytes must be at least 1024");
+  c->max_body_bytes = static_cast<size_t>(body);
+  int64_t threads = c->worker_threads;
+  COCO_RETURN_IF_ERROR(Read(doc, "worker_threads", &threads, ""));
+  c->worker_threads = static_cast<int>(threads);
+  if (auto* tls = doc["tls"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*tls, {"cert", "key"}, "tls."));
+    COCO_RETURN_IF_ERROR(Read(*tls, "cert", &c->tls_cert, "tls."));
+    COCO_RETURN_IF_ERROR(Read(*tls, "key", &c->tls_key, "tls."));
+  }
+  if (auto* s = doc["session"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*s, {"timeout_secs", "max_sessions"}, "session."));
+    COCO_RETURN_IF_ERROR(Read(*s, "timeout_secs", &c->session_timeout_secs, "session."));
+    int64_t max = static_cast<int64_t>(c->max_sessions);
+    COCO_RETURN_IF_ERROR(Read(*s, "max_sessions", &max, "session."));
+    if (max < 1) return MakeError("InvalidArgument", "session.max_sessions must be positive");
+    c->max_sessions = static_cast<size_t>(max);
+  }
+  if (auto* t = doc["token"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*t, {"lifetime_secs", "extra_teekey_paths"}, "token."));
+    COCO_RETURN_IF_ERROR(Read(*t, "lifetime_secs", &c->token_lifetime_secs, "token."));
+    COCO_RETURN_IF_ERROR(ReadStrings(*t, "extra_teekey_paths", &c->extra_teekey_paths, "token."));
+  }
+  if (auto* a = doc["admin"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*a, {"public_keys", "acl"}, "admin."));
+    COCO_RETURN_IF_ERROR(ReadStrings(*a, "public_keys", &c->admin_public_keys, "admin."));
+    if (const toml::node* n = a->get("acl")) {
+      auto* arr = n->as_array();
+      if (!arr) return MakeError("InvalidArgument", "admin.acl must be an array of tables");
+      c->admin_acl.clear();
+      for (const auto& e : *arr) {
+        auto* rule = e.as_table();
+        if (!rule) return MakeError("InvalidArgument", "admin.acl entries must be tables");
+        COCO_RETURN_IF_ERROR(CheckKeys(*rule, {"role", "allowed_endpoints"}, "admin.acl."));
+        AclRule r;
+        COCO_RETURN_IF_ERROR(Read(*rule, "role", &r.role, "admin.acl."));
+        COCO_RETURN_IF_ERROR(
+            ReadStrings(*rule, "allowed_endpoints", &r.allowed_endpoints, "admin.acl."));
+        if (r.role.empty()) return MakeError("InvalidArgument", "admin.acl entry without role");
+        c->admin_acl.push_back(std::move(r));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+const char* ConfigReference() {
+  return R"(Configuration file (TOML, --config FILE; command-line flags override it):
+
+  data_dir = "/var/lib/coco-kbs"   # database (kbs.db) and admin keys; --data-dir
+  listen = "127.0.0.1:8080"        # HOST:PORT, port 0 picks a free one; --listen
+  dev = false                      # accept the sample TEE (development only); --dev
+  log_json = false                 # one JSON object per log line; --log-json
+  max_body_bytes = 2097152         # request body limit (413 PayloadTooLarge above); --max-body
+  worker_threads = 64              # connections served at once
+
+  [tls]                            # HTTPS when both are set; --tls-cert, --tls-key
+  cert = "/etc/coco-kbs/tls.crt"
+  key = "/etc/coco-kbs/tls.key"
+
+  [session]
+  timeout_secs = 300               # RCAR session lifetime from /auth; --session-timeout
+  max_sessions = 8192              # bound on live sessions; the oldest unattested go first
+
+  [token]
+  lifetime_secs = 300              # attestation token validity; --token-lifetime
+  extra_teekey_paths = []          # JSON pointers to the TEE key in token claims, tried first
+
+  [admin]
+  public_keys = []                 # PEM files (Ed25519 or P-256); default <data_dir>/admin-key.pub.pem
+  [[admin.acl]]                    # role claim -> endpoints (regex over the path, ^/kbs...$)
+  role = "admin"
+  allowed_endpoints = ["^/kbs/v0/.+$"]
+)";
+}
+
+}  // namespace coco::kbs

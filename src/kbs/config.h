@@ -1,0 +1,37 @@
+// coco-kbs configuration: a TOML file plus command-line flags (flags win).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "kbs/admin_auth.h"
+#include "kbs/broker.h"
+#include "kbs/http_server.h"
+
+namespace coco::kbs {
+
+struct Config {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:8080";
+  bool dev = false;
+  bool log_json = false;
+  size_t max_body_bytes = 2 * 1024 * 1024;
+  int worker_threads = 64;
+  std::string tls_cert, tls_key;
+  int64_t session_timeout_secs = 300;
+  size_t max_sessions = 8192;
+  int64_t token_lifetime_secs = 300;
+  std::vector<std::string> extra_teekey_paths;
+  std::vector<std::string> admin_public_keys;  // empty: <data_dir>/admin-key.pub.pem
+  std::vector<AclRule> admin_acl = DefaultAcl();
+};
+
+// Reads a TOML config file into `config` (keys absent from the file keep their value).
+// Unknown keys are errors, so typos do not pass silently.
+Status LoadConfigFile(const std::string& path, Config* config);
+
+// The reference of every key, for --help.
+const char* ConfigReference();
+
+}  // namespace coco::kbs

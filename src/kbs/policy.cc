@@ -1,0 +1,234 @@
+#include "kbs/policy.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace coco::kbs {
+namespace {
+
+constexpr std::string_view kDefaultCpu = R"(# default_cpu: grades CPU TEE claims into an EAR trust vector.
+# Built into coco-kbs; the values follow the AR4SI trust tiers.
+package policy
+
+import rego.v1
+
+default executables := 33
+default hardware := 97
+default configuration := 36
+
+# sample (development TEE)
+executables := 3 if {
+	input.sample.launch_digest in query_reference_value("launch_digest")
+}
+
+hardware := 2 if {
+	input.sample.svn in query_reference_value("svn")
+	input.sample.platform_version.major in query_reference_value("major_version")
+	input.sample.platform_version.minor >= query_reference_value("minimum_minor_version")[_]
+}
+
+configuration := 2 if {
+	input.sample.debug == false
+}
+
+trust_claims := {
+	"executables": executables,
+	"hardware": hardware,
+	"configuration": configuration,
+}
+)";
+
+constexpr std::string_view kAffirming = R"(# Release a resource only when every submodule of the
+# attestation token is affirming.
+package policy
+
+import rego.v1
+
+default allow := false
+
+allow if {
+	count(input.submods) > 0
+	every _, submod in input.submods {
+		submod["ear.status"] == "affirming"
+	}
+}
+)";
+
+constexpr std::string_view kAllowAll = "package policy\ndefault allow = true\n";
+constexpr std::string_view kDenyAll = "package policy\ndefault allow = false\n";
+
+// Strips comments and all whitespace, and treats ":=" like "=", so that formatting and comments
+// do not matter when recognising a built-in policy.
+std::string Normalize(std::string_view text) {
+  std::string out;
+  bool comment = false;
+  for (char c : text) {
+    if (comment) {
+      if (c == '\n') comment = false;
+      continue;
+    }
+    if (c == '#') {
+      comment = true;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) continue;
+    out += c;
+  }
+  size_t pos;
+  while ((pos = out.find(":=")) != std::string::npos) out.erase(pos, 1);
+  const std::string imp = "importrego.v1";
+  if ((pos = out.find(imp)) != std::string::npos) out.erase(pos, imp.size());
+  return out;
+}
+
+// Reference-value matching as the policy's `in`: a list matches any member; a scalar matches
+// itself. Numbers and their decimal strings are equal (reference values are often provisioned as
+// strings).
+std::string Scalar(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+bool In(const nlohmann::json& value, const nlohmann::json& rv) {
+  if (rv.is_null()) return false;
+  if (rv.is_array()) {
+    return std::any_of(rv.begin(), rv.end(),
+                       [&](const nlohmann::json& e) { return Scalar(e) == Scalar(value); });
+  }
+  return Scalar(rv) == Scalar(value);
+}
+bool AtLeast(const nlohmann::json& value, const nlohmann::json& rv) {
+  auto num = [](const nlohmann::json& v) -> std::optional<double> {
+    if (v.is_number()) return v.get<double>();
+    if (v.is_string()) {
+      try {
+        size_t idx = 0;
+        double d = std::stod(v.get<std::string>(), &idx);
+        if (idx == v.get<std::string>().size()) return d;
+      } catch (...) {
+      }
+    }
+    return std::nullopt;
+  };
+  auto val = num(value);
+  if (!val) return false;
+  auto check = [&](const nlohmann::json& e) {
+    auto m = num(e);
+    return m && *val >= *m;
+  };
+  if (rv.is_array()) return std::any_of(rv.begin(), rv.end(), check);
+  return check(rv);
+}
+
+nlohmann::json EmptyVector() {
+  return {{"instance-identity", 0}, {"configuration", 0}, {"executables", 0},
+          {"file-system", 0},       {"hardware", 0},      {"runtime-opaque", 0},
+          {"storage-opaque", 0},    {"sourced-data", 0}};
+}
+
+class DefaultCpuPolicy final : public AttestationPolicy {
+ public:
+  std::string id() const override { return "default_cpu"; }
+
+  Result<Appraisal> Appraise(const std::string& tee, const nlohmann::json& claims,
+                             const ReferenceValueLookup& rv) const override {
+    nlohmann::json v = EmptyVector();
+    int executables = 33, hardware = 97, configuration = 36;
+    if (tee == "sample") {
+      if (In(claims.value("launch_digest", nlohmann::json()), rv("launch_digest"))) executables = 3;
+      const auto& pv = claims.value("platform_version", nlohmann::json::object());
+      if (In(claims.value("svn", nlohmann::json()), rv("svn")) &&
+          In(pv.value("major", nlohmann::json()), rv("major_version")) &&
+          AtLeast(pv.value("minor", nlohmann::json()), rv("minimum_minor_version")))
+        hardware = 2;
+      if (claims.value("debug", true) == false) configuration = 2;
+    }
+    v["executables"] = executables;
+    v["hardware"] = hardware;
+    v["configuration"] = configuration;
+    return Appraisal{v, StatusOf(v)};
+  }
+};
+
+class AffirmingPolicy final : public ResourcePolicy {
+ public:
+  std::string name() const override { return "affirming"; }
+  Decision Evaluate(const nlohmann::json& claims, const std::string&) const override {
+    auto submods = claims.find("submods");
+    if (submods == claims.end() || !submods->is_object() || submods->empty())
+      return {false, "the token has no submods"};
+    for (const auto& [name, sub] : submods->items()) {
+      std::string status = sub.is_object() ? sub.value("ear.status", "") : "";
+      if (status != "affirming")
+        return {false, "submod " + name + " is " + (status.empty() ? "missing a status" : status) +
+                           ", the resource policy requires affirming"};
+    }
+    return {true, "every submod is affirming"};
+  }
+};
+
+class ConstantPolicy final : public ResourcePolicy {
+ public:
+  explicit ConstantPolicy(bool allow) : allow_(allow) {}
+  std::string name() const override { return allow_ ? "allow-all" : "deny-all"; }
+  Decision Evaluate(const nlohmann::json&, const std::string&) const override {
+    return {allow_, allow_ ? "the resource policy allows all" : "the resource policy denies all"};
+  }
+
+ private:
+  bool allow_;
+};
+
+}  // namespace
+
+std::string TierOf(int value) {
+  if (value >= -1 && value <= 1) return "none";
+  int a = value < 0 ? -value - 1 : value;  // negative values mirror the positive tiers
+  if (a <= 31) return "affirming";
+  if (a <= 95) return "warning";
+  return "contraindicated";
+}
+
+std::string StatusOf(const nlohmann::json& trust_vector) {
+  static const std::vector<std::string> order = {"none", "affirming", "warning", "contraindicated"};
+  size_t worst = 0;
+  for (const auto& [k, v] : trust_vector.items()) {
+    if (!v.is_number_integer()) continue;
+    auto tier = TierOf(v.get<int>());
+    size_t rank = std::find(order.begin(), order.end(), tier) - order.begin();
+    worst = std::max(worst, rank);
+  }
+  return order[worst];
+}
+
+std::string_view DefaultAttestationPolicyText() { return kDefaultCpu; }
+std::string_view AffirmingResourcePolicyText() { return kAffirming; }
+std::string_view AllowAllResourcePolicyText() { return kAllowAll; }
+std::string_view DenyAllResourcePolicyText() { return kDenyAll; }
+
+Result<std::unique_ptr<AttestationPolicy>> CompileAttestationPolicy(std::string_view id,
+                                                                    std::string_view text) {
+  if (id != "default_cpu")
+    return MakeError("ParsePolicy", "attestation policy id \"" + std::string(id) +
+                                        "\" is not used by this broker (it evaluates default_cpu)");
+  if (Normalize(text) == Normalize(kDefaultCpu))
+    return std::unique_ptr<AttestationPolicy>(std::make_unique<DefaultCpuPolicy>());
+  return MakeError("ParsePolicy",
+                   "this broker evaluates only its built-in default_cpu attestation policy (see "
+                   "`coco-kbs show-policy default_cpu`); custom Rego needs the policy engine");
+}
+
+Result<std::unique_ptr<ResourcePolicy>> CompileResourcePolicy(std::string_view text) {
+  std::string n = Normalize(text);
+  if (n == Normalize(kAffirming))
+    return std::unique_ptr<ResourcePolicy>(std::make_unique<AffirmingPolicy>());
+  if (n == Normalize(kAllowAll))
+    return std::unique_ptr<ResourcePolicy>(std::make_unique<ConstantPolicy>(true));
+  if (n == Normalize(kDenyAll))
+    return std::unique_ptr<ResourcePolicy>(std::make_unique<ConstantPolicy>(false));
+  return MakeError("ParsePolicy",
+                   "this broker evaluates only its built-in resource policies: affirming (the "
+                   "default), allow-all and deny-all (see `coco-kbs show-policy`); custom Rego "
+                   "needs the policy engine");
+}
+
+}  // namespace coco::kbs

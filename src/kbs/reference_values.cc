@@ -1,0 +1,77 @@
+#include "kbs/reference_values.h"
+
+#include <ctime>
+
+#include "base/bytes.h"
+
+namespace coco::kbs {
+
+std::string FormatUtc(int64_t unix_secs) {
+  std::time_t t = static_cast<std::time_t>(unix_secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<int64_t> ParseUtc(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end != '\0')
+    return MakeError("InvalidArgument", "time \"" + text + "\" is not YYYY-MM-DDTHH:MM:SSZ");
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+Result<std::vector<std::string>> ReferenceValues::Register(const nlohmann::json& message,
+                                                           int64_t now_unix,
+                                                           int64_t validity_secs) {
+  if (!message.is_object()) return MakeError("InvalidArgument", "RVPS message is not an object");
+  auto version = message.find("version");
+  if (version == message.end() || *version != "0.1.0")
+    return MakeError("InvalidArgument",
+                     "RVPS message version must be \"0.1.0\", got " +
+                         (version == message.end() ? std::string("none") : version->dump()));
+  auto type = message.find("type");
+  if (type == message.end() || !type->is_string())
+    return MakeError("InvalidArgument", "RVPS message has no string field \"type\"");
+  if (*type != "sample")
+    return MakeError("InvalidArgument", "RVPS message type " + type->dump() +
+                                            " is not supported (supported: \"sample\")");
+  auto payload = message.find("payload");
+  if (payload == message.end() || !payload->is_string())
+    return MakeError("InvalidArgument", "RVPS message has no string field \"payload\"");
+  auto raw = Base64Decode(payload->get<std::string>());
+  if (!raw.ok()) return MakeError("InvalidArgument", "RVPS payload: " + raw.error().message);
+  auto values = nlohmann::json::parse(raw->begin(), raw->end(), nullptr, false);
+  if (values.is_discarded() || !values.is_object())
+    return MakeError("InvalidArgument", "RVPS sample payload is not a JSON object of name: value");
+  std::vector<std::string> names;
+  std::string expiration = FormatUtc(now_unix + validity_secs);
+  for (const auto& [name, value] : values.items()) {
+    nlohmann::json record = {
+        {"version", "0.1.0"}, {"name", name}, {"expiration", expiration}, {"value", value}};
+    COCO_RETURN_IF_ERROR(storage_->Put(kNsReferenceValue, name, record.dump()));
+    names.push_back(name);
+  }
+  return names;
+}
+
+Result<std::optional<nlohmann::json>> ReferenceValues::GetRecord(const std::string& name) {
+  COCO_ASSIGN_OR_RETURN(auto raw, storage_->Get(kNsReferenceValue, name));
+  if (!raw) return std::optional<nlohmann::json>();
+  auto record = nlohmann::json::parse(*raw, nullptr, false);
+  if (record.is_discarded()) return MakeError("Storage", "reference value " + name + " is corrupt");
+  return std::optional<nlohmann::json>(std::move(record));
+}
+
+nlohmann::json ReferenceValues::Query(const std::string& name, int64_t now_unix) {
+  auto record = GetRecord(name);
+  if (!record.ok() || !record->has_value()) return nullptr;
+  const auto& r = **record;
+  auto exp = ParseUtc(r.value("expiration", ""));
+  if (!exp.ok() || *exp <= now_unix) return nullptr;
+  return r.value("value", nlohmann::json());
+}
+
+}  // namespace coco::kbs

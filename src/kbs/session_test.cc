@@ -1,0 +1,60 @@
+#include "kbs/session.h"
+
+#include <gtest/gtest.h>
+
+namespace coco::kbs {
+namespace {
+
+TEST(SessionStore, CreateGetExpire) {
+  SessionStore store(10, 300);
+  Session s = store.Create("sample", "n1", 1000);
+  EXPECT_EQ(s.id.size(), 32u);
+  EXPECT_EQ(s.expires, 1300);
+  auto got = store.Get(s.id, 1299);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->nonce, "n1");
+  EXPECT_FALSE(store.Get(s.id, 1300).has_value());  // expired exactly at timeout
+  EXPECT_EQ(store.size(), 0u);
+}
+
+TEST(SessionStore, NonceIsConsumedOnce) {
+  SessionStore store(10, 300);
+  Session s = store.Create("sample", "n1", 0);
+  auto first = store.ConsumeNonce(s.id, 1);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(first->nonce_used);
+  auto second = store.ConsumeNonce(s.id, 2);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_TRUE(second->nonce_used);
+  EXPECT_FALSE(store.ConsumeNonce("unknown", 2).has_value());
+}
+
+TEST(SessionStore, FloodEvictsUnauthenticatedFirst) {
+  SessionStore store(4, 300);
+  Session a = store.Create("sample", "a", 0);
+  store.SetAttested(a.id, "tok", std::make_shared<const nlohmann::json>(nlohmann::json::object()));
+  for (int i = 0; i < 100; ++i) store.Create("sample", "flood", 1);
+  EXPECT_EQ(store.size(), 4u);
+  auto kept = store.Get(a.id, 2);
+  ASSERT_TRUE(kept.has_value()) << "attested session was evicted by an /auth flood";
+  EXPECT_TRUE(kept->attested);
+  EXPECT_EQ(kept->token, "tok");
+  EXPECT_EQ(store.evictions(), 97u);
+}
+
+TEST(SessionStore, AttestedEvictedOldestFirstWhenAllAttested) {
+  SessionStore store(2, 300);
+  Session a = store.Create("sample", "a", 0);
+  Session b = store.Create("sample", "b", 1);
+  auto claims = std::make_shared<const nlohmann::json>(nlohmann::json::object());
+  store.SetAttested(b.id, "tb", claims);
+  store.SetAttested(a.id, "ta", claims);
+  store.Create("sample", "c", 2);
+  EXPECT_FALSE(store.Get(a.id, 3).has_value());
+  EXPECT_TRUE(store.Get(b.id, 3).has_value());
+  // Expiry still works for attested sessions after reordering.
+  EXPECT_FALSE(store.Get(b.id, 301).has_value());
+}
+
+}  // namespace
+}  // namespace coco::kbs

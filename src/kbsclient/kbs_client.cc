@@ -1,0 +1,200 @@
+#include "kbsclient/kbs_client.h"
+
+#include <chrono>
+#include <thread>
+
+#include "attestation/runtime_data.h"
+#include "jose/jwe.h"
+#include "jose/jwk.h"
+#include "jose/jwt.h"
+#include "kbsclient/http.h"
+
+namespace coco::kbsclient {
+namespace {
+
+constexpr const char* kTypePrefix = "https://github.com/confidential-containers/kbs/errors/";
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+BrokerError ParseBrokerError(const HttpResult& r) {
+  BrokerError e;
+  e.status = r.status;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_object()) {
+    std::string type = j.value("type", "");
+    e.variant = type.rfind(kTypePrefix, 0) == 0 ? type.substr(std::string(kTypePrefix).size()) : type;
+    e.detail = j.value("detail", "");
+  } else {
+    e.detail = r.body.substr(0, 200);
+  }
+  return e;
+}
+
+Error ToError(const BrokerError& b) { return MakeError("Broker:" + b.variant, Describe(b)); }
+
+bool ValidSegment(const std::string& s) {
+  if (s.empty() || s[0] == '.') return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Describe(const BrokerError& e) {
+  std::string s = e.variant.empty() ? "broker error" : e.variant;
+  if (!e.detail.empty()) s += ": " + e.detail;
+  s += " (HTTP " + std::to_string(e.status) + ")";
+  return s;
+}
+
+Result<std::string> ParseResourcePath(const std::string& uri) {
+  std::string rest = uri;
+  if (rest.rfind("kbs://", 0) == 0) {
+    rest = rest.substr(6);
+    size_t slash = rest.find('/');  // skip the (usually empty) authority
+    if (slash == std::string::npos)
+      return MakeError("InvalidArgument", "\"" + uri + "\" is not kbs:///<repo>/<type>/<tag>");
+    rest = rest.substr(slash + 1);
+  }
+  std::vector<std::string> seg;
+  size_t pos = 0;
+  while (true) {
+    size_t end = rest.find('/', pos);
+    seg.push_back(rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  if (seg.size() != 3)
+    return MakeError("InvalidArgument", "resource \"" + uri +
+                                            "\" must have three segments: kbs:///<repo>/<type>/<tag>");
+  for (const auto& s : seg)
+    if (!ValidSegment(s))
+      return MakeError("InvalidArgument", "resource \"" + uri + "\" has an invalid segment \"" +
+                                              s + "\" (letters, digits, _ - . ; not starting with .)");
+  return seg[0] + "/" + seg[1] + "/" + seg[2];
+}
+
+struct KbsClient::Impl {
+  KbsClientOptions options;
+  std::unique_ptr<attestation::Attester> attester;
+  std::optional<crypto::Key> key;
+  nlohmann::json jwk;
+  std::unique_ptr<HttpClient> http;
+  std::string cookie;  // "kbs-session-id=..."
+  std::string token;
+  int64_t token_exp = 0;
+
+  // Sends with transport retries and exponential backoff (100 ms, 200 ms, ...).
+  Result<HttpResult> Send(const std::string& method, const std::string& path,
+                          const std::string& body, bool with_cookie) {
+    std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}};
+    if (with_cookie && !cookie.empty()) headers["Cookie"] = cookie;
+    Error last = MakeError("Io", "no attempt made");
+    for (int attempt = 0; attempt < std::max(1, options.max_attempts); ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+      auto r = http->Send(method, path, body, headers);
+      if (r.ok()) return r;
+      last = r.error();
+    }
+    return last;
+  }
+
+  Result<std::string> Attest() {
+    if (!token.empty() && token_exp > NowUnix() + 10) return token;
+    cookie.clear();
+    token.clear();
+    nlohmann::json request = {
+        {"version", "0.4.0"}, {"tee", attester->tee()}, {"extra-params", ""}};
+    COCO_ASSIGN_OR_RETURN(HttpResult auth, Send("POST", "/kbs/v0/auth", request.dump(), false));
+    if (auth.status != 200) return ToError(ParseBrokerError(auth));
+    for (const auto& [k, v] : auth.headers) {
+      if (strcasecmp(k.c_str(), "Set-Cookie") != 0) continue;
+      size_t semi = v.find(';');
+      std::string pair = v.substr(0, semi);
+      if (pair.rfind("kbs-session-id=", 0) == 0) cookie = pair;
+    }
+    if (cookie.empty()) return MakeError("Protocol", "broker sent no kbs-session-id cookie");
+    auto challenge = nlohmann::json::parse(auth.body, nullptr, false);
+    if (!challenge.is_object() || !challenge.contains("nonce") || !challenge["nonce"].is_string())
+      return MakeError("Protocol", "broker challenge has no string \"nonce\"");
+    std::string nonce = challenge["nonce"];
+    nlohmann::json runtime = attestation::PrimaryRuntimeData(jwk, nonce, "");
+    COCO_ASSIGN_OR_RETURN(Bytes digest, attestation::RuntimeDataDigest(runtime));
+    COCO_ASSIGN_OR_RETURN(nlohmann::json evidence, attester->GetEvidence(digest));
+    nlohmann::json attestation = {
+        {"runtime-data", {{"nonce", nonce}, {"tee-pubkey", jwk}}},
+        {"tee-evidence", {{"primary_evidence", evidence}, {"additional_evidence", ""}}},
+    };
+    if (options.init_data_toml)
+      attestation["init-data"] = {{"format", "toml"}, {"body", *options.init_data_toml}};
+    COCO_ASSIGN_OR_RETURN(HttpResult att, Send("POST", "/kbs/v0/attest", attestation.dump(), true));
+    if (att.status != 200) return ToError(ParseBrokerError(att));
+    auto body = nlohmann::json::parse(att.body, nullptr, false);
+    if (!body.is_object() || !body.contains("token") || !body["token"].is_string())
+      return MakeError("Protocol", "broker attest response has no string \"token\"");
+    std::string t = body["token"];
+    COCO_ASSIGN_OR_RETURN(jose::DecodedJwt decoded, jose::DecodeJwt(t));
+    token = t;
+    token_exp = decoded.claims.value("exp", int64_t{0});
+    return token;
+  }
+
+  Result<SecretBytes> GetResource(const std::string& uri) {
+    COCO_ASSIGN_OR_RETURN(std::string path, ParseResourcePath(uri));
+    for (int round = 0; round < 2; ++round) {
+      COCO_RETURN_IF_ERROR(Attest());
+      COCO_ASSIGN_OR_RETURN(HttpResult r, Send("GET", "/kbs/v0/resource/" + path, "", true));
+      if (r.status == 200) {
+        auto jwe = nlohmann::json::parse(r.body, nullptr, false);
+        if (!jwe.is_object()) return MakeError("Protocol", "resource response is not a JWE object");
+        return jose::JweDecrypt(jwe, *key);
+      }
+      BrokerError e = ParseBrokerError(r);
+      // A lost session or an expired token is healed by attesting again, once.
+      bool retry = r.status == 401 &&
+                   (e.variant == "TokenNotFound" || e.variant == "TokenVerifierError");
+      if (!retry || round == 1) return ToError(e);
+      token.clear();
+      token_exp = 0;
+    }
+    return MakeError("Protocol", "unreachable");
+  }
+};
+
+KbsClient::KbsClient(std::unique_ptr<Impl> impl, nlohmann::json jwk)
+    : impl_(std::move(impl)), tee_jwk_(std::move(jwk)) {}
+KbsClient::~KbsClient() = default;
+
+Result<std::unique_ptr<KbsClient>> KbsClient::Create(
+    KbsClientOptions options, std::unique_ptr<attestation::Attester> attester,
+    std::optional<crypto::Key> tee_key) {
+  auto impl = std::make_unique<Impl>();
+  if (!tee_key) {
+    COCO_ASSIGN_OR_RETURN(crypto::Key k, crypto::Key::GenerateEc(crypto::Curve::kP256));
+    tee_key = k;
+  }
+  impl->key = *tee_key;
+  std::string alg = impl->key->type() == crypto::Key::Type::kRsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW";
+  COCO_ASSIGN_OR_RETURN(impl->jwk, jose::PublicJwk(*impl->key, alg));
+  COCO_ASSIGN_OR_RETURN(impl->http,
+                        HttpClient::Create(options.url, options.ca_cert, options.timeout_secs));
+  impl->options = std::move(options);
+  impl->attester = std::move(attester);
+  nlohmann::json jwk = impl->jwk;
+  return std::unique_ptr<KbsClient>(new KbsClient(std::move(impl), std::move(jwk)));
+}
+
+Result<std::string> KbsClient::Attest() { return impl_->Attest(); }
+Result<SecretBytes> KbsClient::GetResource(const std::string& path) {
+  return impl_->GetResource(path);
+}
+
+}  // namespace coco::kbsclient
