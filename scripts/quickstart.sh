@@ -33,8 +33,8 @@ ADMIN=("$BIN/coco" kbs --url "$URL" --admin-token "$WORK/kbs/admin-token")
 step "3. Register reference values for the sample TEE (what a trustworthy guest reports)"
 "${ADMIN[@]}" set-reference-value launch_digest abcde
 "${ADMIN[@]}" set-reference-value svn 1
-"${ADMIN[@]}" set-reference-value major_version 1 --as-integer
-"${ADMIN[@]}" set-reference-value minimum_minor_version 4 --as-integer
+"${ADMIN[@]}" set-reference-value major_version 1 --as-integer --as-single-value
+"${ADMIN[@]}" set-reference-value minimum_minor_version 4 --as-integer --as-single-value
 
 step "4. Store a secret in the broker at kbs:///default/key/quickstart"
 printf 'the secret only an attested guest may read' | "${ADMIN[@]}" set-resource default/key/quickstart -

