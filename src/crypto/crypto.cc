@@ -537,7 +537,9 @@ Result<Key> Key::FromEcPublic(Curve curve, const Bytes& x, const Bytes& y) {
   PkeyPtr pkey(raw);
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
   if (!check) return CryptoError("cannot allocate EC key check context");
-  if (EVP_PKEY_public_check(check.get()) != 1) {
+  // The NIST curves have prime order (cofactor 1): a point on the curve that is not the point at
+  // infinity is in the group, so the quick check is complete and skips a scalar multiplication.
+  if (EVP_PKEY_public_check_quick(check.get()) != 1) {
     ERR_clear_error();
     return MakeError("InvalidArgument",
                      "EC public key (x, y) is not a valid point on " + CurveName(curve));
@@ -734,7 +736,13 @@ Result<SecretBytes> EcdhDerive(const Key& private_key, const Key& peer_public) {
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) {
     return CryptoError("cannot initialise ECDH");
   }
-  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer_public.get(), 1) != 1) {
+  // Validate the peer point (on the curve, not infinity; complete for prime-order curves), then
+  // derive without OpenSSL's full check, which repeats that work with an extra multiplication.
+  PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, peer_public.get(), nullptr));
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
+    return MakeError("InvalidArgument", "ECDH peer public key is invalid" + DrainSslErrors());
+  }
+  if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer_public.get(), 0) != 1) {
     return MakeError("InvalidArgument", "ECDH peer public key is invalid" + DrainSslErrors());
   }
   size_t len = 0;

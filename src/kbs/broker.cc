@@ -347,7 +347,7 @@ Response Broker::Attest(const Request& r) {
   return Ok(std::move(response));
 }
 
-Result<nlohmann::json> Broker::ClaimsForResource(const Request& r) {
+Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Request& r) {
   int64_t now = clock_();
   std::string id = Cookie(r, kSessionCookie);
   if (!id.empty()) {
@@ -355,7 +355,7 @@ Result<nlohmann::json> Broker::ClaimsForResource(const Request& r) {
     if (s && s->attested && s->claims) {
       if (s->claims->value("exp", int64_t{0}) <= now)
         return MakeError("TokenVerifierError", "the session's attestation token has expired");
-      return *s->claims;
+      return s->claims;
     }
   }
   std::string auth = Header(r, "authorization");
@@ -363,7 +363,7 @@ Result<nlohmann::json> Broker::ClaimsForResource(const Request& r) {
     auto claims = tokens_->Verify(auth.substr(7), now);
     if (!claims.ok())
       return MakeError("TokenVerifierError", "attestation token: " + claims.error().message);
-    return std::move(claims).value();
+    return std::make_shared<const nlohmann::json>(std::move(claims).value());
   }
   if (!id.empty())
     return MakeError("TokenNotFound",
@@ -395,7 +395,8 @@ Response Broker::GetResource(const Request& r, const std::string& path) {
     metrics_.Release("denied");
     return FromError(claims.error(), "TokenVerifierError");
   }
-  Decision d = resource_policy()->Evaluate(*claims, path);
+  const nlohmann::json& token_claims = **claims;
+  Decision d = resource_policy()->Evaluate(token_claims, path);
   if (!d.allow) {
     metrics_.Release("denied");
     return Fail("PolicyDeny", "resource policy denied " + path + ": " + d.reason);
@@ -409,7 +410,7 @@ Response Broker::GetResource(const Request& r, const std::string& path) {
     metrics_.Release("error");
     return Fail("PluginInternalError", "resource " + path + " not found");
   }
-  nlohmann::json key = TeePubkey(*claims);
+  nlohmann::json key = TeePubkey(token_claims);
   if (key.is_null()) {
     metrics_.Release("error");
     return Fail("JweError", "the attestation token carries no tee-pubkey to encrypt to");

@@ -75,7 +75,7 @@ class Broker {
   Response SetAttestationPolicy(const Request& r);
   Response SetReferenceValue(const Request& r);
 
-  Result<nlohmann::json> ClaimsForResource(const Request& r);
+  Result<std::shared_ptr<const nlohmann::json>> ClaimsForResource(const Request& r);
   nlohmann::json TeePubkey(const nlohmann::json& claims) const;
   std::shared_ptr<const ResourcePolicy> resource_policy();
   std::shared_ptr<const AttestationPolicy> attestation_policy();

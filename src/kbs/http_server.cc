@@ -21,7 +21,9 @@ class HttplibServer final : public HttpServer {
     int threads = std::max(4, o.worker_threads);
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_->set_payload_max_length(o.max_body_bytes);
-    server_->set_keep_alive_max_count(1000);
+    server_->set_keep_alive_max_count(1000000);
+    server_->set_keep_alive_timeout(5);
+    server_->set_tcp_nodelay(true);
     server_->set_read_timeout(10, 0);
     auto handler = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
     const std::string any = R"(/.*)";

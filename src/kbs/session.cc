@@ -1,12 +1,16 @@
 #include "kbs/session.h"
 
+#include <algorithm>
+
 #include "base/bytes.h"
 #include "crypto/crypto.h"
 
 namespace coco::kbs {
 
 SessionStore::SessionStore(size_t max_sessions, int64_t timeout_secs)
-    : max_(max_sessions < 1 ? 1 : max_sessions), timeout_(timeout_secs) {}
+    : max_pending_(std::max<size_t>(1, max_sessions / 2)),
+      max_attested_(std::max<size_t>(1, max_sessions - max_sessions / 2)),
+      timeout_(timeout_secs) {}
 
 void SessionStore::ExpireLocked(int64_t now) {
   // All sessions share one timeout, so each list is ordered by expiry as well.
@@ -33,10 +37,9 @@ Session SessionStore::Create(const std::string& tee, const std::string& nonce, i
   s.expires = now + timeout_;
   std::lock_guard<std::mutex> lock(mu_);
   ExpireLocked(now);
-  while (index_.size() >= max_) {
-    List* victim = !pending_.empty() ? &pending_ : &attested_;
-    index_.erase(victim->front().id);
-    victim->pop_front();
+  while (pending_.size() >= max_pending_) {
+    index_.erase(pending_.front().id);
+    pending_.pop_front();
     ++evictions_;
   }
   pending_.push_back(s);
@@ -78,6 +81,11 @@ void SessionStore::SetAttested(const std::string& id, std::string token,
   s.token = std::move(token);
   s.claims = std::move(claims);
   if (it->second.list == &pending_) {
+    while (attested_.size() >= max_attested_) {
+      index_.erase(attested_.front().id);
+      attested_.pop_front();
+      ++evictions_;
+    }
     // Keep expiry order: attested_ is ordered by creation time too, so insert in place.
     auto pos = attested_.end();
     while (pos != attested_.begin() && std::prev(pos)->expires > s.expires) --pos;

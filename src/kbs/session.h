@@ -1,6 +1,8 @@
 // In-memory RCAR sessions: created by /auth, moved to attested by /attest, expiring after a fixed
-// timeout. The store is bounded: when full, the oldest unauthenticated session is dropped first,
-// so a flood of /auth requests cannot exhaust memory or evict attested clients early.
+// timeout. The store is bounded, with half of `max_sessions` for sessions still in their
+// handshake and half for attested ones: a flood of /auth only ever pushes out the oldest
+// unauthenticated sessions (never an attested guest), and a store full of attested sessions never
+// starves new handshakes (the oldest attested session makes room; its guest attests again).
 // Thread-safe.
 #pragma once
 
@@ -32,12 +34,14 @@ class SessionStore {
  public:
   SessionStore(size_t max_sessions, int64_t timeout_secs);
 
-  // Creates a session with a fresh random id; evicts as described above when full.
+  // Creates a session with a fresh random id; drops the oldest unauthenticated session when the
+  // handshake half is full.
   Session Create(const std::string& tee, const std::string& nonce, int64_t now_unix);
   // A copy of a live session; nullopt if unknown or expired.
   std::optional<Session> Get(const std::string& id, int64_t now_unix);
   // Marks the nonce used; returns the session as it was before, or nullopt if unknown/expired.
   std::optional<Session> ConsumeNonce(const std::string& id, int64_t now_unix);
+  // Moves a session to attested; drops the oldest attested session when that half is full.
   void SetAttested(const std::string& id, std::string token,
                    std::shared_ptr<const nlohmann::json> claims);
   void Remove(const std::string& id);
@@ -53,7 +57,8 @@ class SessionStore {
   void ExpireLocked(int64_t now_unix);
   void EraseLocked(const std::string& id);
 
-  const size_t max_;
+  const size_t max_pending_;
+  const size_t max_attested_;
   const int64_t timeout_;
   std::mutex mu_;
   List pending_;   // unauthenticated, oldest first

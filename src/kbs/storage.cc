@@ -8,15 +8,23 @@
 namespace coco::kbs {
 namespace {
 
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+// A cached prepared statement in use: reset and unbound when released, finalized with the
+// database. Callers hold the storage mutex while they use it.
+struct StmtReleaser {
+  void operator()(sqlite3_stmt* s) const {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
 };
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtReleaser>;
 
 class SqliteStorage final : public Storage {
  public:
   explicit SqliteStorage(sqlite3* db) : db_(db) {}
-  ~SqliteStorage() override { sqlite3_close(db_); }
+  ~SqliteStorage() override {
+    for (auto& [sql, st] : statements_) sqlite3_finalize(st);
+    sqlite3_close(db_);
+  }
 
   Status Init() {
     const char* sql =
@@ -94,9 +102,12 @@ class SqliteStorage final : public Storage {
 
  private:
   Result<Stmt> Prepare(const char* sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return Stmt(it->second);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
       return MakeError("Storage", std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
+    statements_.emplace(sql, st);
     return Stmt(st);
   }
   static void Bind(sqlite3_stmt* st, std::string_view ns, std::string_view key) {
@@ -109,6 +120,7 @@ class SqliteStorage final : public Storage {
 
   std::mutex mu_;
   sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*> statements_;  // by SQL text
 };
 
 class MemoryStorage final : public Storage {

@@ -13,6 +13,7 @@ class HttplibClient final : public HttpClient {
     client_.set_read_timeout(timeout, 0);
     client_.set_write_timeout(timeout, 0);
     client_.set_keep_alive(true);
+    client_.set_tcp_nodelay(true);
     if (!ca.empty()) client_.set_ca_cert_path(ca.c_str());
   }
 
