@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography python3-jwcrypto
-  curl ca-certificates
+  curl ca-certificates openssl
 )
 
 missing=()

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""coco-kbs over HTTPS: a self-signed certificate made with the openssl CLI, the `coco` CLI as
+admin and as guest trusting it with --cert-file, and a refusal when the certificate is not trusted.
+
+Env: COCO_KBS (coco-kbs binary), COCO_CLI (coco binary).
+"""
+
+import os
+import ssl
+import subprocess
+import sys
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import kbs_harness as h  # noqa: E402
+from kbs_harness import check  # noqa: E402
+
+
+def main():
+    work = h.make_tmpdir("coco-kbs-e2e-tls-")
+    cert = os.path.join(work, "cert.pem")
+    key = os.path.join(work, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True)
+    check(r.returncode == 0, "openssl made a self-signed certificate for 127.0.0.1", r.stderr)
+
+    b = h.Broker(extra_args=["--tls-cert", cert, "--tls-key", key], name="tls").init().start()
+    url = "https://127.0.0.1:%d" % b.port
+
+    ctx = ssl.create_default_context(cafile=cert)
+    with urllib.request.urlopen(url + "/healthz", context=ctx, timeout=10) as resp:
+        check(resp.status == 200, "GET /healthz over HTTPS with the certificate trusted")
+    try:
+        urllib.request.urlopen(url + "/healthz", context=ssl.create_default_context(), timeout=10)
+        check(False, "an untrusted certificate must be refused by a default TLS client")
+    except urllib.error.URLError as e:
+        check("CERTIFICATE_VERIFY_FAILED" in str(e), "a default TLS client refuses the "
+              "self-signed certificate (%s)" % e.reason)
+
+    admin = ["kbs", "--url", url, "--cert-file", cert, "--admin-token", b.admin_token_path]
+    for args in (["set-reference-value", "launch_digest", "abcde"],
+                 ["set-reference-value", "svn", "1"],
+                 ["set-reference-value", "major_version", "1", "--as-integer", "--as-single-value"],
+                 ["set-reference-value", "minimum_minor_version", "4", "--as-integer",
+                  "--as-single-value"]):
+        r = h.run_cli(admin + args)
+        check(r.returncode == 0, "coco kbs %s over HTTPS" % " ".join(args), h.describe_run(r))
+    secret = b"tls-protected secret\n"
+    r = h.run_cli(admin + ["set-resource", "tls/key/1", "-"], secret)
+    check(r.returncode == 0, "coco kbs set-resource over HTTPS", h.describe_run(r))
+
+    r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"])
+    check(r.returncode == 0 and r.stdout == secret,
+          "coco get-resource over HTTPS returns the plaintext", h.describe_run(r))
+
+    r = h.run_cli(["get-resource", "--url", url, "--cert-file", os.path.join(work, "nope.pem"),
+                   "kbs:///tls/key/1"])
+    check(r.returncode != 0, "coco get-resource with a missing CA file fails", h.describe_run(r))
+    other_key = os.path.join(work, "other-key.pem")
+    other = os.path.join(work, "other.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", other_key, "-out", other,
+                    "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, check=True)
+    r = h.run_cli(["get-resource", "--url", url, "--cert-file", other, "kbs:///tls/key/1"])
+    check(r.returncode != 0 and r.stdout == b"",
+          "coco get-resource trusting another certificate fails and prints nothing",
+          h.describe_run(r))
+
+    rc = b.stop()
+    check(rc == 0, "HTTPS broker exits 0 on SIGTERM", rc)
+
+
+if __name__ == "__main__":
+    h.run_main(main)
