@@ -165,6 +165,16 @@ std::shared_ptr<const AttestationPolicy> Broker::attestation_policy() {
 }
 
 Response Broker::Handle(const Request& r) {
+  // Handlers check every field they read; this is the last line of defence so that no JSON
+  // exception escapes into the transport.
+  try {
+    return HandleRoute(r);
+  } catch (const nlohmann::json::exception& e) {
+    return Fail("SerdeError", std::string("unexpected JSON shape: ") + e.what());
+  }
+}
+
+Response Broker::HandleRoute(const Request& r) {
   auto start = std::chrono::steady_clock::now();
   std::string route = "other";
   Response resp;
@@ -292,10 +302,13 @@ Response Broker::Attest(const Request& r) {
   std::optional<attestation::InitData> init_data;
   if (auto id_it = body->find("init-data"); id_it != body->end() && !id_it->is_null()) {
     if (!id_it->is_object()) return fail("init-data is not an object {format, body}");
-    std::string format = id_it->value("format", "");
-    if (format != "toml")
-      return fail("init-data format \"" + format + "\" is not supported (only \"toml\")");
-    auto parsed = attestation::ParseInitData(id_it->value("body", ""));
+    auto format = StringField(*id_it, "format", "init-data");
+    if (!format.ok()) return fail(format.error().message);
+    if (*format != "toml")
+      return fail("init-data format \"" + *format + "\" is not supported (only \"toml\")");
+    auto text = StringField(*id_it, "body", "init-data");
+    if (!text.ok()) return fail(text.error().message);
+    auto parsed = attestation::ParseInitData(*text);
     if (!parsed.ok()) return fail(parsed.error().message);
     init_data = std::move(parsed).value();
   }
@@ -468,18 +481,25 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
   return Fail("InvalidRequestPath", "no admin endpoint " + r.method + " " + r.path);
 }
 
-Response Broker::SetResourcePolicy(const Request& r) {
-  auto body = ParseBody(r.body, "resource policy request");
-  if (!body.ok()) return FromError(body.error(), "SerdeError");
-  auto b64 = StringField(*body, "policy", "resource policy request");
-  if (!b64.ok()) return FromError(b64.error(), "SerdeError");
-  auto text = Base64UrlDecode(*b64);
+// Reads {"policy": "<base64url, no padding>", ...} as both policy endpoints take it.
+Result<std::pair<nlohmann::json, std::string>> Broker::ParsePolicyRequest(const Request& r,
+                                                                         const char* what) {
+  COCO_ASSIGN_OR_RETURN(nlohmann::json body, ParseBody(r.body, what));
+  COCO_ASSIGN_OR_RETURN(std::string b64, StringField(body, "policy", what));
+  auto text = Base64UrlDecode(b64);
   if (!text.ok())
-    return Fail("ParsePolicyError",
-                "policy must be base64url without padding: " + text.error().message);
-  auto policy = CompileResourcePolicy(ToString(*text));
+    return MakeError("ParsePolicyError",
+                     "policy must be base64url without padding: " + text.error().message);
+  return std::make_pair(std::move(body), ToString(*text));
+}
+
+Response Broker::SetResourcePolicy(const Request& r) {
+  auto req = ParsePolicyRequest(r, "resource policy request");
+  if (!req.ok()) return FromError(req.error(), "SerdeError");
+  const std::string& text = req->second;
+  auto policy = CompileResourcePolicy(text);
   if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
-  Status s = storage_->Put(kNsPolicy, kResourcePolicyKey, ToString(*text));
+  Status s = storage_->Put(kNsPolicy, kResourcePolicyKey, text);
   if (!s.ok()) return Fail("PolicyEngineError", s.error().message);
   std::string name = (*policy)->name();
   {
@@ -491,18 +511,18 @@ Response Broker::SetResourcePolicy(const Request& r) {
 }
 
 Response Broker::SetAttestationPolicy(const Request& r) {
-  auto body = ParseBody(r.body, "attestation policy request");
-  if (!body.ok()) return FromError(body.error(), "SerdeError");
-  auto b64 = StringField(*body, "policy", "attestation policy request");
-  if (!b64.ok()) return FromError(b64.error(), "SerdeError");
-  std::string id = body->value("policy_id", "default_cpu");
-  auto text = Base64UrlDecode(*b64);
-  if (!text.ok())
-    return Fail("ParsePolicyError",
-                "policy must be base64url without padding: " + text.error().message);
-  auto policy = CompileAttestationPolicy(id, ToString(*text));
+  auto req = ParsePolicyRequest(r, "attestation policy request");
+  if (!req.ok()) return FromError(req.error(), "SerdeError");
+  const std::string& text = req->second;
+  std::string id = "default_cpu";
+  if (req->first.contains("policy_id")) {
+    auto given = StringField(req->first, "policy_id", "attestation policy request");
+    if (!given.ok()) return FromError(given.error(), "SerdeError");
+    id = *given;
+  }
+  auto policy = CompileAttestationPolicy(id, text);
   if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
-  Status s = storage_->Put(kNsAttestationPolicy, id, ToString(*text));
+  Status s = storage_->Put(kNsAttestationPolicy, id, text);
   if (!s.ok()) return Fail("PolicyEngineError", s.error().message);
   {
     std::lock_guard<std::mutex> lock(policy_mu_);

@@ -67,10 +67,13 @@ class Broker {
  private:
   Broker(BrokerOptions options, Storage* storage, AdminAuth admin, Clock clock);
 
+  Response HandleRoute(const Request& r);
   Response Auth(const Request& r);
   Response Attest(const Request& r);
   Response GetResource(const Request& r, const std::string& path);
   Response Admin(const Request& r, const std::vector<std::string>& segments);
+  Result<std::pair<nlohmann::json, std::string>> ParsePolicyRequest(const Request& r,
+                                                                     const char* what);
   Response SetResourcePolicy(const Request& r);
   Response SetAttestationPolicy(const Request& r);
   Response SetReferenceValue(const Request& r);

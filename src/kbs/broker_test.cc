@@ -168,6 +168,30 @@ TEST_F(BrokerTest, ProtocolRefusals) {
   EXPECT_NE(r.body.find("expired"), std::string::npos);
 }
 
+TEST_F(BrokerTest, OddJsonShapesAreRefusedNotThrown) {
+  Flow f = Auth();
+  auto body = nlohmann::json::parse(AttestBody(f, f.nonce));
+  body["init-data"] = {{"format", 7}, {"body", "x"}};
+  Response r = Call("POST", "/kbs/v0/attest", body.dump(), {{"cookie", f.cookie}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Variant(r), "AttestationError");
+  for (const char* bad : {R"({"version":1,"tee":"sample"})", R"({"version":"0.4.0","tee":[]})",
+                          "[]", "null", R"("x")"}) {
+    r = Call("POST", "/kbs/v0/auth", bad);
+    EXPECT_EQ(Variant(r), "SerdeError") << bad;
+  }
+  Flow g = Auth();
+  for (const char* bad : {R"({"runtime-data":[],"tee-evidence":{}})",
+                          R"({"runtime-data":{"nonce":5},"tee-evidence":{}})",
+                          R"({"runtime-data":{"nonce":"n","tee-pubkey":{}},"tee-evidence":[]})"}) {
+    r = Call("POST", "/kbs/v0/attest", bad, {{"cookie", g.cookie}});
+    EXPECT_EQ(Variant(r), "SerdeError") << bad;
+  }
+  nlohmann::json policy = {{"policy_id", 3},
+                           {"policy", Base64UrlEncode(DefaultAttestationPolicyText())}};
+  EXPECT_EQ(Variant(AdminCall("POST", "/kbs/v0/attestation-policy", policy.dump())), "SerdeError");
+}
+
 TEST_F(BrokerTest, SampleRefusedWithoutDev) {
   Start(false);
   Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");

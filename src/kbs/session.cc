@@ -47,27 +47,29 @@ Session SessionStore::Create(const std::string& tee, const std::string& nonce, i
   return s;
 }
 
-std::optional<Session> SessionStore::Get(const std::string& id, int64_t now) {
-  std::lock_guard<std::mutex> lock(mu_);
+Session* SessionStore::FindLiveLocked(const std::string& id, int64_t now) {
   auto it = index_.find(id);
-  if (it == index_.end()) return std::nullopt;
+  if (it == index_.end()) return nullptr;
   if (it->second.it->expires <= now) {
     EraseLocked(id);
-    return std::nullopt;
+    return nullptr;
   }
-  return *it->second.it;
+  return &*it->second.it;
+}
+
+std::optional<Session> SessionStore::Get(const std::string& id, int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Session* s = FindLiveLocked(id, now);
+  if (!s) return std::nullopt;
+  return *s;
 }
 
 std::optional<Session> SessionStore::ConsumeNonce(const std::string& id, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(id);
-  if (it == index_.end()) return std::nullopt;
-  if (it->second.it->expires <= now) {
-    EraseLocked(id);
-    return std::nullopt;
-  }
-  Session before = *it->second.it;
-  it->second.it->nonce_used = true;
+  Session* s = FindLiveLocked(id, now);
+  if (!s) return std::nullopt;
+  Session before = *s;
+  s->nonce_used = true;
   return before;
 }
 

@@ -55,6 +55,8 @@ class SessionStore {
     List::iterator it;
   };
   void ExpireLocked(int64_t now_unix);
+  // The live session `id`, or nullptr (an expired one is erased on the way).
+  Session* FindLiveLocked(const std::string& id, int64_t now_unix);
   void EraseLocked(const std::string& id);
 
   const size_t max_pending_;

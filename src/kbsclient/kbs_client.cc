@@ -192,9 +192,20 @@ Result<std::unique_ptr<KbsClient>> KbsClient::Create(
   return std::unique_ptr<KbsClient>(new KbsClient(std::move(impl), std::move(jwk)));
 }
 
-Result<std::string> KbsClient::Attest() { return impl_->Attest(); }
+// The broker is not trusted to send well-shaped JSON: a JSON type error becomes an error result.
+Result<std::string> KbsClient::Attest() {
+  try {
+    return impl_->Attest();
+  } catch (const nlohmann::json::exception& e) {
+    return MakeError("Protocol", std::string("unexpected JSON from the broker: ") + e.what());
+  }
+}
 Result<SecretBytes> KbsClient::GetResource(const std::string& path) {
-  return impl_->GetResource(path);
+  try {
+    return impl_->GetResource(path);
+  } catch (const nlohmann::json::exception& e) {
+    return MakeError("Protocol", std::string("unexpected JSON from the broker: ") + e.what());
+  }
 }
 
 }  // namespace coco::kbsclient
