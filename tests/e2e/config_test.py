@@ -104,6 +104,14 @@ allowed_endpoints = ["^/kbs/v0/resource/[^/]+/[^/]+/[^/]+$"]
         check(r.returncode != 0 and want.encode() in r.stderr,
               "bad config %r is refused, naming %r" % (text.strip(), want), h.describe_run(r))
 
+    # The shipped example configuration parses and serves (data_dir overridden by the flag).
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                           "kbs-config.toml")
+    e = h.Broker(extra_args=["--config", example], name="example").init().start()
+    r = h.http_request(e.url, "GET", "/healthz")
+    check(r.status == 200, "deploy/kbs-config.toml is a working configuration", r)
+    check(e.stop() == 0, "the example-configured broker exits 0 on SIGTERM")
+
     r = subprocess.run([h.kbs_bin(), "--help"], capture_output=True, timeout=30)
     for key in (b"max_body_bytes", b"timeout_secs", b"max_sessions", b"lifetime_secs",
                 b"public_keys", b"allowed_endpoints", b"[tls]", b"log_json"):
