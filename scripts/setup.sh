@@ -9,6 +9,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libssl-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev libarchive-dev zlib1g-dev libdeflate-dev libisal-dev libzstd-dev
+  libgpgme-dev libyaml-cpp-dev
+  skopeo docker-registry busybox-static gnupg
   python3 python3-cryptography python3-jwcrypto
   curl ca-certificates openssl
 )
