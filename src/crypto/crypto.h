@@ -24,6 +24,23 @@ inline Bytes Sha256(std::string_view d) { return Hash(HashAlg::kSha256, d); }
 inline Bytes Sha384(std::string_view d) { return Hash(HashAlg::kSha384, d); }
 Result<Bytes> HmacSha256(const Bytes& key, std::string_view data);
 
+// Incremental hash for streams. Not thread-safe; movable, not copyable.
+class Hasher {
+ public:
+  explicit Hasher(HashAlg alg);
+  ~Hasher();
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  void Update(const void* data, size_t n);
+  void Update(std::string_view d) { Update(d.data(), d.size()); }
+  // The digest of everything updated so far; the hasher must not be updated afterwards.
+  Bytes Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // Cryptographically secure random bytes (OpenSSL DRBG).
 Bytes RandomBytes(size_t n);
 

@@ -466,3 +466,21 @@ TEST(Key, SharedAcrossThreads) {
 
 }  // namespace
 }  // namespace coco::crypto
+
+namespace coco::crypto {
+namespace {
+
+TEST(HasherTest, IncrementalEqualsOneShot) {
+  std::string data(100000, 'x');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  Hasher h(HashAlg::kSha256);
+  h.Update(std::string_view(data).substr(0, 1));
+  h.Update(std::string_view(data).substr(1, 4095));
+  h.Update(std::string_view(data).substr(4096));
+  EXPECT_EQ(h.Finish(), Sha256(data));
+  Hasher e(HashAlg::kSha384);
+  EXPECT_EQ(HexEncode(e.Finish()).substr(0, 16), "38b060a751ac9638");  // SHA-384("")
+}
+
+}  // namespace
+}  // namespace coco::crypto

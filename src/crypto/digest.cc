@@ -38,6 +38,34 @@ Bytes Hash(HashAlg alg, std::string_view data) {
   return out;
 }
 
+struct Hasher::State {
+  MdCtxPtr ctx;
+};
+
+Hasher::Hasher(HashAlg alg) : state_(std::make_unique<State>()) {
+  state_->ctx.reset(EVP_MD_CTX_new());
+  if (!state_->ctx || EVP_DigestInit_ex(state_->ctx.get(), Md(alg), nullptr) != 1) {
+    // Only a failed allocation gets here.
+    std::fprintf(stderr, "coco::crypto::Hasher: init failed%s\n", DrainSslErrors().c_str());
+    std::abort();
+  }
+}
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+
+void Hasher::Update(const void* data, size_t n) {
+  if (n > 0) EVP_DigestUpdate(state_->ctx.get(), data, n);
+}
+
+Bytes Hasher::Finish() {
+  Bytes out(static_cast<size_t>(EVP_MD_CTX_get_size(state_->ctx.get())));
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(state_->ctx.get(), out.data(), &len);
+  out.resize(len);
+  return out;
+}
+
 Result<Bytes> HmacSha256(const Bytes& key, std::string_view data) {
   MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   if (!mac) return CryptoError("HMAC is not available");
