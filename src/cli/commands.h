@@ -11,6 +11,7 @@ namespace coco::cli {
 
 void AddKbsCommands(CLI::App& app);    // coco kbs ... (broker administration)
 void AddGuestCommands(CLI::App& app);  // coco attest, coco get-resource (act as a guest)
+void AddImageCommands(CLI::App& app);  // coco image ...
 
 // Exit code of the command that ran (0 unless it failed).
 int ExitCode();

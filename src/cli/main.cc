@@ -14,11 +14,13 @@ int main(int argc, char** argv) {
       "  coco kbs --url http://127.0.0.1:8080 --admin-token DIR/admin-token set-resource "
       "default/key/1 key.bin\n"
       "  coco attest --url http://127.0.0.1:8080\n"
-      "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin\n",
+      "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin\n"
+      "  coco image pull docker://127.0.0.1:5000/app:v1 --store /tmp/store\n",
       "coco"};
   app.require_subcommand(1);
   coco::cli::AddKbsCommands(app);
   coco::cli::AddGuestCommands(app);
+  coco::cli::AddImageCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,197 @@
+// coco image ...: pull, inspect and prune images (encrypt/decrypt/sign/verify/unpack join here).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "image/puller.h"
+#include "oci/content_store.h"
+#include "oci/registry.h"
+#include "oci/transport.h"
+
+namespace coco::cli {
+namespace {
+
+std::string DefaultStore() {
+  if (const char* s = std::getenv("COCO_IMAGE_STORE"); s && *s) return s;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/coco/images";
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return std::string(h) + "/.local/share/coco/images";
+  return "/var/lib/coco/images";
+}
+
+struct RegistryFlags {
+  std::string auth_file;
+  std::vector<std::string> insecure;
+  std::vector<std::string> ca_files;
+  int retries = 4;
+};
+
+void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
+  cmd->add_option("--authfile", f->auth_file,
+                  "docker-style auth.json with registry credentials ({\"auths\":{HOST:{auth}}})");
+  cmd->add_option("--insecure-registry", f->insecure,
+                  "HOST:PORT that may be reached over plain HTTP (localhost always may)");
+  cmd->add_option("--registry-ca", f->ca_files, "extra PEM CA bundle for HTTPS registries");
+  cmd->add_option("--retries", f->retries, "attempts per request")->capture_default_str();
+}
+
+Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f) {
+  oci::RegistryOptions o;
+  o.auth_file = f.auth_file;
+  if (o.auth_file.empty()) {
+    if (const char* a = std::getenv("REGISTRY_AUTH_FILE"); a && *a) o.auth_file = a;
+  }
+  o.insecure_registries = f.insecure;
+  o.ca_files = f.ca_files;
+  o.max_attempts = f.retries;
+  return oci::RegistryClient::Create(o);
+}
+
+// Progress: a bar per layer on a terminal, plain lines otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter() : tty_(::isatty(2) == 1) {}
+  void Status(const std::string& line) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (tty_) std::cerr << "\r\033[K";
+    std::cerr << line << "\n";
+  }
+  void Progress(size_t layer, uint64_t done, uint64_t total) {
+    if (!tty_ || total == 0) return;
+    std::lock_guard<std::mutex> l(mu_);
+    int pct = static_cast<int>(done * 100 / total);
+    if (pct == last_pct_ && layer == last_layer_) return;
+    last_pct_ = pct;
+    last_layer_ = layer;
+    std::string bar(static_cast<size_t>(pct / 4), '#');
+    bar.resize(25, '.');
+    std::cerr << "\r\033[Klayer " << layer + 1 << " [" << bar << "] " << pct << "% "
+              << done / (1 << 20) << "/" << total / (1 << 20) << " MiB" << std::flush;
+  }
+
+ private:
+  bool tty_;
+  std::mutex mu_;
+  int last_pct_ = -1;
+  size_t last_layer_ = 0;
+};
+
+}  // namespace
+
+void AddImageCommands(CLI::App& app) {
+  auto* image = app.add_subcommand(
+      "image",
+      "pull, inspect, encrypt, decrypt, sign and verify container images\n"
+      "Image locations are written as skopeo writes them: docker://HOST[:PORT]/REPO[:TAG|@DIGEST] "
+      "or oci:DIR[:TAG].");
+  image->require_subcommand(1);
+
+  // ---- pull ----
+  struct PullArgs {
+    std::string src, store = DefaultStore();
+    RegistryFlags reg;
+    int jobs = 3;
+  };
+  auto p = std::make_shared<PullArgs>();
+  auto* pull =
+      image->add_subcommand("pull",
+                            "pull an image into the content store, checking every digest\n"
+                            "  coco image pull docker://127.0.0.1:5000/app:v1 --store /tmp/store\n"
+                            "  coco image pull oci:./layout:v1");
+  pull->add_option("SRC", p->src, "image location")->required();
+  pull->add_option("--store", p->store, "content store directory (env COCO_IMAGE_STORE)")
+      ->capture_default_str();
+  pull->add_option("--jobs", p->jobs, "layers downloaded at once")->capture_default_str();
+  AddRegistryFlags(pull, &p->reg);
+  pull->callback([p] {
+    auto loc = oci::ImageLocation::Parse(p->src);
+    if (!loc.ok()) return Fail(loc.error().message);
+    auto reg = MakeRegistry(p->reg);
+    if (!reg.ok()) return Fail(reg.error().message);
+    auto source = oci::OpenImageSource(*loc, reg->get());
+    if (!source.ok()) return Fail(source.error().message);
+    auto store = oci::ContentStore::Open(p->store);
+    if (!store.ok()) return Fail(store.error().message);
+    ProgressPrinter printer;
+    image::PullOptions opts;
+    opts.max_concurrent_layers = p->jobs;
+    opts.status = [&](const std::string& s) { printer.Status(s); };
+    opts.progress = [&](size_t i, uint64_t d, uint64_t t) { printer.Progress(i, d, t); };
+    auto pulled = image::Pull(*loc, **source, **store, nullptr, nullptr, opts);
+    if (!pulled.ok()) return Fail("pull of " + p->src + " failed: " + pulled.error().message);
+    std::cout << pulled->manifest.digest.str() << "\n";
+  });
+
+  // ---- inspect ----
+  struct InspectArgs {
+    std::string src;
+    RegistryFlags reg;
+    bool raw = false;
+  };
+  auto in = std::make_shared<InspectArgs>();
+  auto* inspect = image->add_subcommand(
+      "inspect",
+      "print an image's manifest digest, layers (and whether they are encrypted) and config\n"
+      "  coco image inspect docker://127.0.0.1:5000/app:v1\n"
+      "  coco image inspect --raw oci:./layout:v1 | jq .");
+  inspect->add_option("SRC", in->src, "image location")->required();
+  inspect->add_flag("--raw", in->raw, "print the manifest exactly as stored");
+  AddRegistryFlags(inspect, &in->reg);
+  inspect->callback([in] {
+    auto loc = oci::ImageLocation::Parse(in->src);
+    if (!loc.ok()) return Fail(loc.error().message);
+    auto reg = MakeRegistry(in->reg);
+    if (!reg.ok()) return Fail(reg.error().message);
+    auto source = oci::OpenImageSource(*loc, reg->get());
+    if (!source.ok()) return Fail(source.error().message);
+    auto m = oci::ResolveManifest(**source);
+    if (!m.ok()) return Fail(m.error().message);
+    if (in->raw) {
+      std::cout << m->bytes << "\n";
+      return;
+    }
+    auto parsed = oci::Manifest::Parse(m->bytes, m->media_type);
+    if (!parsed.ok()) return Fail(parsed.error().message);
+    nlohmann::json out;
+    out["location"] = loc->ToString();
+    out["digest"] = m->digest.str();
+    out["mediaType"] = m->media_type;
+    out["config"] = parsed->config.digest.str();
+    out["layers"] = nlohmann::json::array();
+    for (const auto& l : parsed->layers) {
+      nlohmann::json j = {{"digest", l.digest.str()},
+                          {"size", l.size},
+                          {"mediaType", l.media_type},
+                          {"encrypted", !image::PlainMediaType(l.media_type).empty()}};
+      nlohmann::json keys = nlohmann::json::array();
+      for (const auto& [k, v] : l.annotations) {
+        if (k.rfind("org.opencontainers.image.enc.keys.", 0) == 0) keys.push_back(k.substr(34));
+      }
+      if (!keys.empty()) j["keyWrappers"] = keys;
+      out["layers"].push_back(j);
+    }
+    std::cout << out.dump(2) << "\n";
+  });
+
+  // ---- prune ----
+  auto pr_store = std::make_shared<std::string>(DefaultStore());
+  auto* prune = image->add_subcommand(
+      "prune",
+      "remove blobs that no pulled image uses, and leftovers of interrupted pulls\n"
+      "  coco image prune --store /tmp/store");
+  prune->add_option("--store", *pr_store, "content store directory")->capture_default_str();
+  prune->callback([pr_store] {
+    auto store = oci::ContentStore::Open(*pr_store);
+    if (!store.ok()) return Fail(store.error().message);
+    auto r = (*store)->Prune();
+    if (!r.ok()) return Fail(r.error().message);
+    std::cout << "removed " << r->blobs_removed << " blobs (" << r->bytes_removed << " bytes) and "
+              << r->temp_files_removed << " temporary files; kept " << r->blobs_kept << " blobs\n";
+  });
+}
+
+}  // namespace coco::cli

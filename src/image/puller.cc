@@ -1,0 +1,178 @@
+#include "image/puller.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "base/bytes.h"
+#include "crypto/crypto.h"
+
+namespace coco::image {
+namespace {
+
+constexpr char kEncryptedSuffix[] = "+encrypted";
+
+// Passes bytes on while hashing them; Close() checks digest and size BEFORE closing downstream.
+class CiphertextCheck : public Writer {
+ public:
+  CiphertextCheck(Writer& down, const oci::Descriptor& desc)
+      : down_(down), desc_(desc), hasher_(crypto::HashAlg::kSha256) {}
+  Status Write(const uint8_t* p, size_t n) override {
+    size_ += n;
+    if (size_ > static_cast<uint64_t>(desc_.size)) {
+      return MakeError("DigestMismatch", "layer " + desc_.digest.str() +
+                                             " is larger than its descriptor's " +
+                                             std::to_string(desc_.size) + " bytes");
+    }
+    hasher_.Update(p, n);
+    return down_.Write(p, n);
+  }
+  Status Close() override {
+    if (desc_.digest.algorithm != "sha256") {
+      return MakeError("InvalidArgument", "layer digests other than sha256 are not supported");
+    }
+    std::string got = HexEncode(hasher_.Finish());
+    if (got != desc_.digest.hex || size_ != static_cast<uint64_t>(desc_.size)) {
+      return MakeError("DigestMismatch", "encrypted layer content hashes to sha256:" + got +
+                                             ", the manifest says " + desc_.digest.str());
+    }
+    return down_.Close();
+  }
+
+ private:
+  Writer& down_;
+  const oci::Descriptor& desc_;
+  crypto::Hasher hasher_;
+  uint64_t size_ = 0;
+};
+
+Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& store, LayerKeys* keys,
+                 const PullOptions& options, PulledLayer& layer) {
+  const oci::Descriptor& desc = layer.descriptor;
+  std::string label = "layer " + std::to_string(index + 1) + " " + desc.digest.str().substr(0, 19);
+  auto progress = [&](uint64_t done, uint64_t total) {
+    if (options.progress) options.progress(index, done, total);
+  };
+  std::string plain = PlainMediaType(desc.media_type);
+  if (plain.empty()) {
+    layer.stored = desc.digest;
+    layer.media_type = desc.media_type;
+    if (store.Has(desc.digest)) {
+      layer.cached = true;
+      if (options.status) options.status(label + " cached");
+      return Status::Ok();
+    }
+    COCO_ASSIGN_OR_RETURN(auto w, store.NewWriter(desc.digest, desc.size));
+    COCO_RETURN_IF_ERROR(source.FetchBlob(desc, *w, progress));
+    COCO_RETURN_IF_ERROR(w->Close());
+    if (options.status) options.status(label + " pulled (" + std::to_string(desc.size) + " bytes)");
+    return Status::Ok();
+  }
+  layer.encrypted = true;
+  layer.media_type = plain;
+  if (keys == nullptr) {
+    return MakeError("KeyMissing", label + " is encrypted (" + desc.media_type +
+                                       "); give --decryption-key FILE or --kbs URL");
+  }
+  // The key first, always: a cached plaintext never stands in for a key this pull lacks.
+  COCO_ASSIGN_OR_RETURN(auto dec, keys->Unwrap(desc));
+  layer.stored = dec->plaintext_digest();
+  if (store.Has(layer.stored)) {
+    layer.cached = true;
+    if (options.status) options.status(label + " key obtained; decrypted layer cached");
+    return Status::Ok();
+  }
+  COCO_ASSIGN_OR_RETURN(auto plain_writer, store.NewWriter(layer.stored, -1));
+  COCO_ASSIGN_OR_RETURN(auto decrypter, dec->Decrypter(*plain_writer));
+  CiphertextCheck check(*decrypter, desc);
+  COCO_RETURN_IF_ERROR(source.FetchBlob(desc, check, progress));
+  COCO_RETURN_IF_ERROR(check.Close());
+  if (options.status) {
+    options.status(label + " pulled and decrypted (" + std::to_string(desc.size) + " bytes)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string PlainMediaType(const std::string& media_type) {
+  const std::string suffix = kEncryptedSuffix;
+  if (media_type.size() <= suffix.size() ||
+      media_type.compare(media_type.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return "";
+  }
+  return media_type.substr(0, media_type.size() - suffix.size());
+}
+
+Result<PulledImage> Pull(const oci::ImageLocation& location, oci::ImageSource& source,
+                         oci::ContentStore& store, SignatureCheck* signatures, LayerKeys* keys,
+                         const PullOptions& options) {
+  PulledImage image;
+  COCO_ASSIGN_OR_RETURN(image.manifest,
+                        oci::ResolveManifest(source, options.os, options.architecture));
+  COCO_ASSIGN_OR_RETURN(image.parsed,
+                        oci::Manifest::Parse(image.manifest.bytes, image.manifest.media_type));
+  if (options.status) options.status("manifest " + image.manifest.digest.str());
+  if (signatures != nullptr) {
+    COCO_RETURN_IF_ERROR(signatures->Verify(location, image.manifest, source));
+    if (options.status) options.status("signature policy satisfied");
+  }
+  COCO_RETURN_IF_ERROR(store.PutBlob(image.manifest.bytes));
+
+  const oci::Descriptor& cfg = image.parsed.config;
+  if (cfg.size > (16 << 20)) return MakeError("TooLarge", "image config is over 16 MiB");
+  if (!store.Has(cfg.digest)) {
+    COCO_ASSIGN_OR_RETURN(auto w, store.NewWriter(cfg.digest, cfg.size));
+    COCO_RETURN_IF_ERROR(source.FetchBlob(cfg, *w));
+    COCO_RETURN_IF_ERROR(w->Close());
+  }
+  COCO_ASSIGN_OR_RETURN(image.config_bytes, store.ReadBlob(cfg.digest));
+  COCO_ASSIGN_OR_RETURN(image.config, oci::ImageConfig::Parse(image.config_bytes));
+  if (image.config.diff_ids.size() != image.parsed.layers.size()) {
+    return MakeError("InvalidManifest",
+                     "the manifest has " + std::to_string(image.parsed.layers.size()) +
+                         " layers but the image config lists " +
+                         std::to_string(image.config.diff_ids.size()) + " diff_ids");
+  }
+  for (size_t i = 0; i < image.parsed.layers.size(); ++i) {
+    PulledLayer l;
+    l.descriptor = image.parsed.layers[i];
+    l.diff_id = image.config.diff_ids[i];
+    image.layers.push_back(std::move(l));
+  }
+
+  // Bounded concurrency: workers take the next layer index until none is left or one fails.
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::optional<Error> first_error;
+  auto worker = [&] {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (first_error) return;
+      }
+      size_t i = next++;
+      if (i >= image.layers.size()) return;
+      Status s = PullLayer(i, source, store, keys, options, image.layers[i]);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (!first_error) first_error = s.error();
+        return;
+      }
+    }
+  };
+  size_t n = std::min<size_t>(std::max(1, options.max_concurrent_layers), image.layers.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (first_error) return *first_error;
+
+  oci::ImageRecord record{
+      location.ToString(), image.manifest.digest, {image.manifest.digest, cfg.digest}};
+  for (const auto& l : image.layers) record.blobs.push_back(l.stored);
+  COCO_RETURN_IF_ERROR(store.RecordImage(record));
+  return image;
+}
+
+}  // namespace coco::image
