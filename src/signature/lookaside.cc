@@ -96,12 +96,13 @@ Status RegistriesConfig::ParseYaml(const std::string& yaml, const std::string& o
     if (!root || root.IsNull()) return Status::Ok();
     if (!root.IsMap()) return MakeError("InvalidArgument", origin + ": must be a YAML mapping");
     if (YAML::Node d = root["default-docker"]) {
-      if (into.default_docker_) {
+      COCO_ASSIGN_OR_RETURN(LookasideEntry e, ParseEntry(d, origin + ": default-docker"));
+      if (into.default_docker_ && !(*into.default_docker_ == e)) {
         return MakeError("InvalidArgument",
                          origin + ": default-docker is already set in " + into.default_origin_);
       }
-      COCO_ASSIGN_OR_RETURN(into.default_docker_, ParseEntry(d, origin + ": default-docker"));
-      into.default_origin_ = origin;
+      if (!into.default_docker_) into.default_origin_ = origin;
+      into.default_docker_ = e;
     }
     if (YAML::Node docker = root["docker"]) {
       if (!docker.IsMap() && !docker.IsNull()) {
@@ -109,13 +110,16 @@ Status RegistriesConfig::ParseYaml(const std::string& yaml, const std::string& o
       }
       for (const auto& kv : docker) {
         std::string scope = kv.first.as<std::string>();
-        if (into.docker_.count(scope)) {
+        COCO_ASSIGN_OR_RETURN(LookasideEntry e,
+                              ParseEntry(kv.second, origin + ": docker." + scope));
+        auto it = into.docker_.find(scope);
+        if (it != into.docker_.end()) {
+          if (it->second == e) continue;
           return MakeError("InvalidArgument", origin + ": scope \"" + scope +
                                                   "\" is already configured in " +
                                                   into.origins_[scope]);
         }
-        COCO_ASSIGN_OR_RETURN(into.docker_[scope],
-                              ParseEntry(kv.second, origin + ": docker." + scope));
+        into.docker_[scope] = e;
         into.origins_[scope] = origin;
       }
     }

@@ -26,6 +26,7 @@ struct LookasideEntry {
 
   // The base URL for reading (lookaside) or writing (staging first, then lookaside); "" if none.
   std::string Base(bool write) const;
+  bool operator==(const LookasideEntry&) const = default;
 };
 
 // Merged configuration of all YAML files in one or more registries.d directories.
@@ -33,8 +34,8 @@ struct LookasideEntry {
 class RegistriesConfig {
  public:
   // Loads every "*.yaml" file of `dir` (sorted by name). A missing directory yields an empty
-  // config. Fails on unparsable YAML, on a second `default-docker`, or on a scope configured in
-  // two files, naming the files.
+  // config. Fails on unparsable YAML, or on a `default-docker` or scope configured differently
+  // in two files, naming both (identical repeats are accepted).
   static Result<RegistriesConfig> LoadDir(const std::string& dir);
   // Parses one YAML document; `origin` names it in errors. Merges into `into` with the same
   // duplicate rules as LoadDir.

@@ -11,8 +11,8 @@
 namespace coco::signature {
 namespace {
 
-using testing::Slurp;
-using testing::TestData;
+using sigtest::Slurp;
+using sigtest::TestData;
 
 ImageReference Ref(const std::string& s) {
   auto r = ImageReference::Parse(s);

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-namespace coco::signature::testing {
+namespace coco::signature::sigtest {
 
 inline std::string TestData(const std::string& rel) {
   return std::string(COCO_SIGNATURE_TESTDATA) + "/" + rel;
@@ -30,13 +30,13 @@ inline void Spit(const std::string& path, const std::string& data) {
 }
 
 // Runs a shell command; returns its exit status (0 = success).
-inline int Run(const std::string& cmd) {
+inline int Shell(const std::string& cmd) {
   int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 inline bool HaveTool(const std::string& name) {
-  return Run("command -v " + name + " >/dev/null 2>&1") == 0;
+  return Shell("command -v " + name + " >/dev/null 2>&1") == 0;
 }
 
 // A temporary directory removed (recursively) on destruction.
@@ -67,22 +67,22 @@ class TestGpgHome {
     home_ = dir_ / "gnupg";
     std::filesystem::create_directories(home_);
     std::filesystem::permissions(home_, std::filesystem::perms::owner_all);
-    ok_ = Run("gpg --homedir " + home_ +
-              " --batch --quiet --passphrase '' --quick-gen-key 'Coco Test <" + email_ +
-              ">' ed25519 sign never >/dev/null 2>&1") == 0;
+    ok_ = Shell("gpg --homedir " + home_ +
+                " --batch --quiet --passphrase '' --quick-gen-key 'Coco Test <" + email_ +
+                ">' ed25519 sign never >/dev/null 2>&1") == 0;
     if (!ok_) return;
     std::string fpr_file = dir_ / "fpr";
-    ok_ = Run("gpg --homedir " + home_ + " --batch --with-colons --list-secret-keys " + email_ +
-              " | awk -F: '/^fpr/ {print $10; exit}' > " + fpr_file) == 0;
+    ok_ = Shell("gpg --homedir " + home_ + " --batch --with-colons --list-secret-keys " + email_ +
+                " 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}' > " + fpr_file) == 0;
     fingerprint_ = Slurp(fpr_file);
     while (!fingerprint_.empty() && fingerprint_.back() == '\n') fingerprint_.pop_back();
     std::string pub = dir_ / "pub.gpg";
     ok_ = ok_ && fingerprint_.size() == 40 &&
-          Run("gpg --homedir " + home_ + " --batch --export " + fingerprint_ + " > " + pub) == 0;
+          Shell("gpg --homedir " + home_ + " --batch --export " + fingerprint_ + " > " + pub) == 0;
     public_keyring_ = Slurp(pub);
     ok_ = ok_ && !public_keyring_.empty();
   }
-  ~TestGpgHome() { Run("gpgconf --homedir " + home_ + " --kill all >/dev/null 2>&1"); }
+  ~TestGpgHome() { Shell("gpgconf --homedir " + home_ + " --kill all >/dev/null 2>&1"); }
 
   bool ok() const { return ok_; }
   const std::string& home() const { return home_; }
@@ -97,4 +97,4 @@ class TestGpgHome {
   bool ok_ = false;
 };
 
-}  // namespace coco::signature::testing
+}  // namespace coco::signature::sigtest
