@@ -2,15 +2,24 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
+#include "base/file.h"
 #include "cli/commands.h"
+#include "crypto/crypto.h"
 #include "image/puller.h"
+#include "image/signature_check.h"
 #include "oci/content_store.h"
 #include "oci/registry.h"
 #include "oci/transport.h"
+#include "signature/cosign.h"
+#include "signature/image_ref.h"
+#include "signature/lookaside.h"
+#include "signature/verify.h"
 
 namespace coco::cli {
 namespace {
@@ -80,6 +89,21 @@ class ProgressPrinter {
   size_t last_layer_ = 0;
 };
 
+class StringReader : public Reader {
+ public:
+  explicit StringReader(const std::string& s) : s_(s) {}
+  Result<size_t> Read(uint8_t* buf, size_t n) override {
+    size_t k = std::min(n, s_.size() - off_);
+    std::memcpy(buf, s_.data() + off_, k);
+    off_ += k;
+    return k;
+  }
+
+ private:
+  const std::string& s_;
+  size_t off_ = 0;
+};
+
 }  // namespace
 
 void AddImageCommands(CLI::App& app) {
@@ -92,7 +116,7 @@ void AddImageCommands(CLI::App& app) {
 
   // ---- pull ----
   struct PullArgs {
-    std::string src, store = DefaultStore();
+    std::string src, store = DefaultStore(), policy, registries_d;
     RegistryFlags reg;
     int jobs = 3;
   };
@@ -106,6 +130,10 @@ void AddImageCommands(CLI::App& app) {
   pull->add_option("--store", p->store, "content store directory (env COCO_IMAGE_STORE)")
       ->capture_default_str();
   pull->add_option("--jobs", p->jobs, "layers downloaded at once")->capture_default_str();
+  pull->add_option("--policy", p->policy,
+                   "containers-policy.json checked on every pull (cached or not)");
+  pull->add_option("--registries.d", p->registries_d,
+                   "registries.d directory naming the signature lookaside stores");
   AddRegistryFlags(pull, &p->reg);
   pull->callback([p] {
     auto loc = oci::ImageLocation::Parse(p->src);
@@ -121,7 +149,13 @@ void AddImageCommands(CLI::App& app) {
     opts.max_concurrent_layers = p->jobs;
     opts.status = [&](const std::string& s) { printer.Status(s); };
     opts.progress = [&](size_t i, uint64_t d, uint64_t t) { printer.Progress(i, d, t); };
-    auto pulled = image::Pull(*loc, **source, **store, nullptr, nullptr, opts);
+    std::unique_ptr<image::SignatureCheck> check;
+    if (!p->policy.empty()) {
+      auto c = image::NewPolicySignatureCheck({p->policy, p->registries_d, {}}, reg->get());
+      if (!c.ok()) return Fail(c.error().message);
+      check = std::move(*c);
+    }
+    auto pulled = image::Pull(*loc, **source, **store, check.get(), nullptr, opts);
     if (!pulled.ok()) return Fail("pull of " + p->src + " failed: " + pulled.error().message);
     std::cout << pulled->manifest.digest.str() << "\n";
   });
@@ -175,6 +209,118 @@ void AddImageCommands(CLI::App& app) {
       out["layers"].push_back(j);
     }
     std::cout << out.dump(2) << "\n";
+  });
+
+  // ---- verify ----
+  struct VerifyArgs {
+    std::string src, policy, registries_d;
+    RegistryFlags reg;
+  };
+  auto v = std::make_shared<VerifyArgs>();
+  auto* verify = image->add_subcommand(
+      "verify",
+      "check an image against a containers-policy.json (GPG simple signing, cosign keys)\n"
+      "  coco image verify docker://127.0.0.1:5000/app:v1 --policy policy.json "
+      "--registries.d ./registries.d");
+  verify->add_option("SRC", v->src, "docker:// image location")->required();
+  verify->add_option("--policy", v->policy, "containers-policy.json")->required();
+  verify->add_option("--registries.d", v->registries_d,
+                     "registries.d directory naming the signature lookaside stores");
+  AddRegistryFlags(verify, &v->reg);
+  verify->callback([v] {
+    auto loc = oci::ImageLocation::Parse(v->src);
+    if (!loc.ok()) return Fail(loc.error().message);
+    auto reg = MakeRegistry(v->reg);
+    if (!reg.ok()) return Fail(reg.error().message);
+    auto source = oci::OpenImageSource(*loc, reg->get());
+    if (!source.ok()) return Fail(source.error().message);
+    auto m = oci::ResolveManifest(**source);
+    if (!m.ok()) return Fail(m.error().message);
+    auto check = image::NewPolicySignatureCheck({v->policy, v->registries_d, {}}, reg->get());
+    if (!check.ok()) return Fail(check.error().message);
+    Status s = (*check)->Verify(*loc, *m, **source);
+    if (!s.ok()) return Fail("refused: " + s.error().message);
+    std::cout << "accepted: " << loc->ToString() << " (" << m->digest.str() << ")\n";
+  });
+
+  // ---- sign ----
+  struct SignArgs {
+    std::string src, gpg_key, gnupg_home, cosign_key, registries_d;
+    RegistryFlags reg;
+  };
+  auto sg = std::make_shared<SignArgs>();
+  auto* sign = image->add_subcommand(
+      "sign",
+      "sign an image in a registry: GPG simple signing into the registries.d lookaside "
+      "store, or a cosign key signature pushed as the sha256-<hex>.sig tag\n"
+      "  coco image sign docker://127.0.0.1:5000/app:v1 --gpg-key alice@example.com "
+      "--registries.d ./registries.d\n"
+      "  coco image sign docker://127.0.0.1:5000/app:v1 --cosign-key cosign.key.pem");
+  sign->add_option("SRC", sg->src, "docker:// image location")->required();
+  auto* gpg = sign->add_option("--gpg-key", sg->gpg_key, "GPG key id, fingerprint or e-mail");
+  sign->add_option("--gnupg-home", sg->gnupg_home, "GnuPG home with the secret key");
+  auto* cos = sign->add_option("--cosign-key", sg->cosign_key,
+                               "EC P-256 private key (PEM, unencrypted) for a cosign signature");
+  gpg->excludes(cos);
+  sign->add_option("--registries.d", sg->registries_d,
+                   "registries.d directory naming the lookaside store to write (GPG)");
+  AddRegistryFlags(sign, &sg->reg);
+  sign->callback([sg] {
+    if (sg->gpg_key.empty() == sg->cosign_key.empty()) {
+      return Fail("give exactly one of --gpg-key and --cosign-key");
+    }
+    auto loc = oci::ImageLocation::Parse(sg->src);
+    if (!loc.ok()) return Fail(loc.error().message);
+    if (!loc->is_docker()) return Fail("coco image sign signs docker:// images");
+    auto reg = MakeRegistry(sg->reg);
+    if (!reg.ok()) return Fail(reg.error().message);
+    auto source = oci::OpenImageSource(*loc, reg->get());
+    if (!source.ok()) return Fail(source.error().message);
+    auto m = oci::ResolveManifest(**source);
+    if (!m.ok()) return Fail(m.error().message);
+    auto ref = signature::ImageReference::Parse(loc->DockerReference());
+    if (!ref.ok()) return Fail(ref.error().message);
+    if (!sg->gpg_key.empty()) {
+      auto registries = signature::RegistriesConfig::LoadDir(sg->registries_d);
+      if (!registries.ok()) return Fail(registries.error().message);
+      signature::GpgSignOptions go;
+      go.key = sg->gpg_key;
+      go.gnupg_home = sg->gnupg_home;
+      auto url = signature::SignToLookaside(*registries, *ref, m->digest.str(), go);
+      if (!url.ok()) return Fail(url.error().message);
+      std::cout << "signed " << m->digest.str() << ": " << *url << "\n";
+      return;
+    }
+    auto pem = ReadFile(sg->cosign_key);
+    if (!pem.ok()) return Fail(pem.error().message);
+    auto key = crypto::Key::FromPem(*pem);
+    if (!key.ok()) return Fail("cannot read " + sg->cosign_key + ": " + key.error().message);
+    auto signed_ =
+        signature::SignCosign(*key, ref->WithDigest("").TagNameOnly().String(), m->digest.str());
+    if (!signed_.ok()) return Fail(signed_.error().message);
+    auto dest_loc = *loc;
+    dest_loc.tag = signed_->tag;
+    dest_loc.digest.clear();
+    for (const auto& [bytes, digest, type] :
+         {std::tuple{signed_->payload, signed_->payload_digest,
+                     "application/vnd.dev.cosign.simplesigning.v1+json"},
+          std::tuple{signed_->config, signed_->config_digest,
+                     "application/vnd.oci.image.config.v1+json"}}) {
+      oci::Descriptor d;
+      auto dg = oci::Digest::Parse(digest);
+      if (!dg.ok()) return Fail(dg.error().message);
+      d.digest = *dg;
+      d.size = static_cast<int64_t>(bytes.size());
+      d.media_type = type;
+      StringReader r(bytes);
+      Status s = (*reg)->PushBlob(dest_loc, d, r);
+      if (!s.ok()) return Fail(s.error().message);
+    }
+    Status s =
+        (*reg)->PushManifest(dest_loc, signed_->tag, oci::media::kOciManifest, signed_->manifest);
+    if (!s.ok()) return Fail(s.error().message);
+    std::cout << "signed " << m->digest.str() << ": cosign signature pushed as " << loc->registry
+              << "/" << loc->repository << ":" << signed_->tag << "\n";
   });
 
   // ---- prune ----

@@ -234,7 +234,8 @@ struct RegistryClient::Impl {
         curl_easy_setopt(curl, CURLOPT_READDATA, &t);
         curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_size));
       } else {
-        const std::string& b = req.body ? *req.body : std::string();
+        static const std::string kEmpty;
+        const std::string& b = req.body != nullptr ? *req.body : kEmpty;  // must outlive perform
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b.data());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(b.size()));
       }
