@@ -16,6 +16,7 @@
 #include "oci/content_store.h"
 #include "oci/registry.h"
 #include "oci/transport.h"
+#include "oci/unpack.h"
 #include "signature/cosign.h"
 #include "signature/image_ref.h"
 #include "signature/lookaside.h"
@@ -89,6 +90,42 @@ class ProgressPrinter {
   size_t last_layer_ = 0;
 };
 
+struct UnpackFlags {
+  std::string ownership = "auto", devices = "create";
+  bool strip_setuid = false;
+  uint64_t max_entries = 1'000'000;
+  uint64_t max_bytes = 64ull << 30;
+  oci::UnpackOptions ToOptions() const {
+    oci::UnpackOptions o;
+    o.ownership = ownership == "keep"   ? oci::UnpackOptions::Ownership::kKeep
+                  : ownership == "mine" ? oci::UnpackOptions::Ownership::kCurrentUser
+                                        : oci::UnpackOptions::Ownership::kDefault;
+    o.devices = devices == "skip"     ? oci::UnpackOptions::Devices::kSkip
+                : devices == "refuse" ? oci::UnpackOptions::Devices::kRefuse
+                                      : oci::UnpackOptions::Devices::kCreate;
+    o.keep_setuid_setgid = !strip_setuid;
+    o.max_entries = max_entries;
+    o.max_total_bytes = max_bytes;
+    return o;
+  }
+};
+
+void AddUnpackFlags(CLI::App* cmd, UnpackFlags* f) {
+  cmd->add_option("--ownership", f->ownership,
+                  "auto: as in the layers when run as root, else yours; keep; mine")
+      ->check(CLI::IsMember({"auto", "keep", "mine"}))
+      ->capture_default_str();
+  cmd->add_option("--devices", f->devices,
+                  "device nodes: create (when root; skipped otherwise), skip, refuse")
+      ->check(CLI::IsMember({"create", "skip", "refuse"}))
+      ->capture_default_str();
+  cmd->add_flag("--strip-setuid", f->strip_setuid, "clear setuid/setgid bits");
+  cmd->add_option("--max-entries", f->max_entries, "limit on tar entries per layer")
+      ->capture_default_str();
+  cmd->add_option("--max-bytes", f->max_bytes, "limit on uncompressed bytes")
+      ->capture_default_str();
+}
+
 class StringReader : public Reader {
  public:
   explicit StringReader(const std::string& s) : s_(s) {}
@@ -116,9 +153,10 @@ void AddImageCommands(CLI::App& app) {
 
   // ---- pull ----
   struct PullArgs {
-    std::string src, store = DefaultStore(), policy, registries_d;
+    std::string src, store = DefaultStore(), policy, registries_d, unpack;
     RegistryFlags reg;
     int jobs = 3;
+    UnpackFlags up;
   };
   auto p = std::make_shared<PullArgs>();
   auto* pull =
@@ -134,7 +172,10 @@ void AddImageCommands(CLI::App& app) {
                    "containers-policy.json checked on every pull (cached or not)");
   pull->add_option("--registries.d", p->registries_d,
                    "registries.d directory naming the signature lookaside stores");
+  pull->add_option("--unpack", p->unpack,
+                   "then unpack the root filesystem into this new directory (atomically)");
   AddRegistryFlags(pull, &p->reg);
+  AddUnpackFlags(pull, &p->up);
   pull->callback([p] {
     auto loc = oci::ImageLocation::Parse(p->src);
     if (!loc.ok()) return Fail(loc.error().message);
@@ -157,6 +198,14 @@ void AddImageCommands(CLI::App& app) {
     }
     auto pulled = image::Pull(*loc, **source, **store, check.get(), nullptr, opts);
     if (!pulled.ok()) return Fail("pull of " + p->src + " failed: " + pulled.error().message);
+    if (!p->unpack.empty()) {
+      auto stats = image::UnpackPulled(*pulled, **store, p->unpack, p->up.ToOptions());
+      if (!stats.ok())
+        return Fail("unpack into " + p->unpack + " failed: " + stats.error().message);
+      for (const auto& w : stats->warnings) printer.Status("warning: " + w);
+      printer.Status("unpacked " + std::to_string(stats->entries) + " entries (" +
+                     std::to_string(stats->uncompressed_bytes) + " bytes) into " + p->unpack);
+    }
     std::cout << pulled->manifest.digest.str() << "\n";
   });
 
@@ -209,6 +258,45 @@ void AddImageCommands(CLI::App& app) {
       out["layers"].push_back(j);
     }
     std::cout << out.dump(2) << "\n";
+  });
+
+  // ---- unpack ----
+  struct UnpackArgs {
+    std::string src, dir, store = DefaultStore();
+    RegistryFlags reg;
+    UnpackFlags up;
+  };
+  auto u = std::make_shared<UnpackArgs>();
+  auto* unpack = image->add_subcommand(
+      "unpack",
+      "unpack an image's root filesystem into a new directory (pulling what the store lacks);\n"
+      "nothing is created or followed outside DIR, and DIR appears only when complete\n"
+      "  coco image unpack docker://127.0.0.1:5000/app:v1 ./rootfs\n"
+      "  coco image unpack oci:./layout:v1 ./rootfs --ownership mine --devices skip");
+  unpack->add_option("SRC", u->src, "image location")->required();
+  unpack->add_option("DIR", u->dir, "root directory to create")->required();
+  unpack->add_option("--store", u->store, "content store directory")->capture_default_str();
+  AddRegistryFlags(unpack, &u->reg);
+  AddUnpackFlags(unpack, &u->up);
+  unpack->callback([u] {
+    auto loc = oci::ImageLocation::Parse(u->src);
+    if (!loc.ok()) return Fail(loc.error().message);
+    auto reg = MakeRegistry(u->reg);
+    if (!reg.ok()) return Fail(reg.error().message);
+    auto source = oci::OpenImageSource(*loc, reg->get());
+    if (!source.ok()) return Fail(source.error().message);
+    auto store = oci::ContentStore::Open(u->store);
+    if (!store.ok()) return Fail(store.error().message);
+    ProgressPrinter printer;
+    image::PullOptions opts;
+    opts.status = [&](const std::string& s) { printer.Status(s); };
+    auto pulled = image::Pull(*loc, **source, **store, nullptr, nullptr, opts);
+    if (!pulled.ok()) return Fail("pull of " + u->src + " failed: " + pulled.error().message);
+    auto stats = image::UnpackPulled(*pulled, **store, u->dir, u->up.ToOptions());
+    if (!stats.ok()) return Fail("unpack into " + u->dir + " failed: " + stats.error().message);
+    for (const auto& w : stats->warnings) printer.Status("warning: " + w);
+    std::cout << "unpacked " << stats->entries << " entries (" << stats->uncompressed_bytes
+              << " bytes) into " << u->dir << "\n";
   });
 
   // ---- verify ----

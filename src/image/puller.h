@@ -88,3 +88,17 @@ Result<PulledImage> Pull(const oci::ImageLocation& location, oci::ImageSource& s
                          const PullOptions& options);
 
 }  // namespace coco::image
+
+namespace coco::oci {
+struct UnpackOptions;
+struct UnpackStats;
+}  // namespace coco::oci
+
+namespace coco::image {
+
+// Unpacks a pulled image's layers (from the store, bottom first, diff_ids checked) into `root`,
+// atomically (see oci/unpack.h).
+Result<oci::UnpackStats> UnpackPulled(const PulledImage& image, const oci::ContentStore& store,
+                                      const std::string& root, const oci::UnpackOptions& options);
+
+}  // namespace coco::image

@@ -14,7 +14,7 @@ import threading
 
 from kbs_harness import check, describe_run, info, make_tmpdir, run_cli, run_main
 from image_harness import (Registry, busybox_rootfs_entries, push_layout, require_tools,
-                           sha256_hex, write_oci_image)
+                           sha256_hex, tree_listing, write_oci_image)
 
 
 def store_blobs(store):
@@ -114,6 +114,22 @@ def main():
     r = run_cli(["image", "pull", src, "--store", store])
     check(r.returncode == 0 and b"cached" in r.stderr,
           "a second pull reuses the stored layers", describe_run(r))
+
+    root = os.path.join(work, "rootfs")
+    r = run_cli(["image", "pull", src, "--store", store, "--unpack", root])
+    check(r.returncode == 0, "coco image pull --unpack builds the root filesystem", describe_run(r))
+    tree = tree_listing(root)
+    check(tree.get("bin/sh") == ("symlink", "busybox") and
+          tree.get("etc/message-link") == tree.get("etc/message") and
+          tree.get("data/blob") == ("file", sha256_hex(data)),
+          "the unpacked tree holds the image's files, links and data", sorted(tree)[:20])
+    check(os.stat(os.path.join(root, "etc/message")).st_ino ==
+          os.stat(os.path.join(root, "etc/message-link")).st_ino,
+          "hard links stay hard links")
+    r = run_cli(["image", "unpack", "oci:%s:v1" % layout, root, "--store", store])
+    check(r.returncode != 0 and root.encode() in r.stderr,
+          "unpack refuses to overwrite an existing root", describe_run(r))
+    check(tree_listing(root) == tree, "the existing root is untouched")
 
     r = run_cli(["image", "inspect", src])
     check(r.returncode == 0 and img["layers"][0].encode() in r.stdout,
