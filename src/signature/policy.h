@@ -46,7 +46,8 @@ struct Requirement {
   Type type = Type::kReject;
   // signedBy: keyType is always "GPGKeys". Exactly one key source is set:
   // key_paths (from keyPath or keyPaths) or key_data (keyData, already base64-decoded keyring).
-  // sigstoreSigned: key_paths has at most one entry (keyPath), or key_data is PEM text.
+  // sigstoreSigned: key_paths (keyPath or keyPaths; a signature by any of them counts), or
+  // key_data, PEM text (keyData given as PEM or as base64 of PEM).
   // A key path beginning with "kbs:" is resolved by the caller's key resolver.
   std::vector<std::string> key_paths;
   std::optional<std::string> key_data;

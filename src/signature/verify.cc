@@ -80,16 +80,20 @@ Status EvaluateSignedBy(const Requirement& req, const ImageReference& image,
 Status EvaluateSigstore(const Requirement& req, const ImageReference& image,
                         const std::string& digest, SignatureSources& sources,
                         const VerifyOptions& options) {
-  std::string pem;
-  if (req.key_data) {
-    pem = *req.key_data;
-  } else {
-    COCO_ASSIGN_OR_RETURN(pem, LoadKeyMaterial(req.key_paths.at(0), options));
+  std::vector<std::string> pems;
+  if (req.key_data) pems.push_back(*req.key_data);
+  for (const std::string& path : req.key_paths) {
+    COCO_ASSIGN_OR_RETURN(std::string pem, LoadKeyMaterial(path, options));
+    pems.push_back(std::move(pem));
   }
-  auto key = crypto::Key::FromPem(pem);
-  if (!key.ok()) {
-    return MakeError("InvalidArgument",
-                     "sigstoreSigned key is not a usable PEM public key: " + key.error().message);
+  std::vector<crypto::Key> keys;
+  for (const std::string& pem : pems) {
+    auto key = crypto::Key::FromPem(pem);
+    if (!key.ok()) {
+      return MakeError("InvalidArgument",
+                       "sigstoreSigned key is not a usable PEM public key: " + key.error().message);
+    }
+    keys.push_back(key->PublicOnly());
   }
   COCO_ASSIGN_OR_RETURN(std::string tag, CosignSignatureTag(digest));
   std::string where = "tag " + tag + " of " + image.Name();
@@ -101,7 +105,9 @@ Status EvaluateSigstore(const Requirement& req, const ImageReference& image,
   if (sigs->empty()) return Denied("no cosign signature layers in " + where);
   std::vector<std::string> reasons;
   for (const CosignSignature& s : *sigs) {
-    auto p = VerifyCosignSignature(key->PublicOnly(), s);
+    // Any of the policy's keys may have made the signature.
+    auto p = VerifyCosignSignature(keys.at(0), s);
+    for (size_t k = 1; !p.ok() && k < keys.size(); ++k) p = VerifyCosignSignature(keys[k], s);
     if (!p.ok()) {
       reasons.push_back(p.error().message);
       continue;

@@ -233,6 +233,16 @@ TEST(Verify, CosignRequirement) {
   Policy exact =
       policy_for(*key, R"({"type":"exactRepository","dockerRepository":")" + repo + "\"}");
   EXPECT_TRUE(Verify(exact, Ref("registry.example.com/copy:v1"), kAlpineDigest, src).ok());
+  // keyPaths: a signature by any listed key counts.
+  TempDir keys;
+  sigtest::Spit(keys / "other.pub", *other->PublicPem());
+  sigtest::Spit(keys / "key.pub", *key->PublicPem());
+  nlohmann::json paths = {{"default",
+                           {{{"type", "sigstoreSigned"},
+                             {"keyPaths", {keys / "other.pub", keys / "key.pub"}},
+                             {"signedIdentity", {{"type", "matchRepository"}}}}}}};
+  s = Verify(MustParse(paths.dump()), Ref(repo + ":v1"), kAlpineDigest, src);
+  EXPECT_TRUE(s.ok()) << s.error().message;
   // Wrong key.
   s = Verify(policy_for(*other, R"({"type":"matchRepository"})"), Ref(repo + ":v1"), kAlpineDigest,
              src);
