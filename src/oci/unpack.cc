@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "base/bytes.h"
@@ -25,6 +28,7 @@ using crypto::HashAlg;
 using crypto::Hasher;
 
 constexpr size_t kReadChunk = 1 << 20;
+constexpr size_t kPrefetchBuffers = 4;
 constexpr int kMaxSymlinks = 40;
 constexpr size_t kMaxWarnings = 100;
 
@@ -97,54 +101,148 @@ void SplitPath(std::string_view path, std::string_view* dir, std::string_view* n
   }
 }
 
-// The uncompressed tar stream as libarchive reads it: hashes it for the diff_id, counts it against
-// the size limit and reports progress.
-class HashingReader : public Reader {
+// The uncompressed tar stream, counted against the size limit.
+class CountingReader : public Reader {
  public:
-  HashingReader(Reader& src, HashAlg alg, const UnpackOptions& opt, uint64_t base)
-      : src_(src), hasher_(alg), opt_(opt), base_(base) {}
+  CountingReader(Reader& src, uint64_t limit, uint64_t total_limit)
+      : src_(src), limit_(limit), total_limit_(total_limit) {}
   Result<size_t> Read(uint8_t* buf, size_t n) override {
     COCO_ASSIGN_OR_RETURN(size_t got, src_.Read(buf, n));
-    hasher_.Update(buf, got);
     bytes_ += got;
-    if (base_ + bytes_ > opt_.max_total_bytes) {
+    if (bytes_ > limit_) {
       return MakeError("ResourceExhausted", "uncompressed size exceeds the limit of " +
-                                                std::to_string(opt_.max_total_bytes) + " bytes");
-    }
-    if (opt_.progress && (bytes_ - reported_ >= (8u << 20) || got == 0)) {
-      reported_ = bytes_;
-      opt_.progress(base_ + bytes_);
+                                                std::to_string(total_limit_) + " bytes");
     }
     return got;
   }
-  uint64_t bytes() const { return bytes_; }
-  Bytes Finish() { return hasher_.Finish(); }
 
  private:
   Reader& src_;
-  Hasher hasher_;
-  const UnpackOptions& opt_;
-  uint64_t base_;
+  uint64_t limit_;
+  uint64_t total_limit_;
   uint64_t bytes_ = 0;
-  uint64_t reported_ = 0;
 };
 
+// Runs `src` (decompression) on a helper thread, a few bounded buffers ahead of the
+// consumer, so inflating overlaps with writing files. Chunks are handed out without copying.
+class Prefetcher {
+ public:
+  Prefetcher(Reader& src, size_t nbuf, size_t size)
+      : src_(src), bufs_(nbuf, std::vector<uint8_t>(size)), lens_(nbuf) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Prefetcher() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // The next chunk; empty at end of stream. Valid until the next call.
+  Result<std::pair<const uint8_t*, size_t>> Next() {
+    std::unique_lock<std::mutex> l(mu_);
+    if (holding_) {
+      holding_ = false;
+      head_ = (head_ + 1) % bufs_.size();
+      --count_;
+      cv_.notify_all();
+    }
+    cv_.wait(l, [&] { return count_ > 0 || done_; });
+    if (count_ > 0) {
+      holding_ = true;
+      return std::make_pair<const uint8_t*, size_t>(bufs_[head_].data(), size_t{lens_[head_]});
+    }
+    if (error_) return *error_;
+    return std::make_pair<const uint8_t*, size_t>(nullptr, 0);
+  }
+
+ private:
+  void Run() {
+    for (size_t tail = 0;; tail = (tail + 1) % bufs_.size()) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return count_ < bufs_.size() || stop_; });
+        if (stop_) break;
+      }
+      auto& buf = bufs_[tail];
+      size_t len = 0;
+      std::optional<Error> err;
+      bool eof = false;
+      while (len < buf.size()) {
+        auto got = src_.Read(buf.data() + len, buf.size() - len);
+        if (!got.ok()) {
+          err = got.error();
+          break;
+        }
+        if (*got == 0) {
+          eof = true;
+          break;
+        }
+        len += *got;
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      if (len > 0) {
+        lens_[tail] = len;
+        ++count_;
+      }
+      if (err || eof) {
+        error_ = std::move(err);
+        done_ = true;
+      }
+      cv_.notify_all();
+      if (done_) break;
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  Reader& src_;
+  std::vector<std::vector<uint8_t>> bufs_;
+  std::vector<size_t> lens_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t head_ = 0, count_ = 0;
+  bool holding_ = false, done_ = false, stop_ = false;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
+
+// What libarchive reads: chunks from the prefetcher, hashed here (on the consumer thread, which
+// balances the two threads) for the diff_id.
 struct ArchiveSource {
-  Reader* reader;
-  std::vector<uint8_t> buf;
+  ArchiveSource(Prefetcher* p, const UnpackOptions* o, uint64_t b, HashAlg alg)
+      : prefetch(p), opt(o), base(b), hasher(alg) {}
+  Prefetcher* prefetch;
+  const UnpackOptions* opt;
+  uint64_t base;  // bytes of earlier layers, for progress
+  Hasher hasher;
+  uint64_t bytes = 0, reported = 0;
   std::optional<Error> error;
+
+  Result<std::pair<const uint8_t*, size_t>> Next() {
+    COCO_ASSIGN_OR_RETURN(auto got, prefetch->Next());
+    hasher.Update(got.first, got.second);
+    bytes += got.second;
+    if (opt->progress && (bytes - reported >= (8u << 20) || got.second == 0)) {
+      reported = bytes;
+      opt->progress(base + bytes);
+    }
+    return got;
+  }
 };
 
 la_ssize_t ArchiveRead(struct archive* a, void* client, const void** out) {
   auto* src = static_cast<ArchiveSource*>(client);
-  auto got = src->reader->Read(src->buf.data(), src->buf.size());
+  auto got = src->Next();
   if (!got.ok()) {
     src->error = got.error();
     archive_set_error(a, EIO, "%s", got.error().message.c_str());
     return -1;
   }
-  *out = src->buf.data();
-  return static_cast<la_ssize_t>(*got);
+  *out = got->first;
+  return static_cast<la_ssize_t>(got->second);
 }
 
 struct ArchiveDeleter {
@@ -706,8 +804,13 @@ Status ApplyLayer(int root_dirfd, Reader& layer, std::string_view media_type,
   COCO_ASSIGN_OR_RETURN(auto diff, ParseDiffId(expected_diff_id));
   COCO_ASSIGN_OR_RETURN(Compression comp, CompressionForMediaType(media_type));
   COCO_ASSIGN_OR_RETURN(auto plain, NewDecompressingReader(layer, comp, options.gzip));
-  HashingReader hashing(*plain, diff.first, options, st.uncompressed_bytes);
-  ArchiveSource src{&hashing, std::vector<uint8_t>(kReadChunk), std::nullopt};
+  uint64_t limit = options.max_total_bytes > st.uncompressed_bytes
+                       ? options.max_total_bytes - st.uncompressed_bytes
+                       : 0;
+  CountingReader counting(*plain, limit, options.max_total_bytes);
+  std::optional<Prefetcher> prefetch;
+  prefetch.emplace(counting, kPrefetchBuffers, kReadChunk);
+  ArchiveSource src(&*prefetch, &options, st.uncompressed_bytes, diff.first);
   std::unique_ptr<struct archive, ArchiveDeleter> a(archive_read_new());
   if (!a) return MakeError("Internal", "archive_read_new failed");
   archive_read_support_format_tar(a.get());
@@ -731,11 +834,13 @@ Status ApplyLayer(int root_dirfd, Reader& layer, std::string_view media_type,
   }
   // The tar end marker may be followed by padding; the diff_id covers every byte.
   for (;;) {
-    COCO_ASSIGN_OR_RETURN(size_t got, hashing.Read(src.buf.data(), src.buf.size()));
-    if (got == 0) break;
+    COCO_ASSIGN_OR_RETURN(auto chunk, src.Next());
+    if (chunk.second == 0) break;
   }
-  st.uncompressed_bytes += hashing.bytes();
-  std::string got = HexEncode(hashing.Finish());
+  prefetch.reset();
+  st.uncompressed_bytes += src.bytes;
+  if (options.progress) options.progress(st.uncompressed_bytes);
+  std::string got = HexEncode(src.hasher.Finish());
   if (got != diff.second) {
     return MakeError("DigestMismatch", "layer diff_id mismatch: expected " +
                                            std::string(expected_diff_id) + ", got " +

@@ -1,0 +1,261 @@
+// Whole-process comparison: coco's layer unpack (oci::UnpackImage) vs `gzip -dc | tar -x` on the
+// same ~256 MiB mixed-content tar.gz, same machine, same run. Prints medians, the ratio and the
+// peak RSS of the coco unpack process.
+//
+//   unpack_bench [--mib N] [--runs R] [--dir D] [--zlib]
+// D defaults to a fresh directory under /tmp; pass --dir /dev/shm/x for tmpfs (where the guest
+// unpacks: it has no disk).
+//   unpack_bench --unpack LAYER ROOT DIFF_ID [--zlib]   (the child process timed above)
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "crypto/crypto.h"
+#include "oci/unpack.h"
+
+namespace {
+
+using coco::oci::GzipBackend;
+
+// Streams tar bytes into gzip (zlib level 6, as `gzip` and most image builders) and sha256.
+struct GzipSink {
+  FILE* out;
+  z_stream z{};
+  coco::crypto::Hasher hash{coco::crypto::HashAlg::kSha256};
+  std::vector<unsigned char> buf = std::vector<unsigned char>(1 << 20);
+  explicit GzipSink(FILE* f) : out(f) {
+    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  }
+  void Feed(const void* p, size_t n, int flush) {
+    hash.Update(p, n);
+    z.next_in = static_cast<Bytef*>(const_cast<void*>(p));
+    z.avail_in = static_cast<uInt>(n);
+    do {
+      z.next_out = buf.data();
+      z.avail_out = static_cast<uInt>(buf.size());
+      deflate(&z, flush);
+      fwrite(buf.data(), 1, buf.size() - z.avail_out, out);
+    } while (z.avail_out == 0);
+  }
+};
+
+// Mixed content: text-like lines, random bytes, runs of zeros.
+void FillMixed(std::mt19937_64& rng, std::string& s, size_t n) {
+  static const char* words[] = {"lib",    "usr",  "config", "the",     "value",  "return", "int",
+                                "static", "void", "const",  "include", "struct", "#define"};
+  s.clear();
+  while (s.size() < n) {
+    switch (rng() % 4) {
+      case 0:
+      case 1:
+        for (int i = 0; i < 12; ++i) (s += words[rng() % 13]) += ' ';
+        s += std::to_string(rng() % 100000) + "\n";
+        break;
+      case 2:
+        for (int i = 0; i < 256; i += 8) {
+          uint64_t v = rng();
+          s.append(reinterpret_cast<char*>(&v), 8);
+        }
+        break;
+      default:
+        s.append(64 + rng() % 256, '\0');
+    }
+  }
+  s.resize(n);
+}
+
+// Writes the layer; returns its diff_id.
+std::string BuildLayer(const std::string& path, uint64_t target_bytes) {
+  FILE* f = fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    perror(path.c_str());
+    exit(1);
+  }
+  GzipSink sink(f);
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open(
+      a, &sink, nullptr,
+      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
+        static_cast<GzipSink*>(c)->Feed(b, n, Z_NO_FLUSH);
+        return static_cast<la_ssize_t>(n);
+      },
+      nullptr);
+  std::mt19937_64 rng(20240601);
+  std::string data;
+  uint64_t written = 0;
+  auto add = [&](const std::string& name, int type, size_t size, const char* link = nullptr) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_mtime(e, 1'700'000'000, 0);
+    archive_entry_set_filetype(e, type);
+    archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
+    if (type == AE_IFLNK) archive_entry_set_symlink(e, link);
+    if (type == AE_IFREG && link) archive_entry_set_hardlink(e, link);
+    if (type == AE_IFREG && !link) archive_entry_set_size(e, static_cast<int64_t>(size));
+    archive_write_header(a, e);
+    archive_entry_free(e);
+    if (type == AE_IFREG && !link && size > 0) {
+      for (size_t off = 0; off < size; off += data.size()) {
+        FillMixed(rng, data, std::min<size_t>(size - off, 4 << 20));
+        archive_write_data(a, data.data(), data.size());
+      }
+      written += size;
+    }
+  };
+  // Half in large files (4-24 MiB), half in many small files (0.5-16 KiB) in nested dirs.
+  int big = 0;
+  while (written < target_bytes / 2) {
+    add("opt/big/blob" + std::to_string(big++), AE_IFREG, (4 + rng() % 21) << 20);
+  }
+  for (int d = 0; written < target_bytes; ++d) {
+    std::string dir = "usr/share/pkg" + std::to_string(d / 20) + "/sub" + std::to_string(d);
+    if (d % 20 == 0) add("usr/share/pkg" + std::to_string(d / 20), AE_IFDIR, 0);
+    add(dir, AE_IFDIR, 0);
+    for (int i = 0; i < 100 && written < target_bytes; ++i) {
+      add(dir + "/file" + std::to_string(i), AE_IFREG, 512 + rng() % (16 << 10));
+    }
+    add(dir + "/link", AE_IFLNK, 0, "file0");
+    add(dir + "/hard", AE_IFREG, 0, (dir + "/file1").c_str());
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  sink.Feed(nullptr, 0, Z_FINISH);
+  deflateEnd(&sink.z);
+  fclose(f);
+  return "sha256:" + coco::HexEncode(sink.hash.Finish());
+}
+
+struct Run {
+  double seconds;
+  long maxrss_kib;
+  int status;
+  double user, sys;
+};
+
+Run Spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (auto& s : argv) args.push_back(const_cast<char*>(s.c_str()));
+  args.push_back(nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return {s, ru.ru_maxrss, status, secs(ru.ru_utime), secs(ru.ru_stime)};
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int UnpackChild(const std::string& layer, const std::string& root, const std::string& diff_id,
+                bool zlib) {
+  coco::oci::LayerSource src{[&]() { return coco::OpenFileReader(layer); },
+                             "application/vnd.oci.image.layer.v1.tar+gzip", diff_id};
+  coco::oci::UnpackOptions opt;
+  if (zlib) opt.gzip = GzipBackend::kZlib;
+  auto r = coco::oci::UnpackImage({src}, root, opt);
+  if (!r.ok()) {
+    fprintf(stderr, "unpack failed: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool zlib = std::find(args.begin(), args.end(), "--zlib") != args.end();
+  if (args.size() >= 4 && args[0] == "--unpack")
+    return UnpackChild(args[1], args[2], args[3], zlib);
+  uint64_t mib = 256;
+  int runs = 5;
+  std::string dir;
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--mib") mib = std::stoull(args[i + 1]);
+    if (args[i] == "--runs") runs = std::stoi(args[i + 1]);
+    if (args[i] == "--dir") dir = args[i + 1];
+  }
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/coco-unpack-bench-XXXXXX";
+    if (!mkdtemp(tmpl)) return 1;
+    dir = tmpl;
+  }
+  mkdir(dir.c_str(), 0755);
+  std::string layer = dir + "/layer.tar.gz", out = dir + "/out";
+  auto t0 = std::chrono::steady_clock::now();
+  std::string diff_id = BuildLayer(layer, mib << 20);
+  struct stat st;
+  stat(layer.c_str(), &st);
+  printf("layer: %s, %.1f MiB gzip of %llu MiB tar content, built in %.1f s\n", layer.c_str(),
+         st.st_size / 1048576.0, static_cast<unsigned long long>(mib),
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::string self = "/proc/self/exe";
+  char exe[4096];
+  ssize_t n = readlink(self.c_str(), exe, sizeof(exe) - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  // Remove the previous tree and flush dirty pages (untimed) so every run starts alike.
+  auto clean = [&] {
+    Spawn({"/bin/rm", "-rf", out});
+    Spawn({"/bin/sync"});
+  };
+  std::vector<double> coco_t, tar_t;
+  long rss = 0;
+  for (int i = 0; i < runs; ++i) {
+    clean();
+    Run c = Spawn({exe, "--unpack", layer, out, diff_id, zlib ? "--zlib" : ""});
+    if (c.status != 0) {
+      fprintf(stderr, "coco unpack failed\n");
+      return 1;
+    }
+    coco_t.push_back(c.seconds);
+    rss = std::max(rss, c.maxrss_kib);
+    clean();
+    mkdir(out.c_str(), 0755);
+    Run t = Spawn({"/bin/sh", "-c", "gzip -dc '" + layer + "' | tar -x -C '" + out + "'"});
+    if (t.status != 0) {
+      fprintf(stderr, "gzip | tar failed\n");
+      return 1;
+    }
+    tar_t.push_back(t.seconds);
+    printf("run %d: coco %.3f s (cpu user %.2f sys %.2f), gzip -dc | tar -x %.3f s\n", i + 1,
+           c.seconds, c.user, c.sys, t.seconds);
+  }
+  clean();
+  double mc = Median(coco_t), mt = Median(tar_t);
+  printf("median: coco unpack (%s) %.3f s (%.0f MiB/s of tar), gzip -dc | tar -x %.3f s\n",
+         zlib ? "zlib" : "isa-l", mc, mib / mc, mt);
+  printf("speedup: %.2fx (target >= 1.5x)\n", mt / mc);
+  printf("coco unpack peak RSS: %.1f MiB (target <= 64 MiB)\n", rss / 1024.0);
+  if (!std::getenv("UNPACK_BENCH_KEEP")) {
+    unlink(layer.c_str());
+    rmdir(dir.c_str());
+  } else {
+    printf("kept %s (diff_id %s)\n", layer.c_str(), diff_id.c_str());
+  }
+  return 0;
+}
