@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -335,6 +336,70 @@ TEST_F(UnpackTest, ProgressAndEmptyLayer) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(last, tar.size());
   EXPECT_TRUE(Tree(root_).empty());
+}
+
+TEST_F(UnpackTest, AbsoluteHardLinkResolvesInsideTheRoot) {
+  auto r = UnpackImage({Layer(MakeTar({Dir("etc"), File("etc/passwd", "root:x:0:0"),
+                                       Hardlink("etc/passwd-", "/etc/passwd")}))},
+                       root_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(Tree(root_), (std::set<std::string>{"etc/ 0755", "etc/passwd 0644 root:x:0:0 #1",
+                                                "etc/passwd- 0644 root:x:0:0 #1"}));
+}
+
+TEST_F(UnpackTest, WhiteoutSparesWhatTheSameLayerAdded) {
+  std::string l1 = MakeTar({File("a", "lower"), File("b", "lower")});
+  std::string l2 = MakeTar({File("a", "upper"), File(".wh.a", ""), File(".wh.b", ""),
+                            File(".wh..wh.plnk", ""), Dir(".wh..wh.orph")});
+  auto r = UnpackImage({Layer(l1), Layer(l2)}, root_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(Tree(root_), (std::set<std::string>{"a 0644 upper"}));
+}
+
+TEST_F(UnpackTest, SymlinkLoopRefused) {
+  ExpectRefused({Symlink("a", "b"), Symlink("b", "a"), File("a/x", "x")}, "a/x");
+}
+
+TEST_F(UnpackTest, ReplacingSymlinkDoesNotFollowIt) {
+  // A file entry over an existing symlink replaces the link; it never writes to its target.
+  auto r =
+      UnpackImage({Layer(MakeTar({Symlink("f", outside_ + "/secret"), File("f", "mine")}))}, root_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(Tree(root_), (std::set<std::string>{"f 0644 mine"}));
+  ExpectNoDebris(true);
+}
+
+TEST_F(UnpackTest, UserXattrsApplied) {
+  // libarchive writes xattrs as pax SCHILY.xattr records; craft one through the entry API.
+  struct archive* a = archive_write_new();
+  std::string out;
+  archive_write_set_format_pax(a);
+  archive_write_open(
+      a, &out, nullptr,
+      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(c)->append(static_cast<const char*>(b), n);
+        return static_cast<la_ssize_t>(n);
+      },
+      nullptr);
+  struct archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "f");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, 1);
+  archive_entry_xattr_add_entry(e, "user.coco", "v", 1);
+  archive_entry_xattr_add_entry(e, "security.capability", "c", 1);
+  archive_write_header(a, e);
+  archive_write_data(a, "x", 1);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  auto r = UnpackImage({Layer(out)}, root_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  char v[8] = {};
+  ssize_t n = ::getxattr((root_ + "/f").c_str(), "user.coco", v, sizeof(v));
+  if (n < 0 && errno == ENOTSUP) GTEST_SKIP() << "no user xattrs on this filesystem";
+  EXPECT_EQ(std::string(v, n > 0 ? n : 0), "v");
+  EXPECT_LT(::getxattr((root_ + "/f").c_str(), "security.capability", v, sizeof(v)), 0);
 }
 
 }  // namespace
