@@ -61,6 +61,21 @@ Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f
   return oci::RegistryClient::Create(o);
 }
 
+// An image location with the registry client and source that serve it.
+struct Opened {
+  oci::ImageLocation loc;
+  std::unique_ptr<oci::RegistryClient> reg;
+  std::unique_ptr<oci::ImageSource> source;
+};
+
+Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags) {
+  Opened o;
+  COCO_ASSIGN_OR_RETURN(o.loc, oci::ImageLocation::Parse(src));
+  COCO_ASSIGN_OR_RETURN(o.reg, MakeRegistry(flags));
+  COCO_ASSIGN_OR_RETURN(o.source, oci::OpenImageSource(o.loc, o.reg.get()));
+  return o;
+}
+
 // Progress: a bar per layer on a terminal, plain lines otherwise.
 class ProgressPrinter {
  public:
@@ -177,12 +192,12 @@ void AddImageCommands(CLI::App& app) {
   AddRegistryFlags(pull, &p->reg);
   AddUnpackFlags(pull, &p->up);
   pull->callback([p] {
-    auto loc = oci::ImageLocation::Parse(p->src);
-    if (!loc.ok()) return Fail(loc.error().message);
-    auto reg = MakeRegistry(p->reg);
-    if (!reg.ok()) return Fail(reg.error().message);
-    auto source = oci::OpenImageSource(*loc, reg->get());
-    if (!source.ok()) return Fail(source.error().message);
+    auto opened = OpenSource(p->src, p->reg);
+    if (!opened.ok()) return Fail(opened.error().message);
+    auto& [loc_v, reg_v, source_v] = *opened;
+    auto* loc = &loc_v;
+    auto* reg = &reg_v;
+    auto* source = &source_v;
     auto store = oci::ContentStore::Open(p->store);
     if (!store.ok()) return Fail(store.error().message);
     ProgressPrinter printer;
@@ -225,12 +240,11 @@ void AddImageCommands(CLI::App& app) {
   inspect->add_flag("--raw", in->raw, "print the manifest exactly as stored");
   AddRegistryFlags(inspect, &in->reg);
   inspect->callback([in] {
-    auto loc = oci::ImageLocation::Parse(in->src);
-    if (!loc.ok()) return Fail(loc.error().message);
-    auto reg = MakeRegistry(in->reg);
-    if (!reg.ok()) return Fail(reg.error().message);
-    auto source = oci::OpenImageSource(*loc, reg->get());
-    if (!source.ok()) return Fail(source.error().message);
+    auto opened = OpenSource(in->src, in->reg);
+    if (!opened.ok()) return Fail(opened.error().message);
+    auto& [loc_v, reg_v, source_v] = *opened;
+    auto* loc = &loc_v;
+    auto* source = &source_v;
     auto m = oci::ResolveManifest(**source);
     if (!m.ok()) return Fail(m.error().message);
     if (in->raw) {
@@ -279,12 +293,11 @@ void AddImageCommands(CLI::App& app) {
   AddRegistryFlags(unpack, &u->reg);
   AddUnpackFlags(unpack, &u->up);
   unpack->callback([u] {
-    auto loc = oci::ImageLocation::Parse(u->src);
-    if (!loc.ok()) return Fail(loc.error().message);
-    auto reg = MakeRegistry(u->reg);
-    if (!reg.ok()) return Fail(reg.error().message);
-    auto source = oci::OpenImageSource(*loc, reg->get());
-    if (!source.ok()) return Fail(source.error().message);
+    auto opened = OpenSource(u->src, u->reg);
+    if (!opened.ok()) return Fail(opened.error().message);
+    auto& [loc_v, reg_v, source_v] = *opened;
+    auto* loc = &loc_v;
+    auto* source = &source_v;
     auto store = oci::ContentStore::Open(u->store);
     if (!store.ok()) return Fail(store.error().message);
     ProgressPrinter printer;
@@ -316,12 +329,12 @@ void AddImageCommands(CLI::App& app) {
                      "registries.d directory naming the signature lookaside stores");
   AddRegistryFlags(verify, &v->reg);
   verify->callback([v] {
-    auto loc = oci::ImageLocation::Parse(v->src);
-    if (!loc.ok()) return Fail(loc.error().message);
-    auto reg = MakeRegistry(v->reg);
-    if (!reg.ok()) return Fail(reg.error().message);
-    auto source = oci::OpenImageSource(*loc, reg->get());
-    if (!source.ok()) return Fail(source.error().message);
+    auto opened = OpenSource(v->src, v->reg);
+    if (!opened.ok()) return Fail(opened.error().message);
+    auto& [loc_v, reg_v, source_v] = *opened;
+    auto* loc = &loc_v;
+    auto* reg = &reg_v;
+    auto* source = &source_v;
     auto m = oci::ResolveManifest(**source);
     if (!m.ok()) return Fail(m.error().message);
     auto check = image::NewPolicySignatureCheck({v->policy, v->registries_d, {}}, reg->get());
@@ -357,13 +370,13 @@ void AddImageCommands(CLI::App& app) {
     if (sg->gpg_key.empty() == sg->cosign_key.empty()) {
       return Fail("give exactly one of --gpg-key and --cosign-key");
     }
-    auto loc = oci::ImageLocation::Parse(sg->src);
-    if (!loc.ok()) return Fail(loc.error().message);
+    auto opened = OpenSource(sg->src, sg->reg);
+    if (!opened.ok()) return Fail(opened.error().message);
+    auto& [loc_v, reg_v, source_v] = *opened;
+    auto* loc = &loc_v;
+    auto* reg = &reg_v;
+    auto* source = &source_v;
     if (!loc->is_docker()) return Fail("coco image sign signs docker:// images");
-    auto reg = MakeRegistry(sg->reg);
-    if (!reg.ok()) return Fail(reg.error().message);
-    auto source = oci::OpenImageSource(*loc, reg->get());
-    if (!source.ok()) return Fail(source.error().message);
     auto m = oci::ResolveManifest(**source);
     if (!m.ok()) return Fail(m.error().message);
     auto ref = signature::ImageReference::Parse(loc->DockerReference());
