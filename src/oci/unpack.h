@@ -85,7 +85,9 @@ struct UnpackStats {
 // decrypted); `expected_diff_id` is "sha256:<hex>" or "sha512:<hex>" of the uncompressed tar.
 // The digest is known only at the end of the stream, so on ANY error the tree is left partly
 // modified: the caller must discard it (UnpackImage does). Adds to *stats if non-null.
-// Not thread-safe with respect to the same root.
+// `layer` is read (and decompressed) on a helper thread, a few MiB ahead of extraction; it must
+// not be used elsewhere until ApplyLayer returns, which is after that thread has finished.
+// options.progress is called on the calling thread. Not thread-safe with respect to the same root.
 Status ApplyLayer(int root_dirfd, Reader& layer, std::string_view media_type,
                   std::string_view expected_diff_id, const UnpackOptions& options,
                   UnpackStats* stats = nullptr);

@@ -441,7 +441,12 @@ Status Applier::PurgeLower(int dirfd, const std::string& path, int depth) {
   while (struct dirent* ent = ::readdir(d)) {
     std::string_view n(ent->d_name);
     if (n == "." || n == "..") continue;
-    children.emplace_back(ent->d_name, ent->d_type == DT_DIR);
+    bool is_dir = ent->d_type == DT_DIR;
+    if (ent->d_type == DT_UNKNOWN) {
+      struct stat st;
+      is_dir = ::fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    children.emplace_back(ent->d_name, is_dir);
   }
   ::closedir(d);
   for (auto& [n, is_dir] : children) {
