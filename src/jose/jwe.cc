@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "jose/jwe_internal.h"
 #include "jose/jwk.h"
 
 namespace coco::jose {
@@ -153,17 +154,7 @@ Result<Json> EncryptImpl(const Json& tee_pubkey, const Bytes& plaintext) {
   Json header = Json::object();
   header["alg"] = alg;
   header["enc"] = "A256GCM";
-  Bytes encrypted_key;
-  if (ecdh) {
-    COCO_ASSIGN_OR_RETURN(crypto::Key ephemeral, crypto::Key::GenerateEc(recipient.curve()));
-    COCO_ASSIGN_OR_RETURN(Json epk, PublicJwk(ephemeral));
-    COCO_ASSIGN_OR_RETURN(SecretBytes z, crypto::EcdhDerive(ephemeral, recipient));
-    SecretBytes kek = ConcatKdf(z.bytes(), alg, Bytes(), Bytes(), 256);
-    COCO_ASSIGN_OR_RETURN(encrypted_key, crypto::AesKeyWrap(kek.bytes(), cek.bytes()));
-    header["epk"] = std::move(epk);
-  } else {
-    COCO_ASSIGN_OR_RETURN(encrypted_key, crypto::RsaOaepEncrypt(recipient, cek.bytes()));
-  }
+  COCO_ASSIGN_OR_RETURN(Bytes encrypted_key, detail::WrapCek(recipient, alg, cek, header));
   COCO_ASSIGN_OR_RETURN(std::string header_text, SerializeHeader(header));
   std::string protected_b64 = Base64UrlEncode(header_text);
   Bytes iv = crypto::RandomBytes(kIvSize);
@@ -228,16 +219,8 @@ Result<SecretBytes> DecryptImpl(const Json& jwe, const crypto::Key& private_key)
   if (header.contains("crit")) {
     return MakeError("InvalidArgument", "JWE header \"crit\" extensions are not supported");
   }
-  COCO_ASSIGN_OR_RETURN(KeyAlg alg, ParseKeyAlg(alg_name));
-  size_t cek_size;
-  if (enc == "A256GCM") {
-    cek_size = 32;
-  } else if (enc == "A128GCM") {
-    cek_size = 16;
-  } else {
-    return MakeError("InvalidArgument",
-                     "unsupported JWE enc \"" + enc + "\" (supported: A256GCM, A128GCM)");
-  }
+  COCO_RETURN_IF_ERROR(ParseKeyAlg(alg_name));
+  COCO_ASSIGN_OR_RETURN(size_t cek_size, detail::GcmKeySize(enc));
   COCO_ASSIGN_OR_RETURN(Bytes encrypted_key, Base64UrlMember(jwe, "encrypted_key", "JWE"));
   COCO_ASSIGN_OR_RETURN(Bytes iv, Base64UrlMember(jwe, "iv", "JWE"));
   COCO_ASSIGN_OR_RETURN(Bytes ciphertext, Base64UrlMember(jwe, "ciphertext", "JWE"));
@@ -251,7 +234,65 @@ Result<SecretBytes> DecryptImpl(const Json& jwe, const crypto::Key& private_key)
                                             " bytes, expected 16");
   }
 
-  SecretBytes cek;
+  COCO_ASSIGN_OR_RETURN(SecretBytes cek,
+                        detail::UnwrapCek(header, private_key, encrypted_key));
+  if (cek.size() != cek_size) {
+    return MakeError("InvalidArgument", "JWE content key has " + std::to_string(cek.size()) +
+                                            " bytes, but enc \"" + enc + "\" needs " +
+                                            std::to_string(cek_size));
+  }
+
+  std::string aad = protected_b64;
+  auto aad_it = jwe.find("aad");
+  if (aad_it != jwe.end()) {
+    if (!aad_it->is_string()) {
+      return MakeError("InvalidArgument", "JWE member \"aad\" is not a string");
+    }
+    aad += "." + aad_it->get<std::string>();
+  }
+  auto plain = crypto::AesGcmDecrypt(cek.bytes(), iv, aad, ciphertext, tag);
+  if (!plain.ok()) {
+    return MakeError(plain.error().kind, "JWE content does not decrypt: " + plain.error().message);
+  }
+  return std::move(plain).value();
+}
+
+}  // namespace
+
+namespace detail {
+
+Result<size_t> GcmKeySize(const std::string& enc) {
+  if (enc == "A256GCM") return size_t{32};
+  if (enc == "A192GCM") return size_t{24};
+  if (enc == "A128GCM") return size_t{16};
+  return MakeError("InvalidArgument",
+                   "unsupported JWE enc \"" + enc + "\" (supported: A256GCM, A192GCM, A128GCM)");
+}
+
+Result<Bytes> WrapCek(const crypto::Key& recipient, const std::string& alg, const SecretBytes& cek,
+                      Json& header) {
+  COCO_ASSIGN_OR_RETURN(KeyAlg key_alg, ParseKeyAlg(alg));
+  if (IsEcdh(key_alg)) {
+    if (recipient.type() != crypto::Key::Type::kEc) {
+      return MakeError("InvalidArgument", "JWE alg \"" + alg + "\" needs an EC recipient key");
+    }
+    COCO_ASSIGN_OR_RETURN(crypto::Key ephemeral, crypto::Key::GenerateEc(recipient.curve()));
+    COCO_ASSIGN_OR_RETURN(Json epk, PublicJwk(ephemeral));
+    COCO_ASSIGN_OR_RETURN(SecretBytes z, crypto::EcdhDerive(ephemeral, recipient));
+    SecretBytes kek = ConcatKdf(z.bytes(), alg, Bytes(), Bytes(), KwBits(key_alg));
+    header["epk"] = std::move(epk);
+    return crypto::AesKeyWrap(kek.bytes(), cek.bytes());
+  }
+  if (recipient.type() != crypto::Key::Type::kRsa) {
+    return MakeError("InvalidArgument", "JWE alg \"" + alg + "\" needs an RSA recipient key");
+  }
+  return crypto::RsaOaepEncrypt(recipient, cek.bytes(), key_alg == KeyAlg::kRsaOaep);
+}
+
+Result<SecretBytes> UnwrapCek(const Json& header, const crypto::Key& private_key,
+                              const Bytes& encrypted_key) {
+  COCO_ASSIGN_OR_RETURN(std::string alg_name, StringMember(header, "alg", "JWE header"));
+  COCO_ASSIGN_OR_RETURN(KeyAlg alg, ParseKeyAlg(alg_name));
   if (IsEcdh(alg)) {
     if (private_key.type() != crypto::Key::Type::kEc) {
       return MakeError("InvalidArgument",
@@ -283,41 +324,33 @@ Result<SecretBytes> DecryptImpl(const Json& jwe, const crypto::Key& private_key)
       return MakeError(unwrapped.error().kind, "JWE member \"encrypted_key\" does not unwrap: " +
                                                    unwrapped.error().message);
     }
-    cek = std::move(unwrapped).value();
-  } else {
-    if (private_key.type() != crypto::Key::Type::kRsa) {
-      return MakeError("InvalidArgument",
-                       "JWE alg \"" + alg_name + "\" needs an RSA private key, got another type");
-    }
-    auto decrypted = crypto::RsaOaepDecrypt(private_key, encrypted_key, alg == KeyAlg::kRsaOaep);
-    if (!decrypted.ok()) {
-      return MakeError(decrypted.error().kind, "JWE member \"encrypted_key\" does not decrypt: " +
-                                                   decrypted.error().message);
-    }
-    cek = std::move(decrypted).value();
+    return std::move(unwrapped).value();
   }
-  if (cek.size() != cek_size) {
-    return MakeError("InvalidArgument", "JWE content key has " + std::to_string(cek.size()) +
-                                            " bytes, but enc \"" + enc + "\" needs " +
-                                            std::to_string(cek_size));
+  if (private_key.type() != crypto::Key::Type::kRsa) {
+    return MakeError("InvalidArgument",
+                     "JWE alg \"" + alg_name + "\" needs an RSA private key, got another type");
   }
-
-  std::string aad = protected_b64;
-  auto aad_it = jwe.find("aad");
-  if (aad_it != jwe.end()) {
-    if (!aad_it->is_string()) {
-      return MakeError("InvalidArgument", "JWE member \"aad\" is not a string");
-    }
-    aad += "." + aad_it->get<std::string>();
+  auto decrypted = crypto::RsaOaepDecrypt(private_key, encrypted_key, alg == KeyAlg::kRsaOaep);
+  if (!decrypted.ok()) {
+    return MakeError(decrypted.error().kind,
+                     "JWE member \"encrypted_key\" does not decrypt: " + decrypted.error().message);
   }
-  auto plain = crypto::AesGcmDecrypt(cek.bytes(), iv, aad, ciphertext, tag);
-  if (!plain.ok()) {
-    return MakeError(plain.error().kind, "JWE content does not decrypt: " + plain.error().message);
-  }
-  return std::move(plain).value();
+  return std::move(decrypted).value();
 }
 
-}  // namespace
+Result<Json> JoseHeaderOf(const Json& jwe, const std::string& protected_b64) {
+  return JoseHeader(jwe, protected_b64);
+}
+
+Result<std::string> StringMemberOf(const Json& obj, const char* name, const char* where) {
+  return StringMember(obj, name, where);
+}
+
+Result<Bytes> Base64UrlMemberOf(const Json& obj, const char* name, const char* where) {
+  return Base64UrlMember(obj, name, where);
+}
+
+}  // namespace detail
 
 SecretBytes ConcatKdf(const Bytes& z, std::string_view alg_id, const Bytes& apu, const Bytes& apv,
                       size_t key_bits) {
