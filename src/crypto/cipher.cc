@@ -182,3 +182,32 @@ Result<SecretBytes> AesKeyUnwrap(const Bytes& kek, const Bytes& wrapped) {
 }
 
 }  // namespace coco::crypto
+
+namespace coco::crypto {
+
+Result<Bytes> AesCtr(const Bytes& key, const Bytes& iv, const Bytes& data) {
+  if (key.size() != 32) {
+    return detail::InvalidArgument("AES-256-CTR key has " + std::to_string(key.size()) +
+                                   " bytes, expected 32");
+  }
+  if (iv.size() != 16) {
+    return detail::InvalidArgument("AES-256-CTR IV has " + std::to_string(iv.size()) +
+                                   " bytes, expected 16");
+  }
+  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return detail::InvalidArgument("AES-256-CTR input is too large");
+  }
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
+  Bytes out(data.size());
+  int len = 0;
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_ctr(), nullptr, key.data(), iv.data()) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) !=
+          1) {
+    return MakeError("Crypto", "AES-256-CTR failed");
+  }
+  return out;
+}
+
+}  // namespace coco::crypto

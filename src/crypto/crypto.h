@@ -126,6 +126,9 @@ Result<GcmSealed> AesGcmEncrypt(const Bytes& key, const Bytes& iv, std::string_v
 Result<SecretBytes> AesGcmDecrypt(const Bytes& key, const Bytes& iv, std::string_view aad,
                                   const Bytes& ciphertext, const Bytes& tag);
 
+// AES-256-CTR (16-byte IV = initial big-endian counter); the same call encrypts and decrypts.
+Result<Bytes> AesCtr(const Bytes& key, const Bytes& iv, const Bytes& data);
+
 // RFC 3394 AES key wrap (A128KW/A192KW/A256KW by KEK size).
 Result<Bytes> AesKeyWrap(const Bytes& kek, const Bytes& key);
 Result<SecretBytes> AesKeyUnwrap(const Bytes& kek, const Bytes& wrapped);
