@@ -12,6 +12,8 @@ namespace coco::cli {
 void AddKbsCommands(CLI::App& app);    // coco kbs ... (broker administration)
 void AddGuestCommands(CLI::App& app);  // coco attest, coco get-resource (act as a guest)
 void AddImageCommands(CLI::App& app);  // coco image ...
+void AddImageCryptCommands(CLI::App* image);  // coco image encrypt|decrypt
+void AddKeyProviderCommand(CLI::App& app);    // coco keyprovider (ocicrypt key-provider protocol)
 
 // Exit code of the command that ran (0 unless it failed).
 int ExitCode();

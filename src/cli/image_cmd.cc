@@ -1,4 +1,4 @@
-// coco image ...: pull, inspect and prune images (encrypt/decrypt/sign/verify/unpack join here).
+// coco image ...: pull, inspect, unpack, verify, sign and prune (encrypt/decrypt: image_crypt_cmd.cc).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,6 +10,7 @@
 
 #include "base/file.h"
 #include "cli/commands.h"
+#include "cli/image_common.h"
 #include "crypto/crypto.h"
 #include "image/puller.h"
 #include "image/signature_check.h"
@@ -23,140 +24,6 @@
 #include "signature/verify.h"
 
 namespace coco::cli {
-namespace {
-
-std::string DefaultStore() {
-  if (const char* s = std::getenv("COCO_IMAGE_STORE"); s && *s) return s;
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/coco/images";
-  if (const char* h = std::getenv("HOME"); h && *h)
-    return std::string(h) + "/.local/share/coco/images";
-  return "/var/lib/coco/images";
-}
-
-struct RegistryFlags {
-  std::string auth_file;
-  std::vector<std::string> insecure;
-  std::vector<std::string> ca_files;
-  int retries = 4;
-};
-
-void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
-  cmd->add_option("--authfile", f->auth_file,
-                  "docker-style auth.json with registry credentials ({\"auths\":{HOST:{auth}}})");
-  cmd->add_option("--insecure-registry", f->insecure,
-                  "HOST:PORT that may be reached over plain HTTP (localhost always may)");
-  cmd->add_option("--registry-ca", f->ca_files, "extra PEM CA bundle for HTTPS registries");
-  cmd->add_option("--retries", f->retries, "attempts per request")->capture_default_str();
-}
-
-Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f) {
-  oci::RegistryOptions o;
-  o.auth_file = f.auth_file;
-  if (o.auth_file.empty()) {
-    if (const char* a = std::getenv("REGISTRY_AUTH_FILE"); a && *a) o.auth_file = a;
-  }
-  o.insecure_registries = f.insecure;
-  o.ca_files = f.ca_files;
-  o.max_attempts = f.retries;
-  return oci::RegistryClient::Create(o);
-}
-
-// An image location with the registry client and source that serve it.
-struct Opened {
-  oci::ImageLocation loc;
-  std::unique_ptr<oci::RegistryClient> reg;
-  std::unique_ptr<oci::ImageSource> source;
-};
-
-Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags) {
-  Opened o;
-  COCO_ASSIGN_OR_RETURN(o.loc, oci::ImageLocation::Parse(src));
-  COCO_ASSIGN_OR_RETURN(o.reg, MakeRegistry(flags));
-  COCO_ASSIGN_OR_RETURN(o.source, oci::OpenImageSource(o.loc, o.reg.get()));
-  return o;
-}
-
-// Progress: a bar per layer on a terminal, plain lines otherwise.
-class ProgressPrinter {
- public:
-  ProgressPrinter() : tty_(::isatty(2) == 1) {}
-  void Status(const std::string& line) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (tty_) std::cerr << "\r\033[K";
-    std::cerr << line << "\n";
-  }
-  void Progress(size_t layer, uint64_t done, uint64_t total) {
-    if (!tty_ || total == 0) return;
-    std::lock_guard<std::mutex> l(mu_);
-    int pct = static_cast<int>(done * 100 / total);
-    if (pct == last_pct_ && layer == last_layer_) return;
-    last_pct_ = pct;
-    last_layer_ = layer;
-    std::string bar(static_cast<size_t>(pct / 4), '#');
-    bar.resize(25, '.');
-    std::cerr << "\r\033[Klayer " << layer + 1 << " [" << bar << "] " << pct << "% "
-              << done / (1 << 20) << "/" << total / (1 << 20) << " MiB" << std::flush;
-  }
-
- private:
-  bool tty_;
-  std::mutex mu_;
-  int last_pct_ = -1;
-  size_t last_layer_ = 0;
-};
-
-struct UnpackFlags {
-  std::string ownership = "auto", devices = "create";
-  bool strip_setuid = false;
-  uint64_t max_entries = 1'000'000;
-  uint64_t max_bytes = 64ull << 30;
-  oci::UnpackOptions ToOptions() const {
-    oci::UnpackOptions o;
-    o.ownership = ownership == "keep"   ? oci::UnpackOptions::Ownership::kKeep
-                  : ownership == "mine" ? oci::UnpackOptions::Ownership::kCurrentUser
-                                        : oci::UnpackOptions::Ownership::kDefault;
-    o.devices = devices == "skip"     ? oci::UnpackOptions::Devices::kSkip
-                : devices == "refuse" ? oci::UnpackOptions::Devices::kRefuse
-                                      : oci::UnpackOptions::Devices::kCreate;
-    o.keep_setuid_setgid = !strip_setuid;
-    o.max_entries = max_entries;
-    o.max_total_bytes = max_bytes;
-    return o;
-  }
-};
-
-void AddUnpackFlags(CLI::App* cmd, UnpackFlags* f) {
-  cmd->add_option("--ownership", f->ownership,
-                  "auto: as in the layers when run as root, else yours; keep; mine")
-      ->check(CLI::IsMember({"auto", "keep", "mine"}))
-      ->capture_default_str();
-  cmd->add_option("--devices", f->devices,
-                  "device nodes: create (when root; skipped otherwise), skip, refuse")
-      ->check(CLI::IsMember({"create", "skip", "refuse"}))
-      ->capture_default_str();
-  cmd->add_flag("--strip-setuid", f->strip_setuid, "clear setuid/setgid bits");
-  cmd->add_option("--max-entries", f->max_entries, "limit on tar entries per layer")
-      ->capture_default_str();
-  cmd->add_option("--max-bytes", f->max_bytes, "limit on uncompressed bytes")
-      ->capture_default_str();
-}
-
-class StringReader : public Reader {
- public:
-  explicit StringReader(const std::string& s) : s_(s) {}
-  Result<size_t> Read(uint8_t* buf, size_t n) override {
-    size_t k = std::min(n, s_.size() - off_);
-    std::memcpy(buf, s_.data() + off_, k);
-    off_ += k;
-    return k;
-  }
-
- private:
-  const std::string& s_;
-  size_t off_ = 0;
-};
-
-}  // namespace
 
 void AddImageCommands(CLI::App& app) {
   auto* image = app.add_subcommand(
@@ -170,6 +37,7 @@ void AddImageCommands(CLI::App& app) {
   struct PullArgs {
     std::string src, store = DefaultStore(), policy, registries_d, unpack;
     RegistryFlags reg;
+    KeyFlags keys;
     int jobs = 3;
     UnpackFlags up;
   };
@@ -178,7 +46,11 @@ void AddImageCommands(CLI::App& app) {
       image->add_subcommand("pull",
                             "pull an image into the content store, checking every digest\n"
                             "  coco image pull docker://127.0.0.1:5000/app:v1 --store /tmp/store\n"
-                            "  coco image pull oci:./layout:v1");
+                            "  coco image pull oci:./layout:v1\n"
+                            "  coco image pull docker://127.0.0.1:5000/app:enc --decryption-key "
+                            "key.pem --unpack ./rootfs\n"
+                            "  coco image pull docker://127.0.0.1:5000/app:kbs --kbs "
+                            "http://127.0.0.1:8080 --policy policy.json");
   pull->add_option("SRC", p->src, "image location")->required();
   pull->add_option("--store", p->store, "content store directory (env COCO_IMAGE_STORE)")
       ->capture_default_str();
@@ -190,6 +62,7 @@ void AddImageCommands(CLI::App& app) {
   pull->add_option("--unpack", p->unpack,
                    "then unpack the root filesystem into this new directory (atomically)");
   AddRegistryFlags(pull, &p->reg);
+  AddKeyFlags(pull, &p->keys);
   AddUnpackFlags(pull, &p->up);
   pull->callback([p] {
     auto opened = OpenSource(p->src, p->reg);
@@ -211,7 +84,9 @@ void AddImageCommands(CLI::App& app) {
       if (!c.ok()) return Fail(c.error().message);
       check = std::move(*c);
     }
-    auto pulled = image::Pull(*loc, **source, **store, check.get(), nullptr, opts);
+    auto keys = MakeLayerKeys(p->keys);
+    if (!keys.ok()) return Fail(keys.error().message);
+    auto pulled = image::Pull(*loc, **source, **store, check.get(), keys->get(), opts);
     if (!pulled.ok()) return Fail("pull of " + p->src + " failed: " + pulled.error().message);
     if (!p->unpack.empty()) {
       auto stats = image::UnpackPulled(*pulled, **store, p->unpack, p->up.ToOptions());
@@ -278,6 +153,7 @@ void AddImageCommands(CLI::App& app) {
   struct UnpackArgs {
     std::string src, dir, store = DefaultStore();
     RegistryFlags reg;
+    KeyFlags keys;
     UnpackFlags up;
   };
   auto u = std::make_shared<UnpackArgs>();
@@ -291,6 +167,7 @@ void AddImageCommands(CLI::App& app) {
   unpack->add_option("DIR", u->dir, "root directory to create")->required();
   unpack->add_option("--store", u->store, "content store directory")->capture_default_str();
   AddRegistryFlags(unpack, &u->reg);
+  AddKeyFlags(unpack, &u->keys);
   AddUnpackFlags(unpack, &u->up);
   unpack->callback([u] {
     auto opened = OpenSource(u->src, u->reg);
@@ -303,7 +180,9 @@ void AddImageCommands(CLI::App& app) {
     ProgressPrinter printer;
     image::PullOptions opts;
     opts.status = [&](const std::string& s) { printer.Status(s); };
-    auto pulled = image::Pull(*loc, **source, **store, nullptr, nullptr, opts);
+    auto keys = MakeLayerKeys(u->keys);
+    if (!keys.ok()) return Fail(keys.error().message);
+    auto pulled = image::Pull(*loc, **source, **store, nullptr, keys->get(), opts);
     if (!pulled.ok()) return Fail("pull of " + u->src + " failed: " + pulled.error().message);
     auto stats = image::UnpackPulled(*pulled, **store, u->dir, u->up.ToOptions());
     if (!stats.ok()) return Fail("unpack into " + u->dir + " failed: " + stats.error().message);
@@ -311,6 +190,8 @@ void AddImageCommands(CLI::App& app) {
     std::cout << "unpacked " << stats->entries << " entries (" << stats->uncompressed_bytes
               << " bytes) into " << u->dir << "\n";
   });
+
+  AddImageCryptCommands(image);
 
   // ---- verify ----
   struct VerifyArgs {

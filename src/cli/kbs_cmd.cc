@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "crypto/crypto.h"
 #include "kbs/admin_auth.h"
-#include "kbsclient/http.h"
+#include "kbsclient/admin.h"
 #include "kbsclient/kbs_client.h"
 
 namespace coco::cli {
@@ -21,13 +21,6 @@ struct AdminOptions {
   std::string ca_cert;
 };
 
-std::string Trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
 // Sends one admin request; prints the broker's error and sets the exit code on failure.
 // Returns the response body on success.
 std::optional<std::string> AdminCall(const AdminOptions& o, const std::string& method,
@@ -36,36 +29,12 @@ std::optional<std::string> AdminCall(const AdminOptions& o, const std::string& m
     Fail("--admin-token FILE is required (coco-kbs init writes DATA_DIR/admin-token)");
     return std::nullopt;
   }
-  auto token = ReadFile(o.token_file);
-  if (!token.ok()) {
-    Fail("admin token: " + token.error().message);
-    return std::nullopt;
-  }
-  auto http = kbsclient::HttpClient::Create(o.url, o.ca_cert, 30);
-  if (!http.ok()) {
-    Fail(http.error().message);
-    return std::nullopt;
-  }
-  auto r = (*http)->Send(method, path, body, {{"Authorization", "Bearer " + Trim(*token)}});
+  auto r = kbsclient::AdminRequest({o.url, o.token_file, o.ca_cert}, method, path, body);
   if (!r.ok()) {
     Fail(r.error().message);
     return std::nullopt;
   }
-  if (r->status != 200) {
-    kbsclient::BrokerError e;
-    e.status = r->status;
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (j.is_object()) {
-      std::string type = j.value("type", "");
-      e.variant = type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1);
-      e.detail = j.value("detail", "");
-    } else {
-      e.detail = r->body;
-    }
-    Fail(method + " " + path + " failed: " + kbsclient::Describe(e));
-    return std::nullopt;
-  }
-  return r->body;
+  return *r;
 }
 
 std::optional<std::string> ResourcePath(const std::string& p) {

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   coco::cli::AddKbsCommands(app);
   coco::cli::AddGuestCommands(app);
   coco::cli::AddImageCommands(app);
+  coco::cli::AddKeyProviderCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -75,7 +75,9 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
                                        "); give --decryption-key FILE or --kbs URL");
   }
   // The key first, always: a cached plaintext never stands in for a key this pull lacks.
-  COCO_ASSIGN_OR_RETURN(auto dec, keys->Unwrap(desc));
+  auto dec_or = keys->Unwrap(desc);
+  if (!dec_or.ok()) return MakeError(dec_or.error().kind, label + ": " + dec_or.error().message);
+  auto dec = std::move(dec_or).value();
   layer.stored = dec->plaintext_digest();
   if (store.Has(layer.stored)) {
     layer.cached = true;

@@ -1,0 +1,89 @@
+// Pieces shared by the `coco image ...` and `coco keyprovider` commands: store location,
+// registry and unpack flags, key flags, progress output.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/stream.h"
+#include "image/puller.h"
+#include "oci/registry.h"
+#include "oci/transport.h"
+#include "oci/unpack.h"
+#include "ocicrypt/provider_packet.h"
+
+namespace coco::cli {
+
+// $COCO_IMAGE_STORE, else $XDG_DATA_HOME/coco/images, else ~/.local/share/coco/images.
+std::string DefaultStore();
+
+struct RegistryFlags {
+  std::string auth_file;
+  std::vector<std::string> insecure;
+  std::vector<std::string> ca_files;
+  int retries = 4;
+};
+void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f);
+Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f);
+
+// An image location with the registry client and source that serve it.
+struct Opened {
+  oci::ImageLocation loc;
+  std::unique_ptr<oci::RegistryClient> reg;
+  std::unique_ptr<oci::ImageSource> source;
+};
+Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags);
+
+// Progress: a bar per layer on a terminal, plain lines otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter();
+  void Status(const std::string& line);
+  void Progress(size_t layer, uint64_t done, uint64_t total);
+
+ private:
+  bool tty_;
+  std::mutex mu_;
+  int last_pct_ = -1;
+  size_t last_layer_ = 0;
+};
+
+struct UnpackFlags {
+  std::string ownership = "auto", devices = "create";
+  bool strip_setuid = false;
+  uint64_t max_entries = 1'000'000;
+  uint64_t max_bytes = 64ull << 30;
+  oci::UnpackOptions ToOptions() const;
+};
+void AddUnpackFlags(CLI::App* cmd, UnpackFlags* f);
+
+// Where layer keys come from: private key files (JWE) and/or a key broker (key-provider packets,
+// fetched after attestation with the sample TEE).
+struct KeyFlags {
+  std::vector<std::string> decryption_keys;
+  std::string kbs;
+  std::string kbs_ca;
+  std::string init_data;
+};
+void AddKeyFlags(CLI::App* cmd, KeyFlags* f);
+// Null when no key source is given.
+Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f);
+// KEKs from a broker by kid ("kbs:///repo/type/tag"), attesting once with the sample TEE.
+ocicrypt::KekSource BrokerKekSource(const std::string& url, const std::string& ca,
+                                    const std::string& init_data);
+
+class StringReader : public Reader {
+ public:
+  explicit StringReader(const std::string& s) : s_(s) {}
+  Result<size_t> Read(uint8_t* buf, size_t n) override;
+
+ private:
+  const std::string& s_;
+  size_t off_ = 0;
+};
+
+}  // namespace coco::cli

@@ -1,0 +1,52 @@
+#include "kbsclient/admin.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/file.h"
+#include "kbsclient/http.h"
+#include "kbsclient/kbs_client.h"
+
+namespace coco::kbsclient {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& method,
+                                 const std::string& path, const std::string& body) {
+  if (ep.token_file.empty()) {
+    return MakeError("InvalidArgument",
+                     "an admin token file is required (coco-kbs init writes DATA_DIR/admin-token)");
+  }
+  auto token = ReadFile(ep.token_file);
+  if (!token.ok()) return MakeError(token.error().kind, "admin token: " + token.error().message);
+  COCO_ASSIGN_OR_RETURN(auto http, HttpClient::Create(ep.url, ep.ca_cert, 30));
+  COCO_ASSIGN_OR_RETURN(HttpResult r,
+                        http->Send(method, path, body,
+                                   {{"Authorization", "Bearer " + Trim(*token)}}));
+  if (r.status == 200) return r.body;
+  BrokerError e;
+  e.status = r.status;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_object()) {
+    std::string type = j.value("type", "");
+    e.variant = type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1);
+    e.detail = j.value("detail", "");
+  } else {
+    e.detail = r.body;
+  }
+  return MakeError(e.variant.empty() ? "BrokerError" : e.variant,
+                   method + " " + path + " failed: " + Describe(e));
+}
+
+Status SetResource(const AdminEndpoint& ep, const std::string& path, const std::string& data) {
+  COCO_ASSIGN_OR_RETURN(std::string p, ParseResourcePath(path));
+  COCO_RETURN_IF_ERROR(AdminRequest(ep, "POST", "/kbs/v0/resource/" + p, data));
+  return Status::Ok();
+}
+
+}  // namespace coco::kbsclient
