@@ -25,14 +25,18 @@ Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok, bo
     const std::string& s = v.get_ref<const std::string&>();
     auto b = Base64Decode(s);
     if (b.ok()) return std::move(b).value();
-    if (raw_ok && !s.empty() && s.front() == '{') return ToBytes(s);
+    if (raw_ok && !s.empty() && s.front() == '{') {
+      *arrays = true;  // only ocicrypt-rs sends raw text, and it reads arrays back
+      return ToBytes(s);
+    }
     return MakeError("InvalidArgument", where + " is neither base64 nor a byte array");
   }
   return MakeError("InvalidArgument", where + " must be a base64 string or a byte array");
 }
 
 Result<std::map<std::string, std::vector<std::string>>> ParamsOf(const Json& config,
-                                                                  const std::string& where) {
+                                                                  const std::string& where,
+                                                                  bool* arrays) {
   std::map<std::string, std::vector<std::string>> out;
   if (!config.is_object()) return out;
   auto p = config.find("Parameters");
@@ -45,9 +49,8 @@ Result<std::map<std::string, std::vector<std::string>>> ParamsOf(const Json& con
       return MakeError("InvalidArgument", where + ".Parameters." + it.key() + " is not an array");
     }
     for (const Json& v : *it) {
-      bool arrays = false;
       COCO_ASSIGN_OR_RETURN(Bytes b,
-                            ByteField(v, where + ".Parameters." + it.key(), false, &arrays));
+                            ByteField(v, where + ".Parameters." + it.key(), false, arrays));
       out[it.key()].push_back(ToString(b));
     }
   }
@@ -77,7 +80,7 @@ Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
       return MakeError("InvalidArgument", "keywrap request has no \"keywrapparams\" object");
     }
     if (params->contains("ec")) {
-      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["ec"], "keywrapparams.ec"));
+      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["ec"], "keywrapparams.ec", &r.byte_arrays));
     }
     auto od = params->find("optsdata");
     if (od == params->end()) {
@@ -92,7 +95,7 @@ Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
       return MakeError("InvalidArgument", "keyunwrap request has no \"keyunwrapparams\" object");
     }
     if (params->contains("dc")) {
-      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["dc"], "keyunwrapparams.dc"));
+      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["dc"], "keyunwrapparams.dc", &r.byte_arrays));
     }
     auto an = params->find("annotation");
     if (an == params->end()) {

@@ -26,7 +26,9 @@ struct KeyProviderRequest {
   std::map<std::string, std::vector<std::string>> parameters;
   SecretBytes optsdata;  // wrap: the private options to wrap
   Bytes annotation;      // unwrap: the packet to open
-  bool byte_arrays = false;  // the request encoded bytes as integer arrays
+  // The request came from ocicrypt-rs (bytes as integer arrays, or raw optsdata text), which
+  // reads only integer arrays back.
+  bool byte_arrays = false;
 };
 
 Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view json);
