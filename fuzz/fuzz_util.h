@@ -1,0 +1,49 @@
+// Helpers shared by the fuzz targets (see docs/fuzzing.md).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "base/stream.h"
+
+// Every target defines this; libFuzzer or fuzz/replay_main.cc calls it.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+
+namespace coco::fuzz {
+
+// An invariant the target checks: a failure aborts, which libFuzzer and the replayer report.
+#define FUZZ_CHECK(cond)                                                              \
+  do {                                                                                \
+    if (!(cond)) {                                                                    \
+      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                   \
+    }                                                                                 \
+  } while (0)
+
+inline std::string_view AsString(const uint8_t* data, size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+// Serves a buffer in chunks of at most `chunk` bytes (small chunks exercise streaming paths).
+class ChunkedReader : public Reader {
+ public:
+  ChunkedReader(std::string_view data, size_t chunk) : data_(data), chunk_(chunk ? chunk : 1) {}
+  Result<size_t> Read(uint8_t* buf, size_t n) override {
+    size_t k = std::min({n, chunk_, data_.size() - pos_});
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::string_view data_;
+  size_t chunk_;
+  size_t pos_ = 0;
+};
+
+}  // namespace coco::fuzz
