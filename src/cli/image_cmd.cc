@@ -56,7 +56,8 @@ void AddImageCommands(CLI::App& app) {
       ->capture_default_str();
   pull->add_option("--jobs", p->jobs, "layers downloaded at once")->capture_default_str();
   pull->add_option("--policy", p->policy,
-                   "containers-policy.json checked on every pull (cached or not)");
+                   "containers-policy.json (FILE or kbs:///R/T/G with --kbs) checked on every "
+                   "pull, cached or not; kbs:/// key paths inside it come from the broker too");
   pull->add_option("--registries.d", p->registries_d,
                    "registries.d directory naming the signature lookaside stores");
   pull->add_option("--unpack", p->unpack,
@@ -65,7 +66,8 @@ void AddImageCommands(CLI::App& app) {
   AddKeyFlags(pull, &p->keys);
   AddUnpackFlags(pull, &p->up);
   pull->callback([p] {
-    auto opened = OpenSource(p->src, p->reg);
+    auto broker = BrokerFetcher(p->keys);
+    auto opened = OpenSource(p->src, p->reg, broker);
     if (!opened.ok()) return Fail(opened.error().message);
     auto& [loc_v, reg_v, source_v] = *opened;
     auto* loc = &loc_v;
@@ -80,11 +82,23 @@ void AddImageCommands(CLI::App& app) {
     opts.progress = [&](size_t i, uint64_t d, uint64_t t) { printer.Progress(i, d, t); };
     std::unique_ptr<image::SignatureCheck> check;
     if (!p->policy.empty()) {
-      auto c = image::NewPolicySignatureCheck({p->policy, p->registries_d, {}}, reg->get());
+      image::PolicyCheckOptions po{p->policy, "", p->registries_d, {}};
+      if (p->policy.rfind("kbs:", 0) == 0) {
+        auto text = ReadFileOrResource(p->policy, broker, "policy");
+        if (!text.ok()) return Fail(text.error().message);
+        po.policy_json = *text;
+      }
+      if (broker) {
+        po.remote_keys = [broker](const std::string& path) -> Result<std::string> {
+          COCO_ASSIGN_OR_RETURN(SecretBytes key, broker(path));
+          return ToString(key.bytes());
+        };
+      }
+      auto c = image::NewPolicySignatureCheck(po, reg->get());
       if (!c.ok()) return Fail(c.error().message);
       check = std::move(*c);
     }
-    auto keys = MakeLayerKeys(p->keys);
+    auto keys = MakeLayerKeys(p->keys, broker);
     if (!keys.ok()) return Fail(keys.error().message);
     auto pulled = image::Pull(*loc, **source, **store, check.get(), keys->get(), opts);
     if (!pulled.ok()) return Fail("pull of " + p->src + " failed: " + pulled.error().message);
@@ -170,7 +184,8 @@ void AddImageCommands(CLI::App& app) {
   AddKeyFlags(unpack, &u->keys);
   AddUnpackFlags(unpack, &u->up);
   unpack->callback([u] {
-    auto opened = OpenSource(u->src, u->reg);
+    auto broker = BrokerFetcher(u->keys);
+    auto opened = OpenSource(u->src, u->reg, broker);
     if (!opened.ok()) return Fail(opened.error().message);
     auto& [loc_v, reg_v, source_v] = *opened;
     auto* loc = &loc_v;
@@ -180,7 +195,7 @@ void AddImageCommands(CLI::App& app) {
     ProgressPrinter printer;
     image::PullOptions opts;
     opts.status = [&](const std::string& s) { printer.Status(s); };
-    auto keys = MakeLayerKeys(u->keys);
+    auto keys = MakeLayerKeys(u->keys, broker);
     if (!keys.ok()) return Fail(keys.error().message);
     auto pulled = image::Pull(*loc, **source, **store, nullptr, keys->get(), opts);
     if (!pulled.ok()) return Fail("pull of " + u->src + " failed: " + pulled.error().message);
@@ -218,7 +233,7 @@ void AddImageCommands(CLI::App& app) {
     auto* source = &source_v;
     auto m = oci::ResolveManifest(**source);
     if (!m.ok()) return Fail(m.error().message);
-    auto check = image::NewPolicySignatureCheck({v->policy, v->registries_d, {}}, reg->get());
+    auto check = image::NewPolicySignatureCheck({v->policy, "", v->registries_d, {}}, reg->get());
     if (!check.ok()) return Fail(check.error().message);
     Status s = (*check)->Verify(*loc, *m, **source);
     if (!s.ok()) return Fail("refused: " + s.error().message);

@@ -31,9 +31,25 @@ void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
   cmd->add_option("--retries", f->retries, "attempts per request")->capture_default_str();
 }
 
-Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f) {
+Result<std::string> ReadFileOrResource(const std::string& path, const ResourceFetcher& broker,
+                                       const std::string& what) {
+  if (path.rfind("kbs:", 0) != 0) return ReadFile(path);
+  if (!broker) {
+    return MakeError("InvalidArgument", what + " " + path + " is a broker resource: give --kbs URL");
+  }
+  auto r = broker(path);
+  if (!r.ok()) return MakeError(r.error().kind, what + " " + path + ": " + r.error().message);
+  return ToString(r->bytes());
+}
+
+Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f,
+                                                          const ResourceFetcher& broker) {
   oci::RegistryOptions o;
-  o.auth_file = f.auth_file;
+  if (f.auth_file.rfind("kbs:", 0) == 0) {
+    COCO_ASSIGN_OR_RETURN(o.auth_json, ReadFileOrResource(f.auth_file, broker, "auth file"));
+  } else {
+    o.auth_file = f.auth_file;
+  }
   if (o.auth_file.empty()) {
     if (const char* a = std::getenv("REGISTRY_AUTH_FILE"); a && *a) o.auth_file = a;
   }
@@ -43,10 +59,11 @@ Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f
   return oci::RegistryClient::Create(o);
 }
 
-Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags) {
+Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags,
+                          const ResourceFetcher& broker) {
   Opened o;
   COCO_ASSIGN_OR_RETURN(o.loc, oci::ImageLocation::Parse(src));
-  COCO_ASSIGN_OR_RETURN(o.reg, MakeRegistry(flags));
+  COCO_ASSIGN_OR_RETURN(o.reg, MakeRegistry(flags, broker));
   COCO_ASSIGN_OR_RETURN(o.source, oci::OpenImageSource(o.loc, o.reg.get()));
   return o;
 }
@@ -112,11 +129,14 @@ void AddKeyFlags(CLI::App* cmd, KeyFlags* f) {
   cmd->add_option("--init-data", f->init_data, "init-data TOML sent to the broker with evidence");
 }
 
-ocicrypt::KekSource BrokerKekSource(const std::string& url, const std::string& ca,
-                                    const std::string& init_data) {
-  // One client (one attestation) for all the layers of a command.
+ResourceFetcher BrokerFetcher(const KeyFlags& f) {
+  if (f.kbs.empty()) return {};
   auto client = std::make_shared<std::unique_ptr<kbsclient::KbsClient>>();
-  return [client, url, ca, init_data](const std::string& kid) -> Result<SecretBytes> {
+  auto mu = std::make_shared<std::mutex>();
+  std::string url = f.kbs, ca = f.kbs_ca, init_data = f.init_data;
+  return [client, mu, url, ca, init_data](const std::string& uri) -> Result<SecretBytes> {
+    std::lock_guard<std::mutex> lock(*mu);
+    COCO_RETURN_IF_ERROR(kbsclient::ParseResourcePath(uri));
     if (!*client) {
       kbsclient::KbsClientOptions ko;
       ko.url = url;
@@ -128,12 +148,12 @@ ocicrypt::KekSource BrokerKekSource(const std::string& url, const std::string& c
       COCO_ASSIGN_OR_RETURN(*client,
                             kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester()));
     }
-    COCO_RETURN_IF_ERROR(kbsclient::ParseResourcePath(kid));
-    return (*client)->GetResource(kid);
+    return (*client)->GetResource(uri);
   };
 }
 
-Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f) {
+Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f,
+                                                         const ResourceFetcher& broker) {
   std::vector<std::unique_ptr<ocicrypt::KeyUnwrapper>> unwrappers;
   if (!f.decryption_keys.empty()) {
     std::vector<crypto::Key> keys;
@@ -143,9 +163,7 @@ Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f) {
     }
     unwrappers.push_back(ocicrypt::NewJweUnwrapper(std::move(keys)));
   }
-  if (!f.kbs.empty()) {
-    unwrappers.push_back(ocicrypt::NewProviderUnwrapper(BrokerKekSource(f.kbs, f.kbs_ca, f.init_data)));
-  }
+  if (broker) unwrappers.push_back(ocicrypt::NewProviderUnwrapper(broker));
   if (unwrappers.empty()) return std::unique_ptr<image::LayerKeys>();
   return image::NewOcicryptLayerKeys(std::move(unwrappers));
 }

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/result.h"
 #include "base/stream.h"
 #include "image/puller.h"
@@ -28,7 +30,18 @@ struct RegistryFlags {
   int retries = 4;
 };
 void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f);
-Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f);
+
+// Fetches a kbs:///repo/type/tag resource from the key broker (attesting once, sample TEE);
+// empty when no broker is configured.
+using ResourceFetcher = std::function<Result<SecretBytes>(const std::string& uri)>;
+
+// FILE, or a kbs:/// resource through `broker`; `what` names it in errors.
+Result<std::string> ReadFileOrResource(const std::string& path, const ResourceFetcher& broker,
+                                       const std::string& what);
+
+// --authfile may be a kbs:/// resource (then `broker` fetches it).
+Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f,
+                                                          const ResourceFetcher& broker = {});
 
 // An image location with the registry client and source that serve it.
 struct Opened {
@@ -36,7 +49,8 @@ struct Opened {
   std::unique_ptr<oci::RegistryClient> reg;
   std::unique_ptr<oci::ImageSource> source;
 };
-Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags);
+Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags,
+                          const ResourceFetcher& broker = {});
 
 // Progress: a bar per layer on a terminal, plain lines otherwise.
 class ProgressPrinter {
@@ -70,11 +84,11 @@ struct KeyFlags {
   std::string init_data;
 };
 void AddKeyFlags(CLI::App* cmd, KeyFlags* f);
+// The broker named by --kbs (empty function without --kbs). One attestation serves all fetches.
+ResourceFetcher BrokerFetcher(const KeyFlags& f);
 // Null when no key source is given.
-Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f);
-// KEKs from a broker by kid ("kbs:///repo/type/tag"), attesting once with the sample TEE.
-ocicrypt::KekSource BrokerKekSource(const std::string& url, const std::string& ca,
-                                    const std::string& init_data);
+Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f,
+                                                         const ResourceFetcher& broker);
 
 class StringReader : public Reader {
  public:

@@ -170,10 +170,11 @@ void AddImageCryptCommands(CLI::App* image) {
   AddRegistryFlags(decrypt, &d->reg);
   decrypt->callback([d] {
     ProgressPrinter printer;
-    auto keys = MakeLayerKeys(d->keys);
+    auto broker = BrokerFetcher(d->keys);
+    auto keys = MakeLayerKeys(d->keys, broker);
     if (!keys.ok()) return Fail(keys.error().message);
     if (!*keys) return Fail("give --decryption-key FILE and/or --kbs URL");
-    auto opened = OpenSource(d->src, d->reg);
+    auto opened = OpenSource(d->src, d->reg, broker);
     if (!opened.ok()) return Fail(opened.error().message);
     auto dst = OpenDestination(d->dst, opened->reg.get());
     if (!dst.ok()) return Fail(dst.error().message);

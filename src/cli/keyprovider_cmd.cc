@@ -103,8 +103,10 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
   if (!keypath.empty()) {
     COCO_ASSIGN_OR_RETURN(kek, ReadKek(keypath));
   } else if (!kbs.empty()) {
-    auto source = BrokerKekSource(kbs, f.kbs_ca, "");
-    auto got = source(packet.kid);
+    KeyFlags kf;
+    kf.kbs = kbs;
+    kf.kbs_ca = f.kbs_ca;
+    auto got = BrokerFetcher(kf)(packet.kid);
     if (!got.ok()) {
       return MakeError(got.error().kind, "key id " + packet.kid + ": " + got.error().message);
     }

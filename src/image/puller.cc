@@ -87,8 +87,11 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
   COCO_ASSIGN_OR_RETURN(auto plain_writer, store.NewWriter(layer.stored, -1));
   COCO_ASSIGN_OR_RETURN(auto decrypter, dec->Decrypter(*plain_writer));
   CiphertextCheck check(*decrypter, desc);
-  COCO_RETURN_IF_ERROR(source.FetchBlob(desc, check, progress));
-  COCO_RETURN_IF_ERROR(check.Close());
+  Status fetched = source.FetchBlob(desc, check, progress);
+  if (fetched.ok()) fetched = check.Close();
+  if (!fetched.ok()) {
+    return MakeError(fetched.error().kind, label + ": " + fetched.error().message);
+  }
   if (options.status) {
     options.status(label + " pulled and decrypted (" + std::to_string(desc.size) + " bytes)");
   }

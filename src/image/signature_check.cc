@@ -81,7 +81,9 @@ class PolicyCheck : public SignatureCheck {
 
 Result<std::unique_ptr<SignatureCheck>> NewPolicySignatureCheck(const PolicyCheckOptions& options,
                                                                 oci::RegistryClient* registry) {
-  COCO_ASSIGN_OR_RETURN(auto policy, signature::Policy::Load(options.policy_file));
+  auto loaded = options.policy_json.empty() ? signature::Policy::Load(options.policy_file)
+                                            : signature::Policy::Parse(options.policy_json);
+  COCO_ASSIGN_OR_RETURN(auto policy, std::move(loaded));
   signature::RegistriesConfig registries;
   if (!options.registries_dir.empty()) {
     COCO_ASSIGN_OR_RETURN(registries, signature::RegistriesConfig::LoadDir(options.registries_dir));

@@ -15,6 +15,7 @@ namespace coco::image {
 
 struct PolicyCheckOptions {
   std::string policy_file;     // containers-policy.json
+  std::string policy_json;     // or its text (e.g. fetched from the key broker); wins if set
   std::string registries_dir;  // registries.d ("" = none: no lookaside stores)
   // Resolves `kbs:///...` key paths in the policy (e.g. through the key broker); may be empty.
   signature::KeyResolver remote_keys;

@@ -416,6 +416,11 @@ Error StatusError(const Response& r, const std::string& what) {
 
 Result<std::map<std::string, Credentials>> LoadAuthFile(const std::string& path) {
   COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseAuthJson(text, path);
+}
+
+Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
+                                                         const std::string& path) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError("InvalidArgument", "auth file " + path + " is not a JSON object");
@@ -455,7 +460,9 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::Create(RegistryOptions o
   static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (init != CURLE_OK) return MakeError("Io", "cannot initialise libcurl");
   auto impl = std::make_unique<Impl>();
-  if (!options.auth_file.empty()) {
+  if (!options.auth_json.empty()) {
+    COCO_ASSIGN_OR_RETURN(impl->creds, ParseAuthJson(options.auth_json, "auth.json"));
+  } else if (!options.auth_file.empty()) {
     COCO_ASSIGN_OR_RETURN(impl->creds, LoadAuthFile(options.auth_file));
   }
   for (const auto& ca : options.ca_files) {

@@ -27,6 +27,8 @@ namespace coco::oci {
 struct RegistryOptions {
   // docker-style {"auths":{"HOST[:PORT]":{"auth":"base64(user:pass)"}}}; empty = none.
   std::string auth_file;
+  // The same JSON as text (e.g. fetched from the key broker); used instead of auth_file if set.
+  std::string auth_json;
   // HOST[:PORT] that may be reached over plain HTTP (in addition to the loopback defaults).
   std::vector<std::string> insecure_registries;
   bool loopback_insecure = true;
@@ -55,6 +57,9 @@ struct Credentials {
 
 // Reads a docker-style auth file; error names the file and the bad entry.
 Result<std::map<std::string, Credentials>> LoadAuthFile(const std::string& path);
+// Parses auth.json text; `path` names it in errors.
+Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
+                                                         const std::string& path);
 
 class RegistryClient {
  public:

@@ -310,6 +310,17 @@ def main():
           "decrypted layer digests equal the originals")
     check(len(kek_b) == 32, "the broker holds a 32-byte KEK for kbs:///default/image-kek/app")
 
+    # The signature policy can live in the broker too: checked on this pull, cached or not.
+    broker.set_resource("default/policy/images", json.dumps({"default": [{"type": "reject"}]}))
+    err = cli_fails(["image", "pull", kenc, "--kbs", broker.url, "--policy",
+                     "kbs:///default/policy/images", "--store", os.path.join(tmp, "store-kbs")],
+                    "a reject policy fetched from the broker (blobs cached)", ["reject"])
+    broker.set_resource("default/policy/images",
+                        json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+    cli_ok(["image", "pull", kenc, "--kbs", broker.url, "--policy",
+            "kbs:///default/policy/images", "--store", os.path.join(tmp, "store-kbs")],
+           "an accepting policy fetched from the broker lets the pull through")
+
     # Wrong KEK in the broker -> error names the key id.
     broker.set_resource("default/image-kek/app", os.urandom(32))
     err = cli_fails(["image", "pull", kenc, "--kbs", broker.url, "--store",
