@@ -127,6 +127,9 @@ void AddKeyFlags(CLI::App* cmd, KeyFlags* f) {
                   "fetched after attestation with the sample TEE");
   cmd->add_option("--kbs-cert", f->kbs_ca, "PEM CA certificate to trust for an https broker");
   cmd->add_option("--init-data", f->init_data, "init-data TOML sent to the broker with evidence");
+  cmd->add_flag("--allow-ctr-key-wrap", f->allow_ctr,
+                "accept key-provider packets wrapped with A256CTR (no integrity: a host that "
+                "alters them can learn the layer key); refused by default");
 }
 
 ResourceFetcher BrokerFetcher(const KeyFlags& f) {
@@ -163,7 +166,7 @@ Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f,
     }
     unwrappers.push_back(ocicrypt::NewJweUnwrapper(std::move(keys)));
   }
-  if (broker) unwrappers.push_back(ocicrypt::NewProviderUnwrapper(broker));
+  if (broker) unwrappers.push_back(ocicrypt::NewProviderUnwrapper(broker, f.allow_ctr));
   if (unwrappers.empty()) return std::unique_ptr<image::LayerKeys>();
   return image::NewOcicryptLayerKeys(std::move(unwrappers));
 }

@@ -82,6 +82,7 @@ struct KeyFlags {
   std::string kbs;
   std::string kbs_ca;
   std::string init_data;
+  bool allow_ctr = false;
 };
 void AddKeyFlags(CLI::App* cmd, KeyFlags* f);
 // The broker named by --kbs (empty function without --kbs). One attestation serves all fetches.

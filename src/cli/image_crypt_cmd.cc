@@ -18,6 +18,7 @@ namespace {
 
 struct BrokerFlags {
   std::string kbs, admin_token, kbs_ca;
+  bool allow_ctr = false;
 };
 
 // A key-encryption key for a provider recipient: from keypath=FILE, or fresh and stored in the
@@ -76,7 +77,18 @@ Result<std::vector<std::unique_ptr<ocicrypt::KeyWrapper>>> MakeWrappers(
       }
       auto path = kbsclient::ParseResourcePath(params.keyid);
       if (!path.ok()) return MakeError("InvalidArgument", "recipient " + r + ": " + path.error().message);
+      if (params.algorithm == "A256CTR" && !flags.allow_ctr) {
+        return MakeError("Unsupported",
+                         "recipient " + r + ": A256CTR key wrapping has no integrity (a host "
+                         "that alters the packet can learn the layer key); refused unless "
+                         "--allow-ctr-key-wrap is given");
+      }
       params.keyid = "kbs:///" + *path;
+      if (params.keypath.empty()) {
+        // A fresh key under a fixed id would replace the key of every image encrypted to that
+        // id before; a suffix keeps each image's key (the kid in the image names it).
+        params.keyid += "-" + HexEncode(crypto::RandomBytes(6));
+      }
       COCO_ASSIGN_OR_RETURN(SecretBytes kek, ProviderKek(params, flags, say));
       // CoCo guests look for the attestation-agent provider annotation.
       out.push_back(ocicrypt::NewProviderWrapper(ocicrypt::kAttestationAgentProvider,
@@ -117,7 +129,9 @@ void AddImageCryptCommands(CLI::App* image) {
       "--admin-token admin-token\n"
       "jwe: recipients (RSA: RSA-OAEP-256, EC: ECDH-ES+A256KW, or a JWK's \"alg\") are what "
       "`skopeo copy --decryption-key` opens;\nprovider: recipients get a fresh key-encryption key "
-      "stored in the broker under the kbs:/// id (or keypath=FILE),\nwhich CoCo guests fetch "
+      "stored in the broker under the kbs:/// id plus a random\nsuffix (earlier images keep "
+      "theirs; with keypath=FILE an existing key goes under exactly that id), which CoCo guests "
+      "fetch "
       "after attestation (annotation org.opencontainers.image.enc.keys.provider."
       "attestation-agent)");
   encrypt->add_option("SRC", e->src, "image location to read")->required();
@@ -130,6 +144,8 @@ void AddImageCryptCommands(CLI::App* image) {
   encrypt->add_option("--admin-token", e->broker.admin_token, "file holding the broker admin JWT");
   encrypt->add_option("--kbs-cert", e->broker.kbs_ca, "PEM CA certificate for an https broker");
   encrypt->add_option("--temp-dir", e->temp_dir, "where encrypted layers are staged ($TMPDIR)");
+  encrypt->add_flag("--allow-ctr-key-wrap", e->broker.allow_ctr,
+                    "permit ::algorithm=A256CTR (no integrity; refused by default)");
   AddRegistryFlags(encrypt, &e->reg);
   encrypt->callback([e] {
     ProgressPrinter printer;

@@ -19,7 +19,12 @@ namespace {
 struct ProviderFlags {
   std::vector<std::string> names = {"coco", "attestation-agent"};
   std::string kbs, admin_token, kbs_ca, keypath;
+  bool allow_ctr = false;
 };
+
+constexpr char kCtrRefused[] =
+    "A256CTR key wrapping has no integrity (a host that alters the packet can learn the layer "
+    "key); refused unless --allow-ctr-key-wrap is given";
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -79,6 +84,7 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
     p.keyid = "kbs:///default/image-kek/" + HexEncode(crypto::RandomBytes(16));
     kek = SecretBytes(crypto::RandomBytes(32));
   }
+  if (p.algorithm == "A256CTR" && !f.allow_ctr) return MakeError("Unsupported", kCtrRefused);
   COCO_ASSIGN_OR_RETURN(std::string path, kbsclient::ParseResourcePath(p.keyid));
   p.keyid = "kbs:///" + path;
   if (!kbs.empty() && !token.empty()) {
@@ -87,13 +93,19 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
   }
   COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderPacket packet,
                         ocicrypt::WrapWithKek(p.keyid, kek, req.optsdata, p.algorithm));
-  return ocicrypt::KeyWrapAnswer(ToBytes(ocicrypt::SerializeProviderPacket(packet)),
-                                 req.byte_arrays);
+  return ocicrypt::KeyWrapAnswer(ToBytes(ocicrypt::SerializeProviderPacket(packet)));
 }
 
 Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const ProviderFlags& f) {
   COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderPacket packet,
                         ocicrypt::ParseProviderPacket(req.annotation));
+  if (packet.provider != "kbs") {
+    return MakeError("Unsupported", "key id " + packet.kid + ": key provider \"" +
+                                        packet.provider + "\" is not supported (only \"kbs\")");
+  }
+  if (packet.wrap_type == "A256CTR" && !f.allow_ctr) {
+    return MakeError("Unsupported", "key id " + packet.kid + ": " + kCtrRefused);
+  }
   auto p = OurParams(req, f);  // dc parameters are often a plain flag ("Enabled"): optional
   ocicrypt::ProviderParams params = p.ok() ? *p : ocicrypt::ProviderParams();
   std::string keypath = params.keypath.empty() ? f.keypath : params.keypath;
@@ -120,7 +132,7 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
   if (!opts.ok()) {
     return MakeError(opts.error().kind, "key id " + packet.kid + ": " + opts.error().message);
   }
-  return ocicrypt::KeyUnwrapAnswer(*opts, req.byte_arrays);
+  return ocicrypt::KeyUnwrapAnswer(*opts);
 }
 
 }  // namespace
@@ -148,6 +160,8 @@ void AddKeyProviderCommand(CLI::App& app) {
                  "admin JWT file, to store new KEKs (env COCO_KBS_ADMIN_TOKEN)");
   kp->add_option("--kbs-cert", f->kbs_ca, "PEM CA certificate for an https broker");
   kp->add_option("--keypath", f->keypath, "32-byte key-encryption key file");
+  kp->add_flag("--allow-ctr-key-wrap", f->allow_ctr,
+               "accept algorithm=A256CTR / A256CTR packets (no integrity; refused by default)");
   kp->callback([f] {
     std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     auto req = ocicrypt::ParseKeyProviderRequest(input);

@@ -57,7 +57,9 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
   if (plain.empty()) {
     layer.stored = desc.digest;
     layer.media_type = desc.media_type;
-    if (store.Has(desc.digest)) {
+    // A blob that exists here only because a pull decrypted it is not used without its key:
+    // it must come from the registry in the clear (which shows it is public).
+    if (store.Has(desc.digest) && !store.IsPrivate(desc.digest)) {
       layer.cached = true;
       if (options.status) options.status(label + " cached");
       return Status::Ok();
@@ -65,6 +67,7 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
     COCO_ASSIGN_OR_RETURN(auto w, store.NewWriter(desc.digest, desc.size));
     COCO_RETURN_IF_ERROR(source.FetchBlob(desc, *w, progress));
     COCO_RETURN_IF_ERROR(w->Close());
+    store.ClearPrivate(desc.digest);
     if (options.status) options.status(label + " pulled (" + std::to_string(desc.size) + " bytes)");
     return Status::Ok();
   }
@@ -84,6 +87,12 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
     if (options.status) options.status(label + " key obtained; decrypted layer cached");
     return Status::Ok();
   }
+  if (desc.digest.algorithm != "sha256") {
+    return MakeError("InvalidArgument", label + ": layer digests other than sha256 are not "
+                                                "supported for encrypted layers");
+  }
+  // Marked before the blob exists, so no window shows a decrypted blob as public.
+  COCO_RETURN_IF_ERROR(store.MarkPrivate(layer.stored));
   COCO_ASSIGN_OR_RETURN(auto plain_writer, store.NewWriter(layer.stored, -1));
   COCO_ASSIGN_OR_RETURN(auto decrypter, dec->Decrypter(*plain_writer));
   CiphertextCheck check(*decrypter, desc);

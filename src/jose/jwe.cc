@@ -142,12 +142,12 @@ Result<Json> EncryptImpl(const Json& tee_pubkey, const Bytes& plaintext) {
   if (ecdh && recipient.type() != crypto::Key::Type::kEc) {
     return MakeError("InvalidArgument",
                      "JWE recipient JWK alg \"ECDH-ES+A256KW\" needs an EC key, but \"kty\" is " +
-                         tee_pubkey.value("kty", std::string("?")));
+                         (tee_pubkey.contains("kty") && tee_pubkey["kty"].is_string() ? tee_pubkey["kty"].get<std::string>() : std::string("?")));
   }
   if (!ecdh && recipient.type() != crypto::Key::Type::kRsa) {
     return MakeError("InvalidArgument",
                      "JWE recipient JWK alg \"RSA-OAEP-256\" needs an RSA key, but \"kty\" is " +
-                         tee_pubkey.value("kty", std::string("?")));
+                         (tee_pubkey.contains("kty") && tee_pubkey["kty"].is_string() ? tee_pubkey["kty"].get<std::string>() : std::string("?")));
   }
 
   SecretBytes cek(crypto::RandomBytes(32));
@@ -302,7 +302,8 @@ Result<SecretBytes> UnwrapCek(const Json& header, const crypto::Key& private_key
     if (epk_it == header.end() || !epk_it->is_object()) {
       return MakeError("InvalidArgument", "JWE header has no \"epk\" object for " + alg_name);
     }
-    if (epk_it->value("kty", std::string()) != "EC") {
+    auto kty = epk_it->find("kty");
+    if (kty == epk_it->end() || !kty->is_string() || *kty != "EC") {
       return MakeError("InvalidArgument",
                        "JWE header \"epk\" is not an EC key (\"kty\" is not \"EC\")");
     }

@@ -7,6 +7,9 @@ namespace {
 
 using Json = nlohmann::json;
 
+// Each recipient costs a private-key operation per key tried: bound what a hostile image asks.
+constexpr size_t kMaxRecipients = 64;
+
 std::string DefaultAlg(const crypto::Key& key) {
   return key.type() == crypto::Key::Type::kRsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW";
 }
@@ -65,7 +68,13 @@ Json RecipientView(const Json& jwe, const Json& recipient) {
 }
 
 Result<SecretBytes> DecryptOne(const Json& view, const crypto::Key& key) {
-  std::string protected_b64 = view.value("protected", std::string());
+  std::string protected_b64;
+  if (view.contains("protected")) {
+    if (!view["protected"].is_string()) {
+      return MakeError("InvalidArgument", "JWE member \"protected\" is not a string");
+    }
+    protected_b64 = view["protected"].get<std::string>();
+  }
   Json header;
   if (protected_b64.empty()) {
     // RFC 7516 allows an empty protected header; the AAD is then empty too.
@@ -108,22 +117,21 @@ Result<SecretBytes> DecryptOne(const Json& view, const crypto::Key& key) {
   return std::move(plain).value();
 }
 
+std::string StringIn(const Json& obj, const char* name) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(name);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string Describe(const Json& view) {
-  std::string alg = "?";
-  if (view.contains("header") && view["header"].is_object()) {
-    alg = view["header"].value("alg", alg);
-    if (view["header"].contains("kid") && view["header"]["kid"].is_string()) {
-      alg += " kid " + view["header"]["kid"].get<std::string>();
-    }
-  }
-  if (alg == "?" && view.contains("protected") && view["protected"].is_string()) {
+  std::string alg = StringIn(view.contains("header") ? view["header"] : Json(), "alg");
+  std::string kid = StringIn(view.contains("header") ? view["header"] : Json(), "kid");
+  if (alg.empty() && view.contains("protected") && view["protected"].is_string()) {
     auto raw = Base64UrlDecode(view["protected"].get<std::string>());
-    if (raw.ok()) {
-      Json h = Json::parse(raw->begin(), raw->end(), nullptr, false);
-      if (h.is_object()) alg = h.value("alg", alg);
-    }
+    if (raw.ok()) alg = StringIn(Json::parse(raw->begin(), raw->end(), nullptr, false), "alg");
   }
-  return alg;
+  if (alg.empty()) alg = "?";
+  return kid.empty() ? alg : alg + " kid " + kid;
 }
 
 Result<SecretBytes> Decrypt(const Json& jwe, const std::vector<crypto::Key>& keys) {
@@ -133,6 +141,11 @@ Result<SecretBytes> Decrypt(const Json& jwe, const std::vector<crypto::Key>& key
     const Json& list = jwe["recipients"];
     if (!list.is_array() || list.empty()) {
       return MakeError("InvalidArgument", "JWE \"recipients\" is not a non-empty array");
+    }
+    if (list.size() > kMaxRecipients) {
+      return MakeError("InvalidArgument", "JWE has " + std::to_string(list.size()) +
+                                              " recipients; at most " +
+                                              std::to_string(kMaxRecipients) + " are read");
     }
     for (const Json& r : list) {
       if (!r.is_object()) return MakeError("InvalidArgument", "JWE recipient is not an object");

@@ -33,9 +33,10 @@ Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& met
   e.status = r.status;
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (j.is_object()) {
-    std::string type = j.value("type", "");
+    std::string type = j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
     e.variant = type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1);
-    e.detail = j.value("detail", "");
+    e.detail = j.contains("detail") && j["detail"].is_string() ? j["detail"].get<std::string>()
+                                                                : r.body.substr(0, 300);
   } else {
     e.detail = r.body;
   }
@@ -45,6 +46,17 @@ Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& met
 
 Status SetResource(const AdminEndpoint& ep, const std::string& path, const std::string& data) {
   COCO_ASSIGN_OR_RETURN(std::string p, ParseResourcePath(path));
+  if (ep.url.rfind("http://", 0) == 0) {
+    std::string host = ep.url.substr(7);
+    host = host.substr(0, host.find('/'));
+    bool loopback = host.rfind("127.", 0) == 0 || host.rfind("localhost", 0) == 0 ||
+                    host.rfind("[::1]", 0) == 0;
+    if (!loopback) {
+      return MakeError("InvalidArgument", "refusing to send resource " + p +
+                                              " and the admin token over plain HTTP to " + host +
+                                              "; use an https:// broker URL");
+    }
+  }
   COCO_RETURN_IF_ERROR(AdminRequest(ep, "POST", "/kbs/v0/resource/" + p, data));
   return Status::Ok();
 }

@@ -122,8 +122,10 @@ std::string ImageFile(const std::string& dir, const std::string& name) {
 }  // namespace
 
 Result<std::unique_ptr<ContentStore>> ContentStore::Open(const std::string& dir) {
-  for (const char* sub : {"/blobs/sha256", "/blobs/sha512", "/tmp", "/images"}) {
-    COCO_RETURN_IF_ERROR(MakeDirs(dir + sub));
+  // Private to its owner: it holds decrypted layers.
+  COCO_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  for (const char* sub : {"/blobs/sha256", "/blobs/sha512", "/tmp", "/images", "/private"}) {
+    COCO_RETURN_IF_ERROR(MakeDirs(dir + sub, 0700));
   }
   std::string lock = dir + "/lock";
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -144,6 +146,23 @@ std::string ContentStore::BlobPath(const Digest& d) const {
 bool ContentStore::Has(const Digest& d) const {
   struct stat st;
   return ::stat(BlobPath(d).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Status ContentStore::MarkPrivate(const Digest& d) {
+  std::string marker = dir_ + "/private/" + d.algorithm + "-" + d.hex;
+  int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot create " + marker);
+  ::close(fd);
+  return Status::Ok();
+}
+
+bool ContentStore::IsPrivate(const Digest& d) const {
+  struct stat st;
+  return ::stat((dir_ + "/private/" + d.algorithm + "-" + d.hex).c_str(), &st) == 0;
+}
+
+void ContentStore::ClearPrivate(const Digest& d) {
+  ::unlink((dir_ + "/private/" + d.algorithm + "-" + d.hex).c_str());
 }
 
 Result<std::unique_ptr<BlobWriter>> ContentStore::NewWriter(const Digest& expected,
@@ -263,6 +282,7 @@ Result<PruneReport> ContentStore::Prune() {
       std::error_code sec;
       auto size = e.file_size(sec);
       if (fs::remove(e.path(), sec)) {
+        fs::remove(dir_ + "/private/" + alg + "-" + e.path().filename().string(), sec);
         ++report.blobs_removed;
         report.bytes_removed += sec ? 0 : size;
       }

@@ -64,6 +64,13 @@ class ContentStore {
   // Stores `data` and returns its sha256 digest.
   Result<Digest> PutBlob(std::string_view data);
 
+  // Marks a blob as private: it was obtained by decryption, so only a pull that obtained the
+  // layer's key may use the stored copy; anyone else must fetch it from a registry (which proves
+  // it is public) — see image/puller.h. Cleared again when the blob is fetched in the clear.
+  Status MarkPrivate(const Digest& d);
+  bool IsPrivate(const Digest& d) const;
+  void ClearPrivate(const Digest& d);
+
   // Records (replacing) the blobs an image uses, so Prune keeps them.
   Status RecordImage(const ImageRecord& image);
   Status RemoveImage(const std::string& name);

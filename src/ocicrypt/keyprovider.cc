@@ -8,7 +8,7 @@ namespace {
 using Json = nlohmann::json;
 
 // A []byte field: base64 string, integer array, or (raw_ok) a raw JSON-object text.
-Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok, bool* arrays) {
+Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok) {
   if (v.is_array()) {
     Bytes out;
     out.reserve(v.size());
@@ -18,7 +18,6 @@ Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok, bo
       }
       out.push_back(static_cast<uint8_t>(e.get<uint64_t>()));
     }
-    *arrays = true;
     return out;
   }
   if (v.is_string()) {
@@ -26,7 +25,6 @@ Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok, bo
     auto b = Base64Decode(s);
     if (b.ok()) return std::move(b).value();
     if (raw_ok && !s.empty() && s.front() == '{') {
-      *arrays = true;  // only ocicrypt-rs sends raw text, and it reads arrays back
       return ToBytes(s);
     }
     return MakeError("InvalidArgument", where + " is neither base64 nor a byte array");
@@ -35,8 +33,7 @@ Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok, bo
 }
 
 Result<std::map<std::string, std::vector<std::string>>> ParamsOf(const Json& config,
-                                                                  const std::string& where,
-                                                                  bool* arrays) {
+                                                                  const std::string& where) {
   std::map<std::string, std::vector<std::string>> out;
   if (!config.is_object()) return out;
   auto p = config.find("Parameters");
@@ -50,29 +47,28 @@ Result<std::map<std::string, std::vector<std::string>>> ParamsOf(const Json& con
     }
     for (const Json& v : *it) {
       COCO_ASSIGN_OR_RETURN(Bytes b,
-                            ByteField(v, where + ".Parameters." + it.key(), false, arrays));
+                            ByteField(v, where + ".Parameters." + it.key(), false));
       out[it.key()].push_back(ToString(b));
     }
   }
   return out;
 }
 
-Json Encode(const Bytes& b, bool arrays) {
-  if (!arrays) return Base64Encode(b);
+// Integer arrays: ocicrypt-rs reads only those, Go's encoding/json reads them as well.
+Json Encode(const Bytes& b) {
   Json a = Json::array();
   for (uint8_t c : b) a.push_back(c);
   return a;
 }
 
-}  // namespace
-
-Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
+Result<KeyProviderRequest> ParseRequest(std::string_view text) {
   Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError("InvalidArgument", "key-provider request is not a JSON object");
   }
   KeyProviderRequest r;
-  std::string op = j.value("op", std::string());
+  auto op_it = j.find("op");
+  std::string op = op_it != j.end() && op_it->is_string() ? op_it->get<std::string>() : "";
   if (op == "keywrap") {
     r.op = KeyProviderRequest::Op::kWrap;
     auto params = j.find("keywrapparams");
@@ -80,13 +76,13 @@ Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
       return MakeError("InvalidArgument", "keywrap request has no \"keywrapparams\" object");
     }
     if (params->contains("ec")) {
-      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["ec"], "keywrapparams.ec", &r.byte_arrays));
+      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["ec"], "keywrapparams.ec"));
     }
     auto od = params->find("optsdata");
     if (od == params->end()) {
       return MakeError("InvalidArgument", "keywrap request has no \"optsdata\"");
     }
-    COCO_ASSIGN_OR_RETURN(Bytes b, ByteField(*od, "keywrapparams.optsdata", true, &r.byte_arrays));
+    COCO_ASSIGN_OR_RETURN(Bytes b, ByteField(*od, "keywrapparams.optsdata", true));
     r.optsdata = SecretBytes(std::move(b));
   } else if (op == "keyunwrap") {
     r.op = KeyProviderRequest::Op::kUnwrap;
@@ -95,14 +91,14 @@ Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
       return MakeError("InvalidArgument", "keyunwrap request has no \"keyunwrapparams\" object");
     }
     if (params->contains("dc")) {
-      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["dc"], "keyunwrapparams.dc", &r.byte_arrays));
+      COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["dc"], "keyunwrapparams.dc"));
     }
     auto an = params->find("annotation");
     if (an == params->end()) {
       return MakeError("InvalidArgument", "keyunwrap request has no \"annotation\"");
     }
     COCO_ASSIGN_OR_RETURN(r.annotation,
-                          ByteField(*an, "keyunwrapparams.annotation", true, &r.byte_arrays));
+                          ByteField(*an, "keyunwrapparams.annotation", true));
   } else {
     return MakeError("InvalidArgument", "key-provider request \"op\" is \"" + op +
                                             "\"; expected \"keywrap\" or \"keyunwrap\"");
@@ -110,12 +106,22 @@ Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
   return r;
 }
 
-std::string KeyWrapAnswer(const Bytes& annotation, bool byte_arrays) {
-  return Json{{"keywrapresults", {{"annotation", Encode(annotation, byte_arrays)}}}}.dump();
+}  // namespace
+
+Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
+  try {
+    return ParseRequest(text);
+  } catch (const Json::exception& e) {
+    return MakeError("InvalidArgument", std::string("malformed key-provider request: ") + e.what());
+  }
 }
 
-std::string KeyUnwrapAnswer(const SecretBytes& optsdata, bool byte_arrays) {
-  return Json{{"keyunwrapresults", {{"optsdata", Encode(optsdata.bytes(), byte_arrays)}}}}.dump();
+std::string KeyWrapAnswer(const Bytes& annotation) {
+  return Json{{"keywrapresults", {{"annotation", Encode(annotation)}}}}.dump();
+}
+
+std::string KeyUnwrapAnswer(const SecretBytes& optsdata) {
+  return Json{{"keyunwrapresults", {{"optsdata", Encode(optsdata.bytes())}}}}.dump();
 }
 
 Result<ProviderParams> ParseProviderParams(std::string_view text) {

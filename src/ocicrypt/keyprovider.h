@@ -6,8 +6,8 @@
 //   {"op":"keyunwrap","keyunwrapparams":{"dc":{"Parameters":{NAME:[b64]}},"annotation":<bytes>}}
 //     → {"keyunwrapresults":{"optsdata":<private options>}}
 // Byte fields arrive as base64 strings (Go ocicrypt) or JSON integer arrays (Rust ocicrypt-rs,
-// which also sends keywrap "optsdata" as the raw JSON text); all three are accepted, and the
-// answer uses the form the request used.
+// which also sends keywrap "optsdata" as the raw JSON text); all three are accepted. Answers
+// carry integer arrays, which ocicrypt-rs requires and Go's encoding/json also reads.
 #pragma once
 
 #include <map>
@@ -26,14 +26,11 @@ struct KeyProviderRequest {
   std::map<std::string, std::vector<std::string>> parameters;
   SecretBytes optsdata;  // wrap: the private options to wrap
   Bytes annotation;      // unwrap: the packet to open
-  // The request came from ocicrypt-rs (bytes as integer arrays, or raw optsdata text), which
-  // reads only integer arrays back.
-  bool byte_arrays = false;
 };
 
 Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view json);
-std::string KeyWrapAnswer(const Bytes& annotation, bool byte_arrays);
-std::string KeyUnwrapAnswer(const SecretBytes& optsdata, bool byte_arrays);
+std::string KeyWrapAnswer(const Bytes& annotation);
+std::string KeyUnwrapAnswer(const SecretBytes& optsdata);
 
 // Parameters after "provider:NAME:": either a bare key id ("kbs:///repo/type/tag") or
 // "::"-separated key=value pairs: keyid=…, keypath=FILE (a raw 32-byte key-encryption key),

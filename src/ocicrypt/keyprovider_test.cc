@@ -18,12 +18,11 @@ TEST(KeyProvider, ParsesWrapRequestAsGoOcicryptSendsIt) {
   EXPECT_EQ(r->op, KeyProviderRequest::Op::kWrap);
   EXPECT_EQ(r->parameters.at("coco"), std::vector<std::string>{"kbs:///default/key/k1"});
   EXPECT_EQ(ToString(r->optsdata.bytes()), kPriv);
-  EXPECT_FALSE(r->byte_arrays);
-  auto answer = nlohmann::json::parse(KeyWrapAnswer(ToBytes("{\"kid\":1}"), false));
-  EXPECT_EQ(answer["keywrapresults"]["annotation"], Base64Encode(ToBytes("{\"kid\":1}")));
+  auto answer = nlohmann::json::parse(KeyWrapAnswer(ToBytes("{}")));
+  EXPECT_EQ(answer["keywrapresults"]["annotation"], nlohmann::json::array({123, 125}));
 }
 
-TEST(KeyProvider, ParsesRustFormsAndAnswersInKind) {
+TEST(KeyProvider, ParsesRustFormsAndAnswersWithArrays) {
   // ocicrypt-rs: optsdata as raw JSON text, annotation as an integer array.
   std::string wrap = R"({"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"coco":[]},)"
                      R"("DecryptConfig":{"Parameters":{}}},"optsdata":)" +
@@ -38,9 +37,8 @@ TEST(KeyProvider, ParsesRustFormsAndAnswersInKind) {
   ASSERT_TRUE(u.ok()) << u.error().message;
   EXPECT_EQ(u->op, KeyProviderRequest::Op::kUnwrap);
   EXPECT_EQ(ToString(u->annotation), "{}");
-  EXPECT_TRUE(u->byte_arrays);
   EXPECT_EQ(u->parameters.at("attestation-agent")[0], "En");
-  auto answer = nlohmann::json::parse(KeyUnwrapAnswer(SecretBytes(ToBytes("ab")), true));
+  auto answer = nlohmann::json::parse(KeyUnwrapAnswer(SecretBytes(ToBytes("ab"))));
   EXPECT_EQ(answer["keyunwrapresults"]["optsdata"], nlohmann::json::array({97, 98}));
 }
 

@@ -1,6 +1,8 @@
 #include "ocicrypt/keywrap.h"
 
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+
 #include <optional>
 
 #include "base/file.h"
@@ -84,6 +86,7 @@ Result<jose::JweRecipient> LoadRecipient(const std::string& path) {
 Result<crypto::Key> LoadPrivateKey(const std::string& path) {
   COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   auto key = crypto::Key::FromPem(text);
+  OPENSSL_cleanse(text.data(), text.size());
   if (!key.ok()) {
     return MakeError("InvalidArgument", path + ": not a PEM private key: " + key.error().message);
   }

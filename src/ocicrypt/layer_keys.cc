@@ -3,6 +3,9 @@
 namespace coco::ocicrypt {
 namespace {
 
+// Each entry may cost a private-key operation or a broker request: bound what an image asks.
+constexpr size_t kMaxEntries = 64;
+
 std::vector<std::string> SplitComma(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -64,6 +67,11 @@ Result<LayerKey> UnwrapLayerKey(const std::map<std::string, std::string>& annota
     }
     if (handler == nullptr) continue;
     std::vector<std::string> entries = SplitComma(value);
+    if (entries.size() > kMaxEntries) {
+      return MakeError("InvalidArgument", name + " has " + std::to_string(entries.size()) +
+                                              " wrapped keys; at most " +
+                                              std::to_string(kMaxEntries) + " are read");
+    }
     for (size_t i = 0; i < entries.size(); ++i) {
       std::string where = scheme + (entries.size() > 1 ? " #" + std::to_string(i + 1) : "");
       auto blob = Base64Decode(entries[i]);

@@ -161,14 +161,17 @@ TEST(LayerKeys, WrongKeysAreRefusedNamingTheKeyId) {
     auto prov = NewProviderWrapper("attestation-agent", "kbs:///default/key/two", kek, wrap);
     auto ann = EncryptionAnnotations(priv, pub, {prov.get()}).value();
     auto wrong = NewProviderUnwrapper(
-        [](const std::string&) -> Result<SecretBytes> { return SecretBytes(Bytes(32, 9)); });
+        [](const std::string&) -> Result<SecretBytes> { return SecretBytes(Bytes(32, 9)); },
+        /*allow_ctr=*/true);
     auto k = UnwrapLayerKey(ann, {wrong.get()});
     ASSERT_FALSE(k.ok()) << wrap;
     EXPECT_EQ(k.error().kind, "KeyMismatch") << k.error().message;
     EXPECT_NE(k.error().message.find("kbs:///default/key/two"), std::string::npos);
-    auto unreachable = NewProviderUnwrapper([](const std::string&) -> Result<SecretBytes> {
-      return MakeError("PolicyDeny", "resource policy denied");
-    });
+    auto unreachable = NewProviderUnwrapper(
+        [](const std::string&) -> Result<SecretBytes> {
+          return MakeError("PolicyDeny", "resource policy denied");
+        },
+        /*allow_ctr=*/true);
     k = UnwrapLayerKey(ann, {unreachable.get()});
     ASSERT_FALSE(k.ok());
     EXPECT_EQ(k.error().kind, "PolicyDeny");
@@ -180,6 +183,39 @@ TEST(LayerKeys, WrongKeysAreRefusedNamingTheKeyId) {
     EXPECT_EQ(k.error().kind, "KeyMissing");
     EXPECT_NE(k.error().message.find("provider.attestation-agent"), std::string::npos);
   }
+}
+
+TEST(LayerKeys, CtrWrappedKeysNeedExplicitConsent) {
+  SecretBytes kek(crypto::RandomBytes(32));
+  PrivateOptions priv = NewPrivateOptions("sha256:" + std::string(64, 'd'));
+  PublicOptions pub;
+  pub.hmac = Bytes(32, 3);
+  auto prov = NewProviderWrapper("attestation-agent", "kbs:///default/key/ctr", kek, "A256CTR");
+  auto ann = EncryptionAnnotations(priv, pub, {prov.get()}).value();
+  auto source = [&](const std::string&) -> Result<SecretBytes> { return kek; };
+  auto strict = NewProviderUnwrapper(source);
+  auto k = UnwrapLayerKey(ann, {strict.get()});
+  ASSERT_FALSE(k.ok());
+  EXPECT_NE(k.error().message.find("A256CTR"), std::string::npos);
+  EXPECT_NE(k.error().message.find("kbs:///default/key/ctr"), std::string::npos);
+  auto lenient = NewProviderUnwrapper(source, /*allow_ctr=*/true);
+  k = UnwrapLayerKey(ann, {lenient.get()});
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  EXPECT_EQ(k->priv.symkey.bytes(), priv.symkey.bytes());
+}
+
+TEST(LayerKeys, TooManyEntriesAreRefused) {
+  PublicOptions pub;
+  pub.hmac = Bytes(32, 3);
+  std::map<std::string, std::string> ann;
+  ann[kAnnotationPubOpts] = Base64Encode(ToBytes(SerializePublicOptions(pub)));
+  std::string many;
+  for (int i = 0; i < 65; ++i) many += (i ? "," : "") + Base64Encode(ToBytes("{}"));
+  ann[kAnnotationJwe] = many;
+  auto u = NewJweUnwrapper({crypto::Key::GenerateEc(crypto::Curve::kP256).value()});
+  auto k = UnwrapLayerKey(ann, {u.get()});
+  ASSERT_FALSE(k.ok());
+  EXPECT_NE(k.error().message.find("at most 64"), std::string::npos) << k.error().message;
 }
 
 TEST(ProviderPacket, ReadsUpstreamV1AndV2Packets) {

@@ -50,8 +50,14 @@ Result<PrivateOptions> ParsePrivateOptions(const SecretBytes& json) {
   std::string_view text(reinterpret_cast<const char*>(json.data()), json.size());
   COCO_ASSIGN_OR_RETURN(Json j, ParseObject(text, "layer private options"));
   PrivateOptions o;
-  COCO_ASSIGN_OR_RETURN(Bytes key, B64Member(j, "symkey", "layer private options"));
-  o.symkey = SecretBytes(std::move(key));
+  auto key = B64Member(j, "symkey", "layer private options");
+  // The parsed JSON holds the key in base64: wipe that copy whatever happens next.
+  if (auto it = j.find("symkey"); it != j.end() && it->is_string()) {
+    std::string& text = it->get_ref<std::string&>();
+    OPENSSL_cleanse(text.data(), text.size());
+  }
+  if (!key.ok()) return key.error();
+  o.symkey = SecretBytes(std::move(key).value());
   if (o.symkey.size() != kSymKeySize) {
     return MakeError("InvalidArgument", "layer private options: \"symkey\" has " +
                                             std::to_string(o.symkey.size()) + " bytes, need 32");
@@ -71,17 +77,24 @@ Result<PrivateOptions> ParsePrivateOptions(const SecretBytes& json) {
     return MakeError("InvalidArgument", "layer private options: \"nonce\" has " +
                                             std::to_string(o.nonce.size()) + " bytes, need 16");
   }
-  // The JSON text held the key in base64: nlohmann's copy is gone with `j`; nothing else kept.
   return o;
 }
 
 SecretBytes SerializePrivateOptions(const PrivateOptions& opts) {
   std::string key_b64 = Base64Encode(opts.symkey.bytes());
-  std::string out = "{\"symkey\":\"" + key_b64 + "\",\"digest\":" + Json(opts.digest).dump() +
-                    ",\"cipheroptions\":{\"nonce\":\"" + Base64Encode(opts.nonce) + "\"}}";
+  std::string digest = Json(opts.digest).dump();
+  std::string nonce = Base64Encode(opts.nonce);
+  // One buffer, sized up front, so no reallocation leaves an unwiped copy of the key behind.
+  SecretBytes result;
+  Bytes& out = result.mutable_bytes();
+  out.reserve(64 + key_b64.size() + digest.size() + nonce.size());
+  for (std::string_view part : {std::string_view("{\"symkey\":\""), std::string_view(key_b64),
+                                std::string_view("\",\"digest\":"), std::string_view(digest),
+                                std::string_view(",\"cipheroptions\":{\"nonce\":\""),
+                                std::string_view(nonce), std::string_view("\"}}")}) {
+    out.insert(out.end(), part.begin(), part.end());
+  }
   OPENSSL_cleanse(key_b64.data(), key_b64.size());
-  SecretBytes result(ToBytes(out));
-  OPENSSL_cleanse(out.data(), out.size());
   return result;
 }
 

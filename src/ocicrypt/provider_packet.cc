@@ -46,7 +46,8 @@ class ProviderWrapper : public KeyWrapper {
 
 class ProviderUnwrapper : public KeyUnwrapper {
  public:
-  explicit ProviderUnwrapper(KekSource source) : source_(std::move(source)) {}
+  ProviderUnwrapper(KekSource source, bool allow_ctr)
+      : source_(std::move(source)), allow_ctr_(allow_ctr) {}
   bool Handles(const std::string& annotation) const override {
     return annotation == std::string(kAnnotationProviderPrefix) + kAttestationAgentProvider ||
            annotation == std::string(kAnnotationProviderPrefix) + "coco";
@@ -56,6 +57,13 @@ class ProviderUnwrapper : public KeyUnwrapper {
     if (p.provider != "kbs") {
       return MakeError("Unsupported", "key id " + p.kid + ": key provider \"" + p.provider +
                                           "\" is not supported (only \"kbs\")");
+    }
+    if (p.wrap_type == "A256CTR" && !allow_ctr_) {
+      return MakeError("Unsupported",
+                       "key id " + p.kid +
+                           ": the layer key is wrapped with A256CTR, which has no integrity; "
+                           "refused (re-encrypt with A256GCM, or allow it explicitly with "
+                           "--allow-ctr-key-wrap)");
     }
     auto cached = keks_.find(p.kid);
     if (cached == keks_.end()) {
@@ -81,6 +89,7 @@ class ProviderUnwrapper : public KeyUnwrapper {
 
  private:
   KekSource source_;
+  bool allow_ctr_;
   std::map<std::string, SecretBytes> keks_;
 };
 
@@ -98,16 +107,23 @@ Result<ProviderPacket> ParseProviderPacket(const Bytes& json) {
   }
   p.kid = kid->get<std::string>();
   COCO_ASSIGN_OR_RETURN(p.wrapped_data, B64Field(j, "wrapped_data"));
-  if (j.contains("provider") && j["provider"].is_string()) p.provider = j["provider"];
+  if (j.contains("provider") && !j["provider"].is_null()) {
+    if (!j["provider"].is_string()) {
+      return MakeError("InvalidArgument", "key-provider packet \"provider\" is not a string");
+    }
+    p.provider = j["provider"].get<std::string>();
+  }
   if (j.contains("version") && j["version"] != "0.1.0") {
-    return MakeError("Unsupported", "key id " + p.kid + ": packet version " +
-                                        j["version"].dump() + " is not supported (want 0.1.0)");
+    std::string v = j["version"].is_string() ? j["version"].get<std::string>().substr(0, 40)
+                                             : std::string("(not a string)");
+    return MakeError("Unsupported", "key id " + p.kid + ": packet version " + v +
+                                        " is not supported (want 0.1.0)");
   }
   if (j.contains("wrap_type") && !j["wrap_type"].is_null()) {
     if (!j["wrap_type"].is_string()) {
       return MakeError("InvalidArgument", "key-provider packet \"wrap_type\" is not a string");
     }
-    p.wrap_type = j["wrap_type"];
+    p.wrap_type = j["wrap_type"].get<std::string>();
   }
   if (j.contains("iv") && !j["iv"].is_null()) {
     COCO_ASSIGN_OR_RETURN(p.iv, B64Field(j, "iv"));
@@ -186,8 +202,8 @@ std::unique_ptr<KeyWrapper> NewProviderWrapper(std::string provider, std::string
                                            std::move(wrap_type));
 }
 
-std::unique_ptr<KeyUnwrapper> NewProviderUnwrapper(KekSource source) {
-  return std::make_unique<ProviderUnwrapper>(std::move(source));
+std::unique_ptr<KeyUnwrapper> NewProviderUnwrapper(KekSource source, bool allow_ctr) {
+  return std::make_unique<ProviderUnwrapper>(std::move(source), allow_ctr);
 }
 
 }  // namespace coco::ocicrypt

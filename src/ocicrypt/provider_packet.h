@@ -42,6 +42,9 @@ std::unique_ptr<KeyWrapper> NewProviderWrapper(std::string provider, std::string
                                                SecretBytes kek, std::string wrap_type = "A256GCM");
 // Unwraps packets under keys.provider.attestation-agent and keys.provider.coco, fetching KEKs
 // from `source` (once per kid). Errors name the kid.
-std::unique_ptr<KeyUnwrapper> NewProviderUnwrapper(KekSource source);
+// A256CTR packets are refused unless `allow_ctr`: without integrity, a host that alters the
+// packet and watches which pulls fail learns the layer key bit by bit (and the same KEK's GCM
+// keystream can be replayed as CTR).
+std::unique_ptr<KeyUnwrapper> NewProviderUnwrapper(KekSource source, bool allow_ctr = false);
 
 }  // namespace coco::ocicrypt

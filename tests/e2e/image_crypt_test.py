@@ -167,6 +167,19 @@ def main():
     err = cli_fails(["image", "pull", src, "--store", os.path.join(tmp, "st-none")],
                     "an encrypted image without keys", ["--decryption-key"])
 
+    # A decrypted layer in the store never serves a pull that lacks its key: a plain manifest
+    # naming the plaintext digest must fetch it (here the source lacks it, so the pull fails).
+    sneaky = os.path.join(tmp, "sneaky")
+    shutil.copytree(plain, sneaky)
+    for gz in img["layers"]:
+        os.remove(os.path.join(sneaky, "blobs", "sha256", gz.split(":")[1]))
+    err = cli_fails(["image", "pull", "oci:%s:v1" % sneaky, "--store",
+                     os.path.join(tmp, "store-ec")],
+                    "a plain manifest naming a decrypted layer does not get it from the store",
+                    [img["layers"][0].split(":")[1][:12]])
+    check(oct(os.stat(os.path.join(tmp, "store-ec")).st_mode & 0o777) == "0o700",
+          "the content store directory is private to its owner")
+
     # --- coco encrypts, skopeo decrypts ---------------------------------------------------
     cenc = "docker://%s/crypt/coco-enc:v1" % host
     cli_ok(["image", "encrypt", "docker://%s/crypt/plain:v1" % host, cenc, "--recipient",
@@ -222,7 +235,10 @@ def main():
         "optsdata": base64.b64encode(priv).decode()}}
     r = cli_ok(["keyprovider"], "keyprovider answers Go's keywrap request",
                json.dumps(go_wrap).encode())
-    ann_bytes = base64.b64decode(json.loads(r.stdout)["keywrapresults"]["annotation"])
+    ann_field = json.loads(r.stdout)["keywrapresults"]["annotation"]
+    check(isinstance(ann_field, list), "keywrap answers the packet as an integer array (read by "
+          "ocicrypt-rs and by Go's encoding/json)")
+    ann_bytes = bytes(ann_field)
     packet = json.loads(ann_bytes)
     check(packet["kid"] == "kbs:///default/key/kp" and packet["wrap_type"] == "A256GCM",
           "the packet names the key id and A256GCM", packet)
@@ -236,21 +252,21 @@ def main():
         "annotation": base64.b64encode(ann_bytes).decode()}}
     r = cli_ok(["keyprovider", "--keypath", kek_file], "keyprovider answers Go's keyunwrap",
                json.dumps(go_unwrap).encode())
-    check(base64.b64decode(json.loads(r.stdout)["keyunwrapresults"]["optsdata"]) == priv,
-          "keyunwrap returns the private options (base64 for Go)")
+    check(bytes(json.loads(r.stdout)["keyunwrapresults"]["optsdata"]) == priv,
+          "keyunwrap returns the private options")
     rust_unwrap = {"op": "keyunwrap", "keyunwrapparams": {
         "dc": {"Parameters": {}}, "annotation": list(ann_bytes)}}
     r = cli_ok(["keyprovider", "--keypath", kek_file], "keyprovider answers ocicrypt-rs keyunwrap",
                json.dumps(rust_unwrap).encode())
     check(bytes(json.loads(r.stdout)["keyunwrapresults"]["optsdata"]) == priv,
-          "keyunwrap answers an integer array to an integer-array request")
+          "keyunwrap answers an ocicrypt-rs request")
     rust_wrap = {"op": "keywrap", "keywrapparams": {
         "ec": {"Parameters": {"coco": [list(params.encode())]}, "DecryptConfig": None},
         "optsdata": priv.decode()}}
     r = cli_ok(["keyprovider"], "keyprovider answers ocicrypt-rs keywrap (raw optsdata)",
                json.dumps(rust_wrap).encode())
-    check(isinstance(json.loads(r.stdout)["keywrapresults"]["annotation"], list),
-          "keywrap answers an integer array to an integer-array request")
+    check(json.loads(bytes(json.loads(r.stdout)["keywrapresults"]["annotation"]))["kid"] ==
+          "kbs:///default/key/kp", "keywrap answers an ocicrypt-rs request")
     r = run_cli(["keyprovider"], b'{"op":"keywrap"}')
     check(r.returncode != 0 and b"keywrapparams" in r.stderr, "a malformed request is refused",
           describe_run(r))
@@ -271,7 +287,7 @@ def main():
         r = cli_ok(["keyprovider", "--kbs", broker.url, "--admin-token", broker.admin_token_path],
                    "keyprovider wraps a layer key with a fresh KEK stored in the broker",
                    json.dumps(wrap).encode())
-        ann = json.loads(r.stdout)["keywrapresults"]["annotation"]
+        ann = base64.b64encode(bytes(json.loads(r.stdout)["keywrapresults"]["annotation"])).decode()
         layer["mediaType"] += "+encrypted"
         layer["digest"], layer["size"] = put_blob(kp_layout, ct), len(ct)
         layer["annotations"] = {AA: ann,
@@ -294,6 +310,13 @@ def main():
     cli_ok(["image", "encrypt", "docker://%s/crypt/plain:v1" % host, kenc, "--recipient",
             "provider:coco:kbs:///default/image-kek/app", "--kbs", broker.url, "--admin-token",
             broker.admin_token_path], "coco encrypts with a KEK stored in the broker")
+    r = cli_ok(["image", "inspect", kenc, "--raw"], "coco inspect --raw of the encrypted image")
+    kids = {json.loads(base64.b64decode(l["annotations"][AA]))["kid"]
+            for l in json.loads(r.stdout)["layers"]}
+    check(len(kids) == 1 and next(iter(kids)).startswith("kbs:///default/image-kek/app-"),
+          "one KEK per image, under the given id plus a random suffix", kids)
+    kid = next(iter(kids))
+    kid_path = kid[len("kbs:///"):]
     root = os.path.join(tmp, "root-kbs")
     cli_ok(["image", "pull", kenc, "--kbs", broker.url, "--store",
             os.path.join(tmp, "store-kbs"), "--unpack", root],
@@ -302,13 +325,22 @@ def main():
     # The broker's copy of the KEK, fetched independently, opens the packet.
     client = h.RcarClient(broker.url)
     client.full_attest()
-    kek_b = client.get_resource("default/image-kek/app")
+    kek_b = client.get_resource(kid_path)
     out = os.path.join(tmp, "kbs-dec")
     cli_ok(["image", "decrypt", kenc, "oci:%s:v1" % out, "--kbs", broker.url],
            "coco decrypt with the broker")
     check([l["digest"] for l in layout_manifest(out)["layers"]] == img["layers"],
           "decrypted layer digests equal the originals")
-    check(len(kek_b) == 32, "the broker holds a 32-byte KEK for kbs:///default/image-kek/app")
+    check(len(kek_b) == 32, "the broker holds a 32-byte KEK for " + kid)
+    # Encrypting again to the same id leaves the first image's key alone.
+    cli_ok(["image", "encrypt", "docker://%s/crypt/plain:v1" % host, kenc + "-again",
+            "--recipient", "provider:coco:kbs:///default/image-kek/app", "--kbs", broker.url,
+            "--admin-token", broker.admin_token_path], "coco encrypts a second image to that id")
+    check(client.get_resource(kid_path) == kek_b, "the first image's KEK is unchanged")
+    err = cli_fails(["image", "encrypt", "docker://%s/crypt/plain:v1" % host, kenc + "-ctr",
+                     "--recipient", "provider:coco:kbs:///default/image-kek/app::algorithm=A256CTR",
+                     "--kbs", broker.url, "--admin-token", broker.admin_token_path],
+                    "A256CTR key wrapping without --allow-ctr-key-wrap", ["A256CTR"])
 
     # The signature policy can live in the broker too: checked on this pull, cached or not.
     broker.set_resource("default/policy/images", json.dumps({"default": [{"type": "reject"}]}))
@@ -322,15 +354,13 @@ def main():
            "an accepting policy fetched from the broker lets the pull through")
 
     # Wrong KEK in the broker -> error names the key id.
-    broker.set_resource("default/image-kek/app", os.urandom(32))
+    broker.set_resource(kid_path, os.urandom(32))
     err = cli_fails(["image", "pull", kenc, "--kbs", broker.url, "--store",
-                     os.path.join(tmp, "store-wrong")], "a wrong KEK in the broker",
-                    ["kbs:///default/image-kek/app"])
+                     os.path.join(tmp, "store-wrong")], "a wrong KEK in the broker", [kid])
     # A KEK that the broker does not have -> error names the key id too.
-    broker.delete_resource("default/image-kek/app")
+    broker.delete_resource(kid_path)
     err = cli_fails(["image", "pull", kenc, "--kbs", broker.url, "--store",
-                     os.path.join(tmp, "store-gone")], "a KEK missing from the broker",
-                    ["kbs:///default/image-kek/app"])
+                     os.path.join(tmp, "store-gone")], "a KEK missing from the broker", [kid])
     info("all encrypted-image checks passed")
 
 
