@@ -3,6 +3,11 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <vector>
 
 namespace coco::ocicrypt {
@@ -74,25 +79,36 @@ class CtrHmac {
   std::vector<uint8_t> buf_;
 };
 
+// Decryption runs on two threads: the caller MACs the ciphertext (it arrives on the download
+// thread, which also hashes it), a worker XORs the keystream and writes downstream (which hashes
+// and stores the plaintext). Buffers of kChunk bytes move between them through a bounded queue,
+// so memory stays at kDepth chunks whatever the layer size.
 class Decryptor : public Writer {
  public:
   Decryptor(Bytes expected, Writer& down) : expected_(std::move(expected)), down_(down) {}
+  ~Decryptor() override { Stop(); }
   CtrHmac& core() { return core_; }
+
   Status Write(const uint8_t* data, size_t n) override {
     if (closed_) return MakeError("InvalidArgument", "write after close");
+    COCO_RETURN_IF_ERROR(core_.Mac(data, n));
     while (n > 0) {
-      size_t k = std::min(n, kChunk);
-      COCO_RETURN_IF_ERROR(core_.Mac(data, k));
-      COCO_RETURN_IF_ERROR(core_.Xor(data, k));
-      COCO_RETURN_IF_ERROR(down_.Write(core_.buf(), k));
+      if (!current_) COCO_RETURN_IF_ERROR(TakeFree());
+      size_t k = std::min(n, kChunk - current_->size());
+      current_->insert(current_->end(), data, data + k);
       data += k;
       n -= k;
+      if (current_->size() == kChunk) COCO_RETURN_IF_ERROR(Submit());
     }
     return Status::Ok();
   }
+
   Status Close() override {
     if (closed_) return MakeError("InvalidArgument", "layer decryptor closed twice");
     closed_ = true;
+    if (current_ && !current_->empty()) COCO_RETURN_IF_ERROR(Submit());
+    Stop();
+    if (worker_error_) return *worker_error_;
     COCO_ASSIGN_OR_RETURN(Bytes got, core_.FinishMac());
     if (!ConstantTimeEqual(got, expected_)) {
       return MakeError("IntegrityError",
@@ -103,10 +119,82 @@ class Decryptor : public Writer {
   }
 
  private:
-  CtrHmac core_;
+  static constexpr size_t kDepth = 4;
+  using Buffer = std::unique_ptr<std::vector<uint8_t>>;
+
+  Status TakeFree() {
+    std::unique_lock<std::mutex> l(mu_);
+    if (!started_) {
+      started_ = true;
+      for (size_t i = 0; i < kDepth; ++i) {
+        free_.push_back(std::make_unique<std::vector<uint8_t>>());
+        free_.back()->reserve(kChunk);
+      }
+      worker_ = std::thread([this] { Run(); });
+    }
+    cv_.wait(l, [&] { return !free_.empty() || worker_error_.has_value(); });
+    if (worker_error_) return *worker_error_;
+    current_ = std::move(free_.back());
+    free_.pop_back();
+    current_->clear();
+    return Status::Ok();
+  }
+
+  Status Submit() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (worker_error_) return *worker_error_;
+    full_.push_back(std::move(current_));
+    cv_.notify_all();
+    return Status::Ok();
+  }
+
+  void Run() {
+    for (;;) {
+      Buffer b;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return !full_.empty() || done_; });
+        if (full_.empty()) return;
+        b = std::move(full_.front());
+        full_.pop_front();
+      }
+      Status s = core_.Xor(b->data(), b->size());
+      if (s.ok()) s = down_.Write(core_.buf(), b->size());
+      std::lock_guard<std::mutex> l(mu_);
+      if (!s.ok()) {
+        worker_error_ = s.error();
+        full_.clear();
+        cv_.notify_all();
+        return;
+      }
+      free_.push_back(std::move(b));
+      cv_.notify_all();
+    }
+  }
+
+  // Lets the worker finish what is queued, then joins it.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      done_ = true;
+      cv_.notify_all();
+    }
+    if (worker_.joinable()) worker_.join();
+  }
+
+  CtrHmac core_;  // MAC used by the caller, cipher and buf by the worker: disjoint parts
   Bytes expected_;
   Writer& down_;
   bool closed_ = false;
+  Buffer current_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Buffer> full_;
+  std::vector<Buffer> free_;
+  std::optional<Error> worker_error_;
+  bool started_ = false;
+  bool done_ = false;
+  std::thread worker_;
 };
 
 }  // namespace

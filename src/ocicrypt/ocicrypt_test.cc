@@ -87,6 +87,42 @@ TEST(LayerCipher, TamperedOrTruncatedCiphertextNeverClosesDownstream) {
   }
 }
 
+TEST(LayerCipher, DownstreamFailureStopsDecryptionWithItsError) {
+  struct FailingSink : Writer {
+    size_t limit, seen = 0;
+    bool closed = false;
+    explicit FailingSink(size_t l) : limit(l) {}
+    Status Write(const uint8_t*, size_t n) override {
+      seen += n;
+      if (seen > limit) return MakeError("Io", "disk full");
+      return Status::Ok();
+    }
+    Status Close() override {
+      closed = true;
+      return Status::Ok();
+    }
+  };
+  SecretBytes key(crypto::RandomBytes(32));
+  Bytes nonce = crypto::RandomBytes(16);
+  Bytes plain = Pattern(8 << 20);
+  Sink ct;
+  auto enc = LayerEncryptor::Create(key, nonce, ct).value();
+  ASSERT_TRUE(FeedUneven(*enc, plain).ok());
+  FailingSink out(1 << 20);
+  auto dec = NewLayerDecryptor(key, nonce, enc->hmac(), out).value();
+  Status s = FeedUneven(*dec, ct.data);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("disk full"), std::string::npos);
+  EXPECT_FALSE(out.closed);
+  // Destroying a decryptor mid-stream (no Close) neither hangs nor closes downstream.
+  FailingSink out2(64 << 20);
+  {
+    auto d2 = NewLayerDecryptor(key, nonce, enc->hmac(), out2).value();
+    ASSERT_TRUE(d2->Write(ct.data.data(), 3 << 20).ok());
+  }
+  EXPECT_FALSE(out2.closed);
+}
+
 TEST(LayerCipher, RefusesBadKeyNonceAndMissingHmac) {
   Sink s;
   EXPECT_FALSE(LayerEncryptor::Create(SecretBytes(Bytes(31)), Bytes(16), s).ok());
