@@ -18,6 +18,8 @@
 #include "oci/registry.h"
 #include "oci/transport.h"
 #include "oci/unpack.h"
+#include "ocicrypt/options.h"
+#include "ocicrypt/provider_packet.h"
 #include "signature/cosign.h"
 #include "signature/image_ref.h"
 #include "signature/lookaside.h"
@@ -154,10 +156,24 @@ void AddImageCommands(CLI::App& app) {
                           {"mediaType", l.media_type},
                           {"encrypted", !image::PlainMediaType(l.media_type).empty()}};
       nlohmann::json keys = nlohmann::json::array();
+      nlohmann::json kids = nlohmann::json::array();
       for (const auto& [k, v] : l.annotations) {
-        if (k.rfind("org.opencontainers.image.enc.keys.", 0) == 0) keys.push_back(k.substr(34));
+        if (k.rfind(ocicrypt::kAnnotationKeysPrefix, 0) != 0) continue;
+        keys.push_back(k.substr(sizeof(ocicrypt::kAnnotationKeysPrefix) - 1));
+        if (k.rfind(ocicrypt::kAnnotationProviderPrefix, 0) != 0) continue;
+        // Key ids of key-provider packets: which broker resources this image needs.
+        size_t start = 0;
+        while (start < v.size() && kids.size() < 64) {
+          size_t end = std::min(v.find(',', start), v.size());
+          auto blob = Base64Decode(std::string_view(v).substr(start, end - start));
+          auto packet = blob.ok() ? ocicrypt::ParseProviderPacket(*blob)
+                                  : Result<ocicrypt::ProviderPacket>(blob.error());
+          if (packet.ok()) kids.push_back(packet->kid);
+          start = end + 1;
+        }
       }
       if (!keys.empty()) j["keyWrappers"] = keys;
+      if (!kids.empty()) j["keyIds"] = kids;
       out["layers"].push_back(j);
     }
     std::cout << out.dump(2) << "\n";

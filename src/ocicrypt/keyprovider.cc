@@ -126,11 +126,14 @@ std::string KeyUnwrapAnswer(const SecretBytes& optsdata) {
 
 Result<ProviderParams> ParseProviderParams(std::string_view text) {
   ProviderParams p;
-  if (text.rfind("kbs:", 0) == 0 || text.rfind("kbs+", 0) == 0) {
-    p.keyid = std::string(text);
-    return p;
-  }
   size_t start = 0;
+  if (text.rfind("kbs:", 0) == 0 || text.rfind("kbs+", 0) == 0) {
+    // A bare key id, optionally followed by "::key=value" pairs.
+    size_t end = text.find("::");
+    p.keyid = std::string(text.substr(0, end));
+    if (end == std::string_view::npos) return p;
+    start = end + 2;
+  }
   while (start < text.size()) {
     size_t end = text.find("::", start);
     if (end == std::string_view::npos) end = text.size();

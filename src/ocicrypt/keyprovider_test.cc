@@ -72,6 +72,10 @@ TEST(KeyProvider, ProviderParamsBareIdOrPairs) {
   EXPECT_EQ(b->keypath, "/tmp/kek");
   EXPECT_EQ(b->algorithm, "A256CTR");
   EXPECT_EQ(b->kbs, "http://127.0.0.1:1");
+  auto c = ParseProviderParams("kbs:///default/key/k2::keypath=/tmp/k");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->keyid, "kbs:///default/key/k2");
+  EXPECT_EQ(c->keypath, "/tmp/k");
   EXPECT_FALSE(ParseProviderParams("keyid=x::algorithm=A128GCM").ok());
   EXPECT_FALSE(ParseProviderParams("sample=true").ok());
   EXPECT_FALSE(ParseProviderParams("nonsense").ok());
