@@ -10,7 +10,7 @@ namespace oci = coco::oci;
 
 namespace {
 
-constexpr size_t kMaxOutput = 8 << 20;  // stop early on decompression bombs
+constexpr size_t kMaxOutput = 1 << 20;  // stop early on decompression bombs
 
 struct Outcome {
   bool ok = false;

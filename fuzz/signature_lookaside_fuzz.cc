@@ -1,7 +1,7 @@
 // registries.d YAML (src/signature/lookaside.h) and the signature URLs built from it.
 // Invariants: merging the same document twice is accepted and changes nothing; a configured
-// base URL yields signature URLs under it; http(s) lookaside reads stop at the first missing
-// signature. (file:// bases are never read here: no file outside the fuzzer's temp dir.)
+// base URL (trailing '/' trimmed) yields signature URLs under it; http(s) lookaside reads stop at
+// the first missing signature. (file:// is never read here: no file outside a temp dir.)
 #include "fuzz_util.h"
 #include "signature/lookaside.h"
 
@@ -33,8 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string base = cfg.BaseUrlFor(*ref, write);
       if (base.empty()) continue;
       auto url = sig::SignatureUrl(base, *ref, kDigest, 1);
-      FUZZ_CHECK(url.ok() && url->rfind(base, 0) == 0);
-      if (!write && (base.rfind("http://", 0) == 0 || base.rfind("https://", 0) == 0)) {
+      std::string trimmed = base.substr(0, base.find_last_not_of('/') + 1);  // as SignatureUrl does
+      FUZZ_CHECK(url.ok() && url->rfind(trimmed + "/", 0) == 0);
+      if (!write && (url->rfind("http://", 0) == 0 || url->rfind("https://", 0) == 0)) {
         int calls = 0;
         auto fetch = [&](const std::string& u) -> coco::Result<std::optional<std::string>> {
           ++calls;
