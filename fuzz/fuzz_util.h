@@ -25,6 +25,17 @@ namespace coco::fuzz {
     }                                                                                 \
   } while (0)
 
+// A Result/Status that must be ok; a failure prints its error message and aborts.
+#define FUZZ_CHECK_OK(expr)                                                                 \
+  do {                                                                                      \
+    const auto& fuzz_r_ = (expr);                                                           \
+    if (!fuzz_r_.ok()) {                                                                    \
+      std::fprintf(stderr, "%s:%d: FUZZ_CHECK_OK failed: %s: %s\n", __FILE__, __LINE__, #expr, \
+                   fuzz_r_.error().message.c_str());                                        \
+      std::abort();                                                                         \
+    }                                                                                       \
+  } while (0)
+
 inline std::string_view AsString(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }

@@ -27,8 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Json ec_jwk = *jose::PublicJwk(ec);
   coco::Bytes plaintext(text.begin(), text.begin() + std::min<size_t>(text.size(), 256));
   auto sealed = jose::JweEncrypt(ec_jwk, plaintext);
-  FUZZ_CHECK(sealed.ok());
+  FUZZ_CHECK_OK(sealed);
   auto opened = jose::JweDecrypt(*sealed, ec);
-  FUZZ_CHECK(opened.ok() && opened->bytes() == plaintext);
+  FUZZ_CHECK_OK(opened);
+  FUZZ_CHECK(opened->bytes() == plaintext);
   return 0;
 }

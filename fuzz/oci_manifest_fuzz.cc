@@ -24,7 +24,7 @@ template <class T>
 void RoundTrip(const T& parsed, std::string_view content_type) {
   std::string once = parsed.Serialize();
   auto again = T::Parse(once, content_type);
-  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK_OK(again);
   FUZZ_CHECK(again->media_type == parsed.media_type);
   FUZZ_CHECK(again->Serialize() == once);
 }

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::string printed = loc->ToString();
   auto again = ImageLocation::Parse(printed);
-  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK_OK(again);
   FUZZ_CHECK(Same(*loc, *again));
   FUZZ_CHECK(again->ToString() == printed);
   if (loc->is_docker()) {

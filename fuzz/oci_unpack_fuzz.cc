@@ -134,6 +134,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ::close(root);
 
   CheckNothingEscaped(d);
-  FUZZ_CHECK(oci::RemoveTreeAt(d.b_fd, "root").ok());
+  FUZZ_CHECK_OK(oci::RemoveTreeAt(d.b_fd, "root"));
   return 0;
 }

@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   if (auto ref = ImageReference::Parse(text); ref.ok()) {
     auto again = ImageReference::Parse(ref->String());
-    FUZZ_CHECK(again.ok() && *again == *ref);
+    FUZZ_CHECK_OK(again);
+    FUZZ_CHECK(*again == *ref);
     FUZZ_CHECK(coco::signature::IsValidHost(ref->host()));
     FUZZ_CHECK(!ref->has_digest() || coco::signature::ValidateDigest(ref->digest()).ok());
     auto scopes = ref->PolicyScopes();

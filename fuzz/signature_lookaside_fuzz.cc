@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!sig::RegistriesConfig::ParseYaml(yaml, "fuzz.yaml", cfg).ok()) return 0;
 
   sig::RegistriesConfig twice = cfg;
-  FUZZ_CHECK(sig::RegistriesConfig::ParseYaml(yaml, "again.yaml", twice).ok());
+  FUZZ_CHECK_OK(sig::RegistriesConfig::ParseYaml(yaml, "again.yaml", twice));
   FUZZ_CHECK(twice.default_docker() == cfg.default_docker() && twice.docker() == cfg.docker());
 
   std::vector<std::string> refs = {"docker.io/library/busybox:latest",
@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           return calls <= 2 ? std::optional<std::string>("sig") : std::nullopt;
         };
         auto sigs = sig::ReadLookasideSignatures(base, *ref, kDigest, fetch);
-        FUZZ_CHECK(sigs.ok() && sigs->size() == 2 && calls == 3);
+        FUZZ_CHECK_OK(sigs);
+        FUZZ_CHECK(sigs->size() == 2 && calls == 3);
       }
     }
   }

@@ -10,7 +10,7 @@ namespace {
 
 void RoundTrip(const sig::SignaturePayload& p, const std::string& made) {
   auto again = sig::ParsePayload(made, p.type);
-  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK_OK(again);
   FUZZ_CHECK(again->type == p.type && again->docker_reference == p.docker_reference &&
              again->manifest_digest == p.manifest_digest);
 }
