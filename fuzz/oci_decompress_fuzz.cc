@@ -2,7 +2,8 @@
 // zstd, and magic-byte detection, fed through readers of varying chunk sizes.
 // Input: byte 0 picks the format, bytes 1-2 the two chunk sizes; the rest is the stream.
 // Invariants (differential): both gzip backends, and any two chunkings, agree on success and
-// on the bytes produced; decompressing what Auto detected as plain gives back the input.
+// on the bytes produced (but for two known ISA-L deviations, see KnownIsalDeviation);
+// decompressing what Auto detected as plain gives back the input.
 #include "fuzz_util.h"
 #include "oci/decompress.h"
 
@@ -16,6 +17,7 @@ struct Outcome {
   bool ok = false;
   bool capped = false;  // stopped at kMaxOutput: the status is unknown
   std::string out;
+  std::string error;
 };
 
 Outcome Run(std::string_view in, oci::Compression c, oci::GzipBackend backend, size_t chunk,
@@ -28,7 +30,8 @@ Outcome Run(std::string_view in, oci::Compression c, oci::GzipBackend backend, s
   for (;;) {
     auto got = (*r)->Read(reinterpret_cast<uint8_t*>(buf.data()), buf.size());
     if (!got.ok()) {
-      FUZZ_CHECK(!got.error().message.empty());
+      o.error = got.error().message;
+      FUZZ_CHECK(!o.error.empty());
       return o;
     }
     FUZZ_CHECK(*got <= buf.size());
@@ -50,8 +53,23 @@ void Agree(const Outcome& a, const Outcome& b) {
     FUZZ_CHECK(a.out.compare(0, n, b.out, 0, n) == 0);
     return;
   }
+  if (a.ok != b.ok) {
+    std::fprintf(stderr, "outcomes differ: [%s] vs [%s]\n", a.ok ? "ok" : a.error.c_str(),
+                 b.ok ? "ok" : b.error.c_str());
+  }
   FUZZ_CHECK(a.ok == b.ok);
   if (a.ok) FUZZ_CHECK(a.out == b.out);
+}
+
+// Known ISA-L deviations, tolerated so that the differential keeps looking for new ones
+// (docs/fuzzing.md, "Findings"): isal_inflate needs a member's whole gzip header in one call
+// (intel/isa-l#224), so with short reads a valid header with optional fields can fail; and it
+// ignores reserved FLG bits, which zlib (and RFC 1952) refuse.
+bool KnownIsalDeviation(std::string_view in, const Outcome& isal, const Outcome& zlib) {
+  if (isal.ok == zlib.ok || isal.capped || zlib.capped) return false;
+  Outcome whole = Run(in, oci::Compression::kGzip, oci::GzipBackend::kIsal, in.size(), 4096);
+  if (!whole.capped && whole.ok == zlib.ok && (!zlib.ok || whole.out == zlib.out)) return true;
+  return whole.ok && zlib.error.find("unknown header flags") != std::string::npos;
 }
 
 }  // namespace
@@ -65,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0: {
       Outcome isal = Run(in, oci::Compression::kGzip, oci::GzipBackend::kIsal, chunk_a, 4096);
       Outcome zlib = Run(in, oci::Compression::kGzip, oci::GzipBackend::kZlib, chunk_b, 1000);
-      Agree(isal, zlib);
+      if (!KnownIsalDeviation(in, isal, zlib)) Agree(isal, zlib);
       break;
     }
     case 1: {
