@@ -10,8 +10,8 @@ using coco::oci::ImageLocation;
 namespace {
 
 bool Same(const ImageLocation& a, const ImageLocation& b) {
-  return a.transport == b.transport && a.registry == b.registry &&
-         a.repository == b.repository && a.tag == b.tag && a.digest == b.digest && a.dir == b.dir;
+  return a.transport == b.transport && a.registry == b.registry && a.repository == b.repository &&
+         a.tag == b.tag && a.digest == b.digest && a.dir == b.dir;
 }
 
 }  // namespace

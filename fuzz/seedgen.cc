@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
   Write(dir + "/jose_jwe/rsa_oaep_256.json",
         Must(jose::JweEncrypt(rsa_jwk, secret), "RSA JWE").dump());
 
-  nlohmann::json claims = {{"iss", "coco-kbs"}, {"exp", 1'900'000'000}, {"nbf", 1'600'000'000},
+  nlohmann::json claims = {{"iss", "coco-kbs"},
+                           {"exp", 1'900'000'000},
+                           {"nbf", 1'600'000'000},
                            {"submods", {{"cpu", {{"ear.status", "affirming"}}}}}};
   Write(dir + "/jose_jwt/es256.jwt", Must(jose::SignJwt(ec, claims), "JWT"));
   Write(dir + "/jose_jwt/es256_jwk_header.jwt",
@@ -68,8 +70,8 @@ int main(int argc, char** argv) {
   auto cosign = Must(signature::SignCosign(ec, "docker.io/library/busybox:latest",
                                            "sha256:" + std::string(64, 'a')),
                      "cosign");
-  Write(dir + "/signature_cosign/signed.bin",
-        cosign.manifest + std::string(1, '\0') + cosign.payload + std::string(1, '\0') +
-            cosign.config);
+  Write(dir + "/signature_cosign/signed.bin", cosign.manifest + std::string(1, '\0') +
+                                                  cosign.payload + std::string(1, '\0') +
+                                                  cosign.config);
   return 0;
 }

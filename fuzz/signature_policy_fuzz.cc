@@ -13,8 +13,8 @@ namespace {
 
 void CheckIdentity(const sig::SignedIdentity& rule, const sig::ImageReference& image) {
   // A tag+digest image is matched by either form alone (see MatchSignedIdentity).
-  std::string same = image.has_digest() && image.has_tag() ? image.WithDigest("").String()
-                                                            : image.String();
+  std::string same =
+      image.has_digest() && image.has_tag() ? image.WithDigest("").String() : image.String();
   bool ok = sig::MatchSignedIdentity(rule, image, same).ok();
   switch (rule.type) {
     case Id::kMatchExact:
