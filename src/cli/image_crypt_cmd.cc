@@ -29,13 +29,7 @@ Result<SecretBytes> ProviderKek(const ocicrypt::ProviderParams& params, const Br
   std::string token = params.admin_token.empty() ? flags.admin_token : params.admin_token;
   SecretBytes kek;
   if (!params.keypath.empty()) {
-    COCO_ASSIGN_OR_RETURN(std::string raw, ReadFile(params.keypath));
-    if (raw.size() != 32) {
-      return MakeError("InvalidArgument", "keypath " + params.keypath + " holds " +
-                                              std::to_string(raw.size()) +
-                                              " bytes; a key-encryption key is 32 raw bytes");
-    }
-    kek = SecretBytes(ToBytes(raw));
+    COCO_ASSIGN_OR_RETURN(kek, ocicrypt::LoadKek(params.keypath));
   } else {
     if (url.empty() || token.empty()) {
       return MakeError("InvalidArgument",

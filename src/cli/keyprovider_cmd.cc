@@ -43,16 +43,6 @@ Result<ocicrypt::ProviderParams> OurParams(const ocicrypt::KeyProviderRequest& r
   return ocicrypt::ProviderParams();
 }
 
-Result<SecretBytes> ReadKek(const std::string& path) {
-  COCO_ASSIGN_OR_RETURN(std::string raw, ReadFile(path));
-  if (raw.size() != 32) {
-    return MakeError("InvalidArgument", "keypath " + path + " holds " +
-                                            std::to_string(raw.size()) +
-                                            " bytes; a key-encryption key is 32 raw bytes");
-  }
-  return SecretBytes(ToBytes(raw));
-}
-
 Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const ProviderFlags& f) {
   COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderParams p, OurParams(req, f));
   std::string keypath = p.keypath.empty() ? f.keypath : p.keypath;
@@ -62,7 +52,7 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
                                                : Env("COCO_KBS_ADMIN_TOKEN");
   SecretBytes kek;
   if (!keypath.empty()) {
-    COCO_ASSIGN_OR_RETURN(kek, ReadKek(keypath));
+    COCO_ASSIGN_OR_RETURN(kek, ocicrypt::LoadKek(keypath));
     if (p.keyid.empty()) {
       return MakeError("InvalidArgument", "keyid=kbs:///REPO/TYPE/TAG is required with keypath");
     }
@@ -113,7 +103,7 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
       !params.kbs.empty() ? params.kbs : !f.kbs.empty() ? f.kbs : Env("COCO_KBS_URL");
   SecretBytes kek;
   if (!keypath.empty()) {
-    COCO_ASSIGN_OR_RETURN(kek, ReadKek(keypath));
+    COCO_ASSIGN_OR_RETURN(kek, ocicrypt::LoadKek(keypath));
   } else if (!kbs.empty()) {
     KeyFlags kf;
     kf.kbs = kbs;

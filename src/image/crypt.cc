@@ -1,5 +1,7 @@
 #include "image/crypt.h"
 
+#include "image/digest_check.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,46 +17,6 @@
 
 namespace coco::image {
 namespace {
-
-// Passes bytes on while hashing them; Close() checks digest (and size, if known) first and then
-// closes `down`. `expected` may be empty: then the digest is only computed.
-class DigestCheck : public Writer {
- public:
-  DigestCheck(Writer* down, std::string expected, int64_t size, std::string what)
-      : down_(down), expected_(std::move(expected)), size_(size), what_(std::move(what)) {}
-  Status Write(const uint8_t* p, size_t n) override {
-    hasher_.Update(p, n);
-    got_size_ += n;
-    if (size_ >= 0 && got_size_ > static_cast<uint64_t>(size_)) {
-      return MakeError("DigestMismatch", what_ + " is larger than its " + std::to_string(size_) +
-                                             " bytes");
-    }
-    return down_ ? down_->Write(p, n) : Status::Ok();
-  }
-  Status Close() override {
-    digest_ = "sha256:" + HexEncode(hasher_.Finish());
-    if (!expected_.empty() && digest_ != expected_) {
-      return MakeError("DigestMismatch",
-                       what_ + " hashes to " + digest_ + ", expected " + expected_);
-    }
-    if (size_ >= 0 && got_size_ != static_cast<uint64_t>(size_)) {
-      return MakeError("DigestMismatch", what_ + " has " + std::to_string(got_size_) +
-                                             " bytes, expected " + std::to_string(size_));
-    }
-    return down_ ? down_->Close() : Status::Ok();
-  }
-  const std::string& digest() const { return digest_; }
-  uint64_t size() const { return got_size_; }
-
- private:
-  Writer* down_;
-  std::string expected_;
-  int64_t size_;
-  std::string what_;
-  crypto::Hasher hasher_{crypto::HashAlg::kSha256};
-  uint64_t got_size_ = 0;
-  std::string digest_;
-};
 
 // An unlinked-on-destruction temporary file: written through Write(), then read back.
 class TempFile : public Writer {
@@ -140,6 +102,11 @@ Result<oci::Digest> WriteManifest(oci::ImageDestination& dst, const oci::Manifes
   return oci::Digest::Sha256Of(bytes);
 }
 
+// "layer 2/3 sha256:0123456789ab" for progress lines and errors.
+std::string LayerLabel(size_t i, size_t n, const oci::Digest& d) {
+  return "layer " + std::to_string(i + 1) + "/" + std::to_string(n) + " " + d.str().substr(0, 19);
+}
+
 void Say(const CryptOptions& o, const std::string& s) {
   if (o.status) o.status(s);
 }
@@ -159,8 +126,7 @@ Result<oci::Digest> EncryptImage(oci::ImageSource& src, oci::ImageDestination& d
   COCO_RETURN_IF_ERROR(CopyBlob(src, dst, in.manifest.config, options));
   for (size_t i = 0; i < out.layers.size(); ++i) {
     oci::Descriptor& layer = out.layers[i];
-    std::string label = "layer " + std::to_string(i + 1) + "/" +
-                        std::to_string(out.layers.size()) + " " + layer.digest.str().substr(0, 19);
+    std::string label = LayerLabel(i, out.layers.size(), layer.digest);
     if (!PlainMediaType(layer.media_type).empty()) {
       return MakeError("InvalidArgument", label + " is already encrypted (" + layer.media_type +
                                               "); decrypt the image first to change recipients");
@@ -197,8 +163,7 @@ Result<oci::Digest> DecryptImage(oci::ImageSource& src, oci::ImageDestination& d
   COCO_RETURN_IF_ERROR(CopyBlob(src, dst, in.manifest.config, options));
   for (size_t i = 0; i < out.layers.size(); ++i) {
     oci::Descriptor& layer = out.layers[i];
-    std::string label = "layer " + std::to_string(i + 1) + "/" +
-                        std::to_string(out.layers.size()) + " " + layer.digest.str().substr(0, 19);
+    std::string label = LayerLabel(i, out.layers.size(), layer.digest);
     std::string plain_type = PlainMediaType(layer.media_type);
     if (plain_type.empty()) {
       COCO_RETURN_IF_ERROR(CopyBlob(src, dst, layer, options));

@@ -1,5 +1,7 @@
 #include "image/puller.h"
 
+#include "image/digest_check.h"
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -11,40 +13,6 @@ namespace coco::image {
 namespace {
 
 constexpr char kEncryptedSuffix[] = "+encrypted";
-
-// Passes bytes on while hashing them; Close() checks digest and size BEFORE closing downstream.
-class CiphertextCheck : public Writer {
- public:
-  CiphertextCheck(Writer& down, const oci::Descriptor& desc)
-      : down_(down), desc_(desc), hasher_(crypto::HashAlg::kSha256) {}
-  Status Write(const uint8_t* p, size_t n) override {
-    size_ += n;
-    if (size_ > static_cast<uint64_t>(desc_.size)) {
-      return MakeError("DigestMismatch", "layer " + desc_.digest.str() +
-                                             " is larger than its descriptor's " +
-                                             std::to_string(desc_.size) + " bytes");
-    }
-    hasher_.Update(p, n);
-    return down_.Write(p, n);
-  }
-  Status Close() override {
-    if (desc_.digest.algorithm != "sha256") {
-      return MakeError("InvalidArgument", "layer digests other than sha256 are not supported");
-    }
-    std::string got = HexEncode(hasher_.Finish());
-    if (got != desc_.digest.hex || size_ != static_cast<uint64_t>(desc_.size)) {
-      return MakeError("DigestMismatch", "encrypted layer content hashes to sha256:" + got +
-                                             ", the manifest says " + desc_.digest.str());
-    }
-    return down_.Close();
-  }
-
- private:
-  Writer& down_;
-  const oci::Descriptor& desc_;
-  crypto::Hasher hasher_;
-  uint64_t size_ = 0;
-};
 
 Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& store, LayerKeys* keys,
                  const PullOptions& options, PulledLayer& layer) {
@@ -95,7 +63,7 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
   COCO_RETURN_IF_ERROR(store.MarkPrivate(layer.stored));
   COCO_ASSIGN_OR_RETURN(auto plain_writer, store.NewWriter(layer.stored, -1));
   COCO_ASSIGN_OR_RETURN(auto decrypter, dec->Decrypter(*plain_writer));
-  CiphertextCheck check(*decrypter, desc);
+  DigestCheck check(decrypter.get(), desc.digest.str(), desc.size, label + " ciphertext");
   Status fetched = source.FetchBlob(desc, check, progress);
   if (fetched.ok()) fetched = check.Close();
   if (!fetched.ok()) {

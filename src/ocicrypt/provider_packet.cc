@@ -3,6 +3,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include <openssl/crypto.h>
+
+#include "base/file.h"
 #include "crypto/crypto.h"
 #include "ocicrypt/options.h"
 
@@ -94,6 +97,18 @@ class ProviderUnwrapper : public KeyUnwrapper {
 };
 
 }  // namespace
+
+Result<SecretBytes> LoadKek(const std::string& path) {
+  COCO_ASSIGN_OR_RETURN(std::string raw, ReadFile(path));
+  SecretBytes kek(ToBytes(raw));
+  OPENSSL_cleanse(raw.data(), raw.size());
+  if (kek.size() != 32) {
+    return MakeError("InvalidArgument", "keypath " + path + " holds " +
+                                            std::to_string(kek.size()) +
+                                            " bytes; a key-encryption key is 32 raw bytes");
+  }
+  return kek;
+}
 
 Result<ProviderPacket> ParseProviderPacket(const Bytes& json) {
   Json j = Json::parse(json.begin(), json.end(), nullptr, false);

@@ -34,6 +34,9 @@ Result<ProviderPacket> WrapWithKek(const std::string& kid, const SecretBytes& ke
                                    const std::string& wrap_type = "A256GCM");
 Result<SecretBytes> UnwrapWithKek(const ProviderPacket& packet, const SecretBytes& kek);
 
+// Reads a key-encryption key file: exactly 32 raw bytes. Errors name the file.
+Result<SecretBytes> LoadKek(const std::string& path);
+
 // Resolves a packet's "kid" (e.g. "kbs:///default/key/1") to its KEK.
 using KekSource = std::function<Result<SecretBytes>(const std::string& kid)>;
 
