@@ -14,6 +14,8 @@
 
 #include "oci/decompress.h"
 
+#include "mixed_content.h"
+
 namespace {
 
 using coco::oci::Compression;
@@ -23,28 +25,8 @@ constexpr size_t kPlainBytes = 128 << 20;
 
 std::string MixedData(size_t n) {
   std::mt19937_64 rng(7);
-  static const char* words[] = {"lib",    "usr",  "config", "the",     "value",  "return", "int",
-                                "static", "void", "const",  "include", "struct", "#define"};
   std::string s;
-  s.reserve(n + 4096);
-  while (s.size() < n) {
-    switch (rng() % 4) {
-      case 0:
-      case 1:
-        for (int i = 0; i < 12; ++i) (s += words[rng() % 13]) += ' ';
-        s += std::to_string(rng() % 100000) + "\n";
-        break;
-      case 2:
-        for (int i = 0; i < 256; i += 8) {
-          uint64_t v = rng();
-          s.append(reinterpret_cast<char*>(&v), 8);
-        }
-        break;
-      default:
-        s.append(64 + rng() % 256, '\0');
-    }
-  }
-  s.resize(n);
+  coco::bench::FillMixed(rng, s, n);
   return s;
 }
 

@@ -41,6 +41,8 @@
 #include <thread>
 #include <vector>
 
+#include "mixed_content.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -135,29 +137,7 @@ struct GzipSink {
   }
 };
 
-void FillMixed(std::mt19937_64& rng, std::string& s, size_t n) {
-  static const char* words[] = {"lib",    "usr",  "config", "the",     "value",  "return", "int",
-                                "static", "void", "const",  "include", "struct", "#define"};
-  s.clear();
-  while (s.size() < n) {
-    switch (rng() % 4) {
-      case 0:
-      case 1:
-        for (int i = 0; i < 12; ++i) (s += words[rng() % 13]) += ' ';
-        s += std::to_string(rng() % 100000) + "\n";
-        break;
-      case 2:
-        for (int i = 0; i < 256; i += 8) {
-          uint64_t v = rng();
-          s.append(reinterpret_cast<char*>(&v), 8);
-        }
-        break;
-      default:
-        s.append(64 + rng() % 256, '\0');
-    }
-  }
-  s.resize(n);
-}
+using coco::bench::FillMixed;
 
 struct Layer {
   std::string digest_hex;   // sha256 of the gzip bytes
