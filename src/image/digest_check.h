@@ -1,5 +1,6 @@
-// A Writer that passes bytes on while hashing them (SHA-256); Close() checks the digest (and
-// the size, when known) first and only then closes downstream. Internal to src/image.
+// Writers that check a blob on its way through: DigestCheck hashes it (SHA-256) and checks the
+// digest and size; SizeCheck checks only the size. Close() checks first and only then closes
+// downstream. Internal to src/image.
 #pragma once
 
 #include <string>
@@ -20,8 +21,8 @@ class DigestCheck final : public Writer {
     hasher_.Update(p, n);
     got_size_ += n;
     if (size_ >= 0 && got_size_ > static_cast<uint64_t>(size_)) {
-      return MakeError("DigestMismatch", what_ + " is larger than its " + std::to_string(size_) +
-                                             " bytes");
+      return MakeError("DigestMismatch",
+                       what_ + " is larger than its " + std::to_string(size_) + " bytes");
     }
     return down_ ? down_->Write(p, n) : Status::Ok();
   }
@@ -48,6 +49,35 @@ class DigestCheck final : public Writer {
   crypto::Hasher hasher_{crypto::HashAlg::kSha256};
   uint64_t got_size_ = 0;
   std::string digest_;
+};
+
+// Passes bytes on and checks only the byte count: refuses more than `size` bytes at once and
+// fewer at Close(). For ciphertexts whose integrity another check (the layer HMAC) covers.
+class SizeCheck final : public Writer {
+ public:
+  SizeCheck(Writer* down, int64_t size, std::string what)
+      : down_(down), size_(static_cast<uint64_t>(size)), what_(std::move(what)) {}
+  Status Write(const uint8_t* p, size_t n) override {
+    got_size_ += n;
+    if (got_size_ > size_) {
+      return MakeError("DigestMismatch",
+                       what_ + " is larger than its " + std::to_string(size_) + " bytes");
+    }
+    return down_->Write(p, n);
+  }
+  Status Close() override {
+    if (got_size_ != size_) {
+      return MakeError("DigestMismatch", what_ + " has " + std::to_string(got_size_) +
+                                             " bytes, expected " + std::to_string(size_));
+    }
+    return down_->Close();
+  }
+
+ private:
+  Writer* down_;
+  uint64_t size_;
+  std::string what_;
+  uint64_t got_size_ = 0;
 };
 
 }  // namespace coco::image

@@ -1,13 +1,12 @@
 #include "image/puller.h"
 
-#include "image/digest_check.h"
-
 #include <atomic>
 #include <mutex>
 #include <thread>
 
 #include "base/bytes.h"
 #include "crypto/crypto.h"
+#include "image/digest_check.h"
 
 namespace coco::image {
 namespace {
@@ -56,14 +55,19 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
     return Status::Ok();
   }
   if (desc.digest.algorithm != "sha256") {
-    return MakeError("InvalidArgument", label + ": layer digests other than sha256 are not "
-                                                "supported for encrypted layers");
+    return MakeError("InvalidArgument", label +
+                                            ": layer digests other than sha256 are not "
+                                            "supported for encrypted layers");
   }
   // Marked before the blob exists, so no window shows a decrypted blob as public.
   COCO_RETURN_IF_ERROR(store.MarkPrivate(layer.stored));
   COCO_ASSIGN_OR_RETURN(auto plain_writer, store.NewWriter(layer.stored, -1));
   COCO_ASSIGN_OR_RETURN(auto decrypter, dec->Decrypter(*plain_writer));
-  DigestCheck check(decrypter.get(), desc.digest.str(), desc.size, label + " ciphertext");
+  // The ciphertext's own SHA-256 is not recomputed: its HMAC (keyed by the layer key, named in
+  // the digest-checked manifest) is checked before the plaintext is committed, and the plaintext
+  // is then checked against its digest from the wrapped key and later its diff_id. The size is
+  // still enforced so a registry cannot stream forever.
+  SizeCheck check(decrypter.get(), desc.size, label + " ciphertext");
   Status fetched = source.FetchBlob(desc, check, progress);
   if (fetched.ok()) fetched = check.Close();
   if (!fetched.ok()) {

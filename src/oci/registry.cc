@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/file.h"
@@ -175,6 +176,35 @@ struct RegistryClient::Impl {
   std::mutex mu;
   std::map<std::string, std::string> scheme;  // host → "https" / "http"
   std::map<std::string, std::string> auth;    // host + " " + scope → Authorization header value
+  // Idle easy handles: a reused handle keeps its connection, DNS and TLS-session caches, so
+  // the requests of one pull share connections instead of opening one each.
+  std::vector<CURL*> idle;
+
+  ~Impl() {
+    for (CURL* c : idle) curl_easy_cleanup(c);
+  }
+
+  CURL* TakeHandle() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (!idle.empty()) {
+        CURL* c = idle.back();
+        idle.pop_back();
+        curl_easy_reset(c);
+        return c;
+      }
+    }
+    return curl_easy_init();
+  }
+
+  void GiveBack(CURL* c) {
+    std::lock_guard<std::mutex> l(mu);
+    if (idle.size() < 8) {
+      idle.push_back(c);
+      return;
+    }
+    curl_easy_cleanup(c);
+  }
 
   bool Insecure(const std::string& host) const {
     if (opts.loopback_insecure && IsLoopback(host)) return true;
@@ -196,7 +226,7 @@ struct RegistryClient::Impl {
   // an Error; HTTP statuses come back in the Response.
   Result<Response> Perform(Request& req, bool verify_tls) {
     Response resp;
-    CURL* curl = curl_easy_init();
+    CURL* curl = TakeHandle();
     if (curl == nullptr) return MakeError("Io", "cannot initialise libcurl");
     Transfer t{&req, &resp, curl};
     struct curl_slist* hdrs = nullptr;
@@ -243,7 +273,7 @@ struct RegistryClient::Impl {
     CURLcode rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
+    GiveBack(curl);
     if (!resp.sink_status.ok()) return resp.sink_status.error();
     if (resp.body_too_large) {
       return MakeError("TooLarge", req.url + " answered with more than " +
