@@ -10,8 +10,9 @@ PACKAGES=(
   libssl-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libarchive-dev zlib1g-dev libdeflate-dev libisal-dev libzstd-dev
-  libgpgme-dev libyaml-cpp-dev
+  libgpgme-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
   skopeo docker-registry busybox-static gnupg
+  qemu-system-x86 crun linux-source-6.1 flex bison libelf-dev bc
   python3 python3-cryptography python3-jwcrypto
   curl ca-certificates openssl
 )
