@@ -1,0 +1,268 @@
+#include "agent/guest_init.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/file.h"
+#include "base/log.h"
+
+namespace coco::agent {
+namespace {
+
+Error Errno(const std::string& what) { return MakeError("Io", what + ": " + std::strerror(errno)); }
+
+// Copies the tree at `from` (a directory fd's path) into `to`, not crossing into other mounts.
+Status CopyTree(const std::string& from, const std::string& to, dev_t dev) {
+  DIR* d = opendir(from.c_str());
+  if (d == nullptr) return Errno("opendir " + from);
+  Status result;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string src = (from == "/" ? "" : from) + "/" + name, dst = to + "/" + name;
+    struct stat st;
+    if (lstat(src.c_str(), &st) != 0) {
+      result = Errno("lstat " + src);
+      break;
+    }
+    if (st.st_dev != dev) continue;  // another mount (the new root itself, /proc, ...)
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
+        result = Errno("mkdir " + dst);
+        break;
+      }
+      result = CopyTree(src, dst, dev);
+      if (!result.ok()) break;
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = readlink(src.c_str(), target, sizeof target - 1);
+      if (n < 0) {
+        result = Errno("readlink " + src);
+        break;
+      }
+      target[n] = 0;
+      if (symlink(target, dst.c_str()) != 0) {
+        result = Errno("symlink " + dst);
+        break;
+      }
+    } else if (S_ISREG(st.st_mode)) {
+      int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
+      int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+      if (in < 0 || out < 0) {
+        result = Errno("copy " + src);
+        if (in >= 0) close(in);
+        if (out >= 0) close(out);
+        break;
+      }
+      char buf[1 << 16];
+      ssize_t n;
+      while ((n = read(in, buf, sizeof buf)) > 0) {
+        if (write(out, buf, static_cast<size_t>(n)) != n) {
+          n = -1;
+          break;
+        }
+      }
+      close(in);
+      close(out);
+      if (n < 0) {
+        result = Errno("copy " + src);
+        break;
+      }
+    } else {
+      if (mknod(dst.c_str(), st.st_mode, st.st_rdev) != 0) {
+        result = Errno("mknod " + dst);
+        break;
+      }
+    }
+    lchown(dst.c_str(), st.st_uid, st.st_gid);
+  }
+  closedir(d);
+  return result;
+}
+
+// Removes what CopyTree copied from the old root (frees the initramfs memory).
+void RemoveTree(const std::string& dir, dev_t dev) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string p = (dir == "/" ? "" : dir) + "/" + name;
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0 || st.st_dev != dev) continue;
+    if (S_ISDIR(st.st_mode)) {
+      RemoveTree(p, dev);
+      rmdir(p.c_str());
+    } else {
+      unlink(p.c_str());
+    }
+  }
+  closedir(d);
+}
+
+Status MountIfNeeded(const char* source, const char* target, const char* type, unsigned long flags,
+                     const char* data) {
+  mkdir(target, 0755);
+  if (mount(source, target, type, flags, data) != 0 && errno != EBUSY) {
+    return Errno(std::string("mount ") + type + " on " + target);
+  }
+  return Status::Ok();
+}
+
+struct ReaperState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<pid_t, int> exited;  // pid -> wait status, until someone collects it
+};
+ReaperState& State() {
+  static ReaperState s;
+  return s;
+}
+
+}  // namespace
+
+Status MoveRootToTmpfs(const std::string& self_path, char** argv) {
+  // Once moved, the re-executed agent finds the marker in its environment.
+  if (getpid() != 1 || getenv("COCO_AGENT_ROOT_MOVED") != nullptr) return Status::Ok();
+  struct stat root;
+  if (stat("/", &root) != 0) return Errno("stat /");
+  const char* kNew = "/newroot";
+  mkdir(kNew, 0755);
+  if (mount("tmpfs", kNew, "tmpfs", MS_NOSUID, "mode=0755") != 0) return Errno("mount tmpfs");
+  COCO_RETURN_IF_ERROR(CopyTree("/", kNew, root.st_dev));
+  RemoveTree("/", root.st_dev);
+  if (chdir(kNew) != 0) return Errno("chdir");
+  if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return Errno("move the new root");
+  if (chroot(".") != 0) return Errno("chroot");
+  if (chdir("/") != 0) return Errno("chdir /");
+  setenv("COCO_AGENT_ROOT_MOVED", "1", 1);
+  execv(self_path.c_str(), argv);
+  return Errno("re-exec " + self_path);
+}
+
+Status SetUpGuest(const std::string& hostname) {
+  COCO_RETURN_IF_ERROR(
+      MountIfNeeded("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+  COCO_RETURN_IF_ERROR(
+      MountIfNeeded("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+  COCO_RETURN_IF_ERROR(MountIfNeeded("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"));
+  COCO_RETURN_IF_ERROR(MountIfNeeded("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                                     "newinstance,ptmxmode=0666,mode=0620"));
+  COCO_RETURN_IF_ERROR(
+      MountIfNeeded("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+  COCO_RETURN_IF_ERROR(
+      MountIfNeeded("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+  COCO_RETURN_IF_ERROR(MountIfNeeded("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"));
+  COCO_RETURN_IF_ERROR(MountIfNeeded("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+  COCO_RETURN_IF_ERROR(MountIfNeeded("cgroup2", "/sys/fs/cgroup", "cgroup2",
+                                     MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
+  symlink("/proc/self/fd", "/dev/fd");
+  symlink("/proc/self/fd/0", "/dev/stdin");
+  symlink("/proc/self/fd/1", "/dev/stdout");
+  symlink("/proc/self/fd/2", "/dev/stderr");
+  // Controllers for the containers' cgroups (those the kernel has; errors are not fatal).
+  for (const char* c : {"+cpu", "+memory", "+pids", "+cpuset"}) {
+    int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!write(fd, c, strlen(c));
+      close(fd);
+    }
+  }
+  // Loopback: the tunnel listens on 127.0.0.1.
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s >= 0) {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) log::Warn("cannot bring up lo");
+    }
+    close(s);
+  }
+  if (!hostname.empty()) sethostname(hostname.data(), hostname.size());
+  return Status::Ok();
+}
+
+Result<std::string> FindVirtioPort(const std::string& name, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (DIR* d = opendir("/sys/class/virtio-ports")) {
+      while (dirent* e = readdir(d)) {
+        std::string port = e->d_name;
+        if (port.rfind("vport", 0) != 0) continue;
+        auto n = ReadFile("/sys/class/virtio-ports/" + port + "/name");
+        if (!n.ok()) continue;
+        std::string got = *n;
+        while (!got.empty() && (got.back() == '\n' || got.back() == '\0')) got.pop_back();
+        if (got == name) {
+          closedir(d);
+          return "/dev/" + port;
+        }
+      }
+      closedir(d);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return MakeError("NotFound",
+                       "no virtio-serial port named " + name + " (is the VM started with it?)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Reaper::Start() {
+  std::thread([] {
+    for (;;) {
+      int st;
+      pid_t pid = waitpid(-1, &st, 0);
+      if (pid < 0) {
+        if (errno == ECHILD) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
+        continue;
+      }
+      auto& s = State();
+      std::lock_guard<std::mutex> l(s.mu);
+      s.exited[pid] = st;
+      if (s.exited.size() > 4096) s.exited.erase(s.exited.begin());  // orphans nobody awaits
+      s.cv.notify_all();
+    }
+  }).detach();
+}
+
+int Reaper::Wait(pid_t pid) {
+  auto& s = State();
+  std::unique_lock<std::mutex> l(s.mu);
+  s.cv.wait(l, [&] { return s.exited.count(pid) > 0; });
+  int st = s.exited[pid];
+  s.exited.erase(pid);
+  return st;
+}
+
+bool Reaper::Poll(pid_t pid, int* status) {
+  auto& s = State();
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.exited.find(pid);
+  if (it == s.exited.end()) return false;
+  *status = it->second;
+  s.exited.erase(it);
+  return true;
+}
+
+}  // namespace coco::agent

@@ -1,0 +1,138 @@
+#include "agent/image_service.h"
+
+#include <chrono>
+#include <mutex>
+
+#include "attestation/attester.h"
+#include "image/ocicrypt_keys.h"
+#include "image/puller.h"
+#include "image/signature_check.h"
+#include "kbsclient/kbs_client.h"
+#include "oci/content_store.h"
+#include "oci/registry.h"
+#include "oci/transport.h"
+#include "oci/unpack.h"
+#include "ocicrypt/provider_packet.h"
+
+namespace coco::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+int64_t Micros(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+}
+
+class Service final : public ImageService {
+ public:
+  explicit Service(ImageServiceConfig c) : cfg_(std::move(c)) {}
+
+  Result<SecretBytes> GetResource(const std::string& uri) override {
+    std::lock_guard<std::mutex> l(broker_mu_);
+    if (cfg_.kbs_url.empty()) {
+      return MakeError("FailedPrecondition",
+                       uri + " needs the key broker, and the pod has no broker URL");
+    }
+    if (!client_) {
+      kbsclient::KbsClientOptions ko;
+      ko.url = cfg_.kbs_url;
+      ko.init_data_toml = cfg_.init_data;
+      COCO_ASSIGN_OR_RETURN(client_,
+                            kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester()));
+    }
+    if (!attested_) {
+      auto t0 = Clock::now();
+      auto token = client_->Attest();
+      if (!token.ok()) {
+        return MakeError(token.error().kind,
+                         "attestation to " + cfg_.kbs_url + " failed: " + token.error().message);
+      }
+      attested_ = true;
+      attest_us_ = Micros(t0);
+    }
+    auto r = client_->GetResource(uri);
+    if (!r.ok()) {
+      return MakeError(r.error().kind,
+                       "the key broker did not release " + uri + ": " + r.error().message);
+    }
+    return r;
+  }
+
+  Result<PulledRootfs> PullAndUnpack(const std::string& image, const std::string& rootfs) override {
+    PulledRootfs out;
+    auto t_all = Clock::now();
+    attest_us_ = 0;
+    COCO_ASSIGN_OR_RETURN(auto loc, oci::ImageLocation::Parse(image));
+    if (loc.transport != oci::ImageLocation::Transport::kDocker) {
+      return MakeError("InvalidArgument", "the pod can only pull docker:// images, not " + image);
+    }
+    oci::RegistryOptions ro;
+    ro.insecure_registries = cfg_.insecure_registries;
+    COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro));
+    COCO_ASSIGN_OR_RETURN(auto source, oci::OpenImageSource(loc, reg.get()));
+    COCO_ASSIGN_OR_RETURN(auto store, oci::ContentStore::Open(cfg_.store_dir));
+    auto fetch = [this](const std::string& uri) { return GetResource(uri); };
+
+    std::unique_ptr<image::SignatureCheck> check;
+    if (!cfg_.image_policy.empty()) {
+      image::PolicyCheckOptions po;
+      if (cfg_.image_policy.rfind("kbs:", 0) == 0) {
+        COCO_ASSIGN_OR_RETURN(SecretBytes text, GetResource(cfg_.image_policy));
+        po.policy_json = ToString(text.bytes());
+      } else {
+        po.policy_json = cfg_.image_policy;
+      }
+      po.remote_keys = [fetch](const std::string& path) -> Result<std::string> {
+        COCO_ASSIGN_OR_RETURN(SecretBytes key, fetch(path));
+        return ToString(key.bytes());
+      };
+      COCO_ASSIGN_OR_RETURN(check, image::NewPolicySignatureCheck(po, reg.get()));
+    }
+    std::vector<std::unique_ptr<ocicrypt::KeyUnwrapper>> unwrappers;
+    if (!cfg_.kbs_url.empty()) {
+      unwrappers.push_back(ocicrypt::NewProviderUnwrapper(fetch, /*allow_ctr=*/false));
+    }
+    std::unique_ptr<image::LayerKeys> keys;
+    if (!unwrappers.empty()) keys = image::NewOcicryptLayerKeys(std::move(unwrappers));
+
+    image::PullOptions po;
+    po.status = [&](const std::string& s) { out.log.push_back(s); };
+    auto t_pull = Clock::now();
+    auto pulled = image::Pull(loc, *source, *store, check.get(), keys.get(), po);
+    int64_t pull_us = Micros(t_pull) - attest_us_;
+    if (!pulled.ok()) {
+      return MakeError(pulled.error().kind,
+                       "pull of " + image + " failed: " + pulled.error().message);
+    }
+    out.manifest_digest = pulled->manifest.digest.str();
+    out.config = pulled->config;
+    out.timings.emplace_back("attestation", attest_us_);
+    out.timings.emplace_back("pull", pull_us);
+    auto t_unpack = Clock::now();
+    oci::UnpackOptions uo;
+    auto stats = image::UnpackPulled(*pulled, *store, rootfs, uo);
+    if (!stats.ok()) {
+      return MakeError(stats.error().kind,
+                       "unpack of " + image + " failed: " + stats.error().message);
+    }
+    out.timings.emplace_back("unpack", Micros(t_unpack));
+    out.log.push_back("unpacked " + std::to_string(stats->entries) + " entries");
+    (void)t_all;
+    return out;
+  }
+
+ private:
+  ImageServiceConfig cfg_;
+  std::mutex broker_mu_;
+  std::unique_ptr<kbsclient::KbsClient> client_;
+  bool attested_ = false;
+  int64_t attest_us_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ImageService>> ImageService::Create(const ImageServiceConfig& config) {
+  if (config.store_dir.empty()) return MakeError("InvalidArgument", "no image store directory");
+  return std::unique_ptr<ImageService>(new Service(config));
+}
+
+}  // namespace coco::agent

@@ -1,0 +1,450 @@
+#include "agent/service.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/reboot.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "agent/agent.pb.h"
+#include "agent/agent_policy.h"
+#include "agent/guest_init.h"
+#include "agent/image_service.h"
+#include "agent/oci_spec.h"
+#include "attestation/runtime_data.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/subprocess.h"
+#include "net/tunnel.h"
+
+namespace coco::agent {
+namespace {
+
+constexpr char kService[] = "coco.agent.v1.Agent";
+constexpr char kVersion[] = "0.1.0";
+
+using Clock = std::chrono::steady_clock;
+
+// One output stream of a process: bytes read from its pipe, handed out to ReadStdout/ReadStderr.
+struct Stream {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string buf;
+  bool eof = false;
+};
+
+struct Process {
+  pid_t pid = -1;
+  Stream out, err;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool exited = false;
+  int status = 0;
+  std::vector<std::thread> threads;
+};
+
+struct Container {
+  std::string id, bundle;
+  bool started = false;
+  std::shared_ptr<Process> main;
+  std::map<std::string, std::shared_ptr<Process>> execs;
+};
+
+void Pump(int fd, Stream& s) {
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard<std::mutex> l(s.mu);
+    if (n <= 0) {
+      s.eof = true;
+      s.cv.notify_all();
+      break;
+    }
+    // Bounded: a process writing more than 16 MiB that nobody reads loses the oldest bytes.
+    if (s.buf.size() > (16u << 20)) s.buf.erase(0, s.buf.size() - (8u << 20));
+    s.buf.append(buf, static_cast<size_t>(n));
+    s.cv.notify_all();
+  }
+  close(fd);
+}
+
+template <class Msg>
+Result<Msg> Decode(const std::string& payload) {
+  Msg m;
+  if (!m.ParseFromString(payload)) {
+    return MakeError("InvalidArgument", "the request is not a valid " + m.GetTypeName());
+  }
+  return m;
+}
+
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return id[0] != '.';
+}
+
+}  // namespace
+
+struct AgentService::Impl {
+  AgentOptions opts;
+  std::mutex mu;
+  bool sandbox_created = false;
+  std::unique_ptr<AgentPolicy> policy;
+  std::unique_ptr<ImageService> images;
+  std::unique_ptr<net::TunnelEndpoint> tunnel;
+  std::map<std::string, std::shared_ptr<Container>> containers;
+
+  explicit Impl(AgentOptions o) : opts(std::move(o)) {}
+
+  ~Impl() {
+    for (auto& [id, c] : containers) {
+      for (auto* p : {&c->main}) {
+        if (*p) {
+          for (auto& t : (*p)->threads) t.join();
+        }
+      }
+      for (auto& [eid, p] : c->execs) {
+        for (auto& t : p->threads) t.join();
+      }
+    }
+  }
+
+  // Wraps a typed handler: decode, check the policy, run, encode.
+  template <class Req, class Resp>
+  net::ttrpc::Handler Wrap(const std::string& request_name,
+                           std::function<Result<Resp>(const Req&)> fn) {
+    return [this, request_name, fn](const std::string& payload,
+                                    const net::ttrpc::Metadata&) -> Result<std::string> {
+      COCO_ASSIGN_OR_RETURN(Req req, Decode<Req>(payload));
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!sandbox_created && request_name != "CreateSandboxRequest") {
+          return MakeError(
+              "FailedPrecondition",
+              request_name + " before CreateSandboxRequest: the sandbox is not set up");
+        }
+        if (policy) {
+          nlohmann::json input = {{"request", request_name}};
+          PolicyDecision d = policy->Evaluate(request_name, input);
+          if (!d.allow) {
+            log::Warn("request refused by the agent policy",
+                      {{"request", request_name}, {"policy", policy->name()}});
+            return MakeError("PermissionDenied", d.reason);
+          }
+        }
+      }
+      COCO_ASSIGN_OR_RETURN(Resp resp, fn(req));
+      return resp.SerializeAsString();
+    };
+  }
+
+  Result<v1::CreateSandboxResponse> CreateSandbox(const v1::CreateSandboxRequest& r) {
+    std::lock_guard<std::mutex> l(mu);
+    if (sandbox_created) return MakeError("AlreadyExists", "the sandbox is already set up");
+    v1::CreateSandboxResponse resp;
+    resp.set_agent_version(kVersion);
+    std::string policy_name = "default", policy_text(DefaultAgentPolicyText());
+    std::optional<std::string> init_data;
+    if (!r.init_data().empty()) {
+      init_data = r.init_data();
+      COCO_ASSIGN_OR_RETURN(auto parsed, attestation::ParseInitData(*init_data));
+      resp.set_init_data_digest(HexEncode(parsed.digest));
+      if (parsed.data.contains("policy.rego") && parsed.data["policy.rego"].is_string()) {
+        policy_name = "init-data policy.rego";
+        policy_text = parsed.data["policy.rego"].get<std::string>();
+      }
+    }
+    if (policy_name == "default" && r.dev_policy()) {
+      policy_name = "allow-all (dev)";
+      policy_text = AllowAllAgentPolicyText();
+    }
+    COCO_ASSIGN_OR_RETURN(policy, CompileAgentPolicy(policy_name, policy_text));
+    resp.set_agent_policy(policy_name);
+    if (r.host_time_unix_ms() > 0 && opts.guest) {
+      timeval tv{static_cast<time_t>(r.host_time_unix_ms() / 1000),
+                 static_cast<suseconds_t>((r.host_time_unix_ms() % 1000) * 1000)};
+      settimeofday(&tv, nullptr);
+    }
+    if (opts.tunnel_fd >= 0 && r.tunnel_ports_size() > 0) {
+      std::vector<net::TunnelPort> ports;
+      for (uint32_t p : r.tunnel_ports()) {
+        if (p == 0 || p > 65535) return MakeError("InvalidArgument", "bad tunnel port");
+        ports.push_back({static_cast<uint16_t>(p), 0});
+      }
+      tunnel = std::make_unique<net::TunnelEndpoint>(net::TunnelEndpoint::Role::kGuest,
+                                                     opts.tunnel_fd, ports);
+      COCO_RETURN_IF_ERROR(tunnel->Start());
+    }
+    ImageServiceConfig ic;
+    ic.store_dir = opts.state_dir + "/images";
+    ic.kbs_url = r.kbs_url();
+    ic.init_data = init_data;
+    ic.image_policy = r.image_policy();
+    for (const auto& reg : r.insecure_registries()) ic.insecure_registries.push_back(reg);
+    COCO_ASSIGN_OR_RETURN(images, ImageService::Create(ic));
+    sandbox_created = true;
+    log::Info("sandbox created", {{"id", r.sandbox_id()}, {"agent_policy", policy_name}});
+    return resp;
+  }
+
+  std::shared_ptr<Container> Find(const std::string& id) {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = containers.find(id);
+    return it == containers.end() ? nullptr : it->second;
+  }
+
+  Result<v1::CreateContainerResponse> CreateContainer(const v1::CreateContainerRequest& r) {
+    if (!ValidId(r.container_id())) {
+      return MakeError("InvalidArgument",
+                       "container id \"" + r.container_id() + "\" must be 1-64 of [A-Za-z0-9_.-]");
+    }
+    auto c = std::make_shared<Container>();
+    c->id = r.container_id();
+    c->bundle = opts.state_dir + "/containers/" + c->id;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (containers.count(c->id)) {
+        return MakeError("AlreadyExists", "container " + c->id + " exists");
+      }
+      containers[c->id] = c;  // reserved; removed again on failure
+    }
+    auto fail = [&](Error e) {
+      std::lock_guard<std::mutex> l(mu);
+      containers.erase(c->id);
+      std::error_code ec;
+      std::filesystem::remove_all(c->bundle, ec);
+      return e;
+    };
+    v1::CreateContainerResponse resp;
+    std::error_code ec;
+    std::filesystem::create_directories(c->bundle, ec);
+    auto pulled = images->PullAndUnpack(r.image(), c->bundle + "/rootfs");
+    if (!pulled.ok()) return fail(pulled.error());
+    resp.set_manifest_digest(pulled->manifest_digest);
+    for (const auto& [phase, us] : pulled->timings) {
+      auto* t = resp.add_timings();
+      t->set_phase(phase);
+      t->set_micros(us);
+    }
+    for (const auto& line : pulled->log) resp.add_log(line);
+    auto t0 = Clock::now();
+    ContainerRequest cr;
+    cr.args.assign(r.args().begin(), r.args().end());
+    cr.env.assign(r.env().begin(), r.env().end());
+    cr.cwd = r.cwd();
+    cr.user = r.user();
+    auto spec = BuildRuntimeSpec(pulled->config, cr, c->bundle + "/rootfs");
+    if (!spec.ok()) return fail(spec.error());
+    Status w = WriteFileAtomic(c->bundle + "/config.json", spec->dump(2), 0600);
+    if (!w.ok()) return fail(w.error());
+    auto* t = resp.add_timings();
+    t->set_phase("bundle");
+    t->set_micros(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+    return resp;
+  }
+
+  Result<std::shared_ptr<Process>> Launch(const std::vector<std::string>& argv) {
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0) return MakeError("Io", "pipe failed");
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      close(out[0]);
+      close(out[1]);
+      return MakeError("Io", "pipe failed");
+    }
+    SpawnOptions so;
+    so.stdout_fd = out[1];
+    so.stderr_fd = err[1];
+    auto pid = Spawn(argv, so);
+    close(out[1]);
+    close(err[1]);
+    if (!pid.ok()) {
+      close(out[0]);
+      close(err[0]);
+      return pid.error();
+    }
+    auto p = std::make_shared<Process>();
+    p->pid = *pid;
+    p->threads.emplace_back([p, fd = out[0]] { Pump(fd, p->out); });
+    p->threads.emplace_back([p, fd = err[0]] { Pump(fd, p->err); });
+    p->threads.emplace_back([this, p] {
+      int st = opts.guest ? Reaper::Wait(p->pid) : [&] {
+        int s = 0;
+        waitpid(p->pid, &s, 0);
+        return s;
+      }();
+      std::lock_guard<std::mutex> l(p->mu);
+      p->exited = true;
+      p->status = ExitCodeOf(st);
+      p->cv.notify_all();
+    });
+    return p;
+  }
+
+  Result<v1::StartContainerResponse> StartContainer(const v1::StartContainerRequest& r) {
+    auto c = Find(r.container_id());
+    if (!c) return MakeError("NotFound", "no container " + r.container_id());
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (c->started) return MakeError("FailedPrecondition", "container already started");
+      c->started = true;
+    }
+    COCO_ASSIGN_OR_RETURN(auto p, Launch({opts.crun, "run", "--bundle", c->bundle, c->id}));
+    std::lock_guard<std::mutex> l(mu);
+    c->main = p;
+    v1::StartContainerResponse resp;
+    resp.set_pid(static_cast<uint32_t>(p->pid));
+    return resp;
+  }
+
+  Result<v1::Empty> ExecProcess(const v1::ExecProcessRequest& r) {
+    auto c = Find(r.container_id());
+    if (!c || !c->main) return MakeError("NotFound", "no running container " + r.container_id());
+    if (!ValidId(r.exec_id())) return MakeError("InvalidArgument", "bad exec id");
+    if (r.args().empty()) return MakeError("InvalidArgument", "exec needs a command");
+    std::vector<std::string> argv = {opts.crun, "exec", c->id};
+    argv.insert(argv.end(), r.args().begin(), r.args().end());
+    COCO_ASSIGN_OR_RETURN(auto p, Launch(argv));
+    std::lock_guard<std::mutex> l(mu);
+    c->execs[r.exec_id()] = p;
+    return v1::Empty();
+  }
+
+  Result<std::shared_ptr<Process>> ProcessOf(const std::string& cid, const std::string& eid) {
+    auto c = Find(cid);
+    if (!c) return MakeError("NotFound", "no container " + cid);
+    std::lock_guard<std::mutex> l(mu);
+    if (eid.empty()) {
+      if (!c->main) return MakeError("FailedPrecondition", "container " + cid + " is not started");
+      return c->main;
+    }
+    auto it = c->execs.find(eid);
+    if (it == c->execs.end()) return MakeError("NotFound", "no exec " + eid + " in " + cid);
+    return it->second;
+  }
+
+  Result<v1::ReadStreamResponse> Read(const v1::ReadStreamRequest& r, bool err) {
+    COCO_ASSIGN_OR_RETURN(auto p, ProcessOf(r.container_id(), r.exec_id()));
+    Stream& s = err ? p->err : p->out;
+    size_t max = r.max_bytes() == 0 ? 65536 : std::min<size_t>(r.max_bytes(), 1u << 20);
+    std::unique_lock<std::mutex> l(s.mu);
+    s.cv.wait(l, [&] { return !s.buf.empty() || s.eof; });
+    v1::ReadStreamResponse resp;
+    size_t n = std::min(max, s.buf.size());
+    resp.set_data(s.buf.substr(0, n));
+    s.buf.erase(0, n);
+    resp.set_eof(s.eof && s.buf.empty());
+    return resp;
+  }
+
+  Result<v1::WaitProcessResponse> Wait(const v1::WaitProcessRequest& r) {
+    COCO_ASSIGN_OR_RETURN(auto p, ProcessOf(r.container_id(), r.exec_id()));
+    std::unique_lock<std::mutex> l(p->mu);
+    p->cv.wait(l, [&] { return p->exited; });
+    v1::WaitProcessResponse resp;
+    resp.set_status(p->status);
+    return resp;
+  }
+
+  Result<v1::Empty> Signal(const v1::SignalProcessRequest& r) {
+    COCO_ASSIGN_OR_RETURN(auto p, ProcessOf(r.container_id(), r.exec_id()));
+    if (r.signal() == 0 || r.signal() > 64) return MakeError("InvalidArgument", "bad signal");
+    if (r.exec_id().empty()) {
+      auto pid = Spawn({opts.crun, "kill", r.container_id(), std::to_string(r.signal())});
+      if (!pid.ok()) return pid.error();
+      int st = opts.guest ? Reaper::Wait(*pid) : [&] {
+        int s = 0;
+        waitpid(*pid, &s, 0);
+        return s;
+      }();
+      if (ExitCodeOf(st) != 0) {
+        return MakeError("FailedPrecondition",
+                         "crun kill " + r.container_id() + " " + DescribeWaitStatus(st));
+      }
+    } else {
+      kill(p->pid, static_cast<int>(r.signal()));
+    }
+    return v1::Empty();
+  }
+
+  Result<v1::Empty> Remove(const v1::RemoveContainerRequest& r) {
+    auto c = Find(r.container_id());
+    if (!c) return MakeError("NotFound", "no container " + r.container_id());
+    auto pid = Spawn({opts.crun, "delete", "--force", c->id});
+    if (pid.ok()) {
+      if (opts.guest) {
+        Reaper::Wait(*pid);
+      } else {
+        int s;
+        waitpid(*pid, &s, 0);
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(c->bundle, ec);
+    std::lock_guard<std::mutex> l(mu);
+    containers.erase(c->id);
+    return v1::Empty();
+  }
+
+  Result<v1::Empty> Destroy(const v1::DestroySandboxRequest&) {
+    log::Info("destroying the sandbox");
+    if (opts.guest) {
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the answer go out
+        sync();
+        reboot(RB_AUTOBOOT);  // QEMU runs with -no-reboot: the VM ends
+      }).detach();
+    }
+    return v1::Empty();
+  }
+};
+
+AgentService::AgentService(AgentOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+AgentService::~AgentService() = default;
+
+void AgentService::RegisterOn(net::ttrpc::Server& server) {
+  Impl* i = impl_.get();
+  server.Register(kService, "CreateSandbox",
+                  i->Wrap<v1::CreateSandboxRequest, v1::CreateSandboxResponse>(
+                      "CreateSandboxRequest", [i](auto& r) { return i->CreateSandbox(r); }));
+  server.Register(kService, "CreateContainer",
+                  i->Wrap<v1::CreateContainerRequest, v1::CreateContainerResponse>(
+                      "CreateContainerRequest", [i](auto& r) { return i->CreateContainer(r); }));
+  server.Register(kService, "StartContainer",
+                  i->Wrap<v1::StartContainerRequest, v1::StartContainerResponse>(
+                      "StartContainerRequest", [i](auto& r) { return i->StartContainer(r); }));
+  server.Register(kService, "ExecProcess",
+                  i->Wrap<v1::ExecProcessRequest, v1::Empty>(
+                      "ExecProcessRequest", [i](auto& r) { return i->ExecProcess(r); }));
+  server.Register(kService, "ReadStdout",
+                  i->Wrap<v1::ReadStreamRequest, v1::ReadStreamResponse>(
+                      "ReadStdoutRequest", [i](auto& r) { return i->Read(r, false); }));
+  server.Register(kService, "ReadStderr",
+                  i->Wrap<v1::ReadStreamRequest, v1::ReadStreamResponse>(
+                      "ReadStderrRequest", [i](auto& r) { return i->Read(r, true); }));
+  server.Register(kService, "WaitProcess",
+                  i->Wrap<v1::WaitProcessRequest, v1::WaitProcessResponse>(
+                      "WaitProcessRequest", [i](auto& r) { return i->Wait(r); }));
+  server.Register(kService, "SignalProcess",
+                  i->Wrap<v1::SignalProcessRequest, v1::Empty>(
+                      "SignalProcessRequest", [i](auto& r) { return i->Signal(r); }));
+  server.Register(kService, "RemoveContainer",
+                  i->Wrap<v1::RemoveContainerRequest, v1::Empty>(
+                      "RemoveContainerRequest", [i](auto& r) { return i->Remove(r); }));
+  server.Register(kService, "DestroySandbox",
+                  i->Wrap<v1::DestroySandboxRequest, v1::Empty>(
+                      "DestroySandboxRequest", [i](auto& r) { return i->Destroy(r); }));
+}
+
+}  // namespace coco::agent
