@@ -14,6 +14,7 @@ void AddGuestCommands(CLI::App& app);  // coco attest, coco get-resource (act as
 void AddImageCommands(CLI::App& app);  // coco image ...
 void AddImageCryptCommands(CLI::App* image);  // coco image encrypt|decrypt
 void AddKeyProviderCommand(CLI::App& app);    // coco keyprovider (ocicrypt key-provider protocol)
+void AddRunCommand(CLI::App& app);            // coco run (a pod VM)
 
 // Exit code of the command that ran (0 unless it failed).
 int ExitCode();

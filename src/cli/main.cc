@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   coco::cli::AddGuestCommands(app);
   coco::cli::AddImageCommands(app);
   coco::cli::AddKeyProviderCommand(app);
+  coco::cli::AddRunCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,262 @@
+// coco run: boot a pod VM, run one container from an image in it, relay its output and exit
+// code, and remove everything it created.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "base/file.h"
+#include "cli/commands.h"
+#include "oci/reference.h"
+#include "runtime/sandbox.h"
+
+namespace coco::cli {
+namespace {
+
+struct RunArgs {
+  std::string kbs;
+  std::vector<std::string> insecure;
+  std::string init_data;
+  std::string policy;
+  int memory = 256;
+  int vcpus = 1;
+  bool timings = false;
+  bool dev = false;
+  bool quiet = false;
+  std::string guest_dir;
+  int boot_timeout = 60;
+  std::vector<std::string> env;
+  std::string user, cwd;
+  std::string image;
+  std::vector<std::string> command;
+};
+
+// Host and port of an http(s)://HOST:PORT URL or a HOST:PORT registry; port 0 if none given.
+bool SplitHostPort(std::string s, std::string* host, uint16_t* port, uint16_t default_port) {
+  if (auto p = s.find("://"); p != std::string::npos) s = s.substr(p + 3);
+  if (auto p = s.find('/'); p != std::string::npos) s = s.substr(0, p);
+  auto colon = s.rfind(':');
+  *host = colon == std::string::npos ? s : s.substr(0, colon);
+  *port = default_port;
+  if (colon != std::string::npos) {
+    int v = std::atoi(s.c_str() + colon + 1);
+    if (v <= 0 || v > 65535) return false;
+    *port = static_cast<uint16_t>(v);
+  }
+  return true;
+}
+
+bool IsLoopbackHost(const std::string& h) {
+  return h == "127.0.0.1" || h == "localhost" || h == "[::1]";
+}
+
+std::atomic<int> g_signal{0};
+
+double Ms(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+int Run(const RunArgs& a) {
+  using Clock = std::chrono::steady_clock;
+  auto t_start = Clock::now();
+  auto say = [&](const std::string& s) {
+    if (!a.quiet) std::cerr << "coco run: " << s << "\n";
+  };
+  runtime::SandboxConfig sc;
+  sc.guest_dir = a.guest_dir.empty() ? runtime::DefaultGuestDir() : a.guest_dir;
+  sc.memory_mib = a.memory;
+  sc.vcpus = a.vcpus;
+  sc.dev_policy = a.dev;
+  sc.insecure_registries = a.insecure;
+  sc.boot_timeout_ms = a.boot_timeout * 1000;
+  // The guest reaches the broker and the registry only through the tunnel to host loopback.
+  auto loc = oci::ImageLocation::Parse(
+      a.image.find("://") == std::string::npos ? "docker://" + a.image : a.image);
+  if (!loc.ok()) {
+    Fail(loc.error().message);
+    return 125;
+  }
+  std::string host;
+  uint16_t port;
+  std::vector<uint16_t> ports;
+  if (!SplitHostPort(loc->registry, &host, &port, 443) || !IsLoopbackHost(host)) {
+    Fail(
+        "the pod reaches registries only on this host's loopback (127.0.0.1:PORT) through its "
+        "tunnel; " +
+        loc->registry + " is not one");
+    return 125;
+  }
+  ports.push_back(port);
+  if (!a.kbs.empty()) {
+    if (!SplitHostPort(a.kbs, &host, &port, a.kbs.rfind("https", 0) == 0 ? 443 : 80) ||
+        !IsLoopbackHost(host)) {
+      Fail(
+          "--kbs must be a loopback URL (http://127.0.0.1:PORT): the pod reaches it through "
+          "its tunnel");
+      return 125;
+    }
+    if (std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+    sc.kbs_url = a.kbs;
+  }
+  for (const auto& r : a.insecure) {
+    if (SplitHostPort(r, &host, &port, 80) && IsLoopbackHost(host) &&
+        std::find(ports.begin(), ports.end(), port) == ports.end()) {
+      ports.push_back(port);
+    }
+  }
+  sc.tunnel_ports = ports;
+  if (!a.init_data.empty()) {
+    auto text = ReadFile(a.init_data);
+    if (!text.ok()) {
+      Fail("--init-data: " + text.error().message);
+      return 125;
+    }
+    sc.init_data = *text;
+  }
+  if (!a.policy.empty()) {
+    if (a.policy.rfind("kbs:", 0) == 0) {
+      if (a.kbs.empty()) {
+        Fail("--policy " + a.policy + " needs --kbs");
+        return 125;
+      }
+      sc.image_policy = a.policy;
+    } else {
+      auto text = ReadFile(a.policy);
+      if (!text.ok()) {
+        Fail("--policy: " + text.error().message);
+        return 125;
+      }
+      sc.image_policy = *text;
+    }
+  }
+
+  auto t_boot = Clock::now();
+  auto sb = runtime::Sandbox::Start(sc, say);
+  if (!sb.ok()) {
+    Fail("the pod did not start: " + sb.error().message);
+    return 125;
+  }
+  auto boot_ms = Ms(Clock::now() - t_boot);
+  auto& sandbox = **sb;
+  // Ctrl-C / SIGTERM: pass it to the container; the relay below then ends normally.
+  std::thread sig_thread;
+
+  agent::v1::CreateContainerRequest cr;
+  cr.set_container_id("main");
+  cr.set_image(loc->transport == oci::ImageLocation::Transport::kDocker
+                   ? "docker://" + loc->registry + "/" + loc->repository +
+                         (loc->digest.empty() ? ":" + loc->tag : "@" + loc->digest)
+                   : a.image);
+  for (const auto& c : a.command) cr.add_args(c);
+  for (const auto& e : a.env) cr.add_env(e);
+  cr.set_user(a.user);
+  cr.set_cwd(a.cwd);
+  say("pulling " + cr.image() + " inside the pod" +
+      (a.kbs.empty() ? "" : " (attesting to " + a.kbs + " for keys and policy)"));
+  auto t_create = Clock::now();
+  auto created = sandbox.CreateContainer(cr);
+  if (!created.ok()) {
+    Fail(created.error().message);
+    sandbox.Destroy();
+    return 125;
+  }
+  auto create_ms = Ms(Clock::now() - t_create);
+  for (const auto& line : created->log()) say(line);
+  auto t_run = Clock::now();
+  if (auto st = sandbox.StartContainer("main"); !st.ok()) {
+    Fail("starting the container failed: " + st.error().message);
+    sandbox.Destroy();
+    return 125;
+  }
+  std::atomic<bool> first_output{false};
+  double first_output_ms = 0;
+  auto relay = [&](bool err) {
+    for (;;) {
+      auto chunk = sandbox.Read("main", "", err);
+      if (!chunk.ok()) return;
+      if (!chunk->data().empty()) {
+        if (!first_output.exchange(true)) first_output_ms = Ms(Clock::now() - t_start);
+        FILE* f = err ? stderr : stdout;
+        fwrite(chunk->data().data(), 1, chunk->data().size(), f);
+        fflush(f);
+      }
+      if (chunk->eof()) return;
+    }
+  };
+  std::thread out_thread(relay, false), err_thread(relay, true);
+  auto status = sandbox.Wait("main", "");
+  out_thread.join();
+  err_thread.join();
+  auto run_ms = Ms(Clock::now() - t_run);
+  int code;
+  if (!status.ok()) {
+    Fail(status.error().message);
+    code = 125;
+  } else {
+    code = *status;
+  }
+  uint64_t qemu_rss_kib = sandbox.vm().PeakRssKib();
+  auto t_stop = Clock::now();
+  sandbox.Destroy();
+  auto stop_ms = Ms(Clock::now() - t_stop);
+  if (a.timings) {
+    std::fprintf(stderr, "timings (ms):\n  %-24s %8.1f\n", "vm boot + agent ready", boot_ms);
+    for (const auto& t : created->timings()) {
+      std::fprintf(stderr, "  %-24s %8.1f\n", t.phase().c_str(), t.micros() / 1000.0);
+    }
+    std::fprintf(stderr, "  %-24s %8.1f\n", "create container (all)", create_ms);
+    std::fprintf(stderr, "  %-24s %8.1f\n", "run to exit", run_ms);
+    if (first_output) std::fprintf(stderr, "  %-24s %8.1f\n", "first output line", first_output_ms);
+    std::fprintf(stderr, "  %-24s %8.1f\n", "shutdown", stop_ms);
+    std::fprintf(stderr, "  %-24s %8.1f\n", "total", Ms(Clock::now() - t_start));
+    std::fprintf(stderr, "  %-24s %8llu KiB\n", "qemu peak RSS",
+                 static_cast<unsigned long long>(qemu_rss_kib));
+  }
+  (void)sig_thread;
+  return code;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  auto* run = app.add_subcommand(
+      "run",
+      "run a container in a confidential pod VM: the VM attests to the key broker, pulls,\n"
+      "verifies and decrypts the image inside, and runs it; its output and exit code are ours\n"
+      "  coco run docker://127.0.0.1:5000/app:v1\n"
+      "  coco run --kbs http://127.0.0.1:8080 docker://127.0.0.1:5000/app:enc\n"
+      "  coco run --kbs http://127.0.0.1:8080 --policy kbs:///default/security-policy/test \\\n"
+      "           --timings docker://127.0.0.1:5000/app:signed /bin/sh -c 'echo hi'");
+  run->add_option("IMAGE", a->image, "image (docker://HOST:PORT/REPO[:TAG|@DIGEST])")->required();
+  run->add_option("CMD", a->command, "command and arguments (default: the image's)");
+  run->add_option("--kbs", a->kbs, "key broker URL (loopback), for keys, policies and secrets");
+  run->add_option("--insecure-registry", a->insecure,
+                  "HOST:PORT reached over plain HTTP (loopback registries always are)");
+  run->add_option("--init-data", a->init_data,
+                  "init-data TOML (aa.toml, cdh.toml, policy.rego), measured into the evidence");
+  run->add_option("--policy", a->policy,
+                  "image signature policy: containers-policy.json FILE or kbs:///R/T/G");
+  run->add_option("--memory", a->memory, "guest memory, MiB")->capture_default_str();
+  run->add_option("--vcpus", a->vcpus, "guest vCPUs")->capture_default_str();
+  run->add_option("--env,-e", a->env, "KEY=VALUE for the container");
+  run->add_option("--user,-u", a->user, "uid[:gid] or name[:group] in the image");
+  run->add_option("--workdir,-w", a->cwd, "working directory in the container");
+  run->add_flag("--timings", a->timings, "print the time of each phase on stderr");
+  run->add_flag("--dev", a->dev,
+                "allow-all agent policy (exec into the container), unless init-data sets one");
+  run->add_flag("--quiet,-q", a->quiet, "no progress lines");
+  run->add_option("--guest-dir", a->guest_dir,
+                  "where vmlinux and initramfs.cpio are (default: build/guest beside the binary, "
+                  "or $COCO_GUEST_DIR)");
+  run->add_option("--boot-timeout", a->boot_timeout, "seconds for the VM to come up")
+      ->capture_default_str();
+  run->positionals_at_end();
+  run->callback([a] { SetExitCode(Run(*a)); });
+}
+
+}  // namespace coco::cli
