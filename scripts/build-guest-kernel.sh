@@ -2,17 +2,19 @@
 # Builds the minimal guest kernel (an uncompressed vmlinux with the PVH entry note) from Debian's
 # linux-source-6.1 and guest/kernel.config, into build/guest/vmlinux. The result is cached under
 # build/guest/kernel-cache/<key>, where the key covers the source package version, the config
-# fragment and this script, so a rebuild happens only when one of them changes.
+# fragment and RECIPE (bump it when the build steps below change), so a rebuild happens only
+# when one of them changes.
 #   scripts/build-guest-kernel.sh [OUT_DIR]     (default build/guest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build/guest}
 SRC_TAR=/usr/src/linux-source-6.1.tar.xz
 FRAGMENT=guest/kernel.config
+RECIPE=1
 [ -f "$SRC_TAR" ] || { echo "error: $SRC_TAR is missing: apt-get install linux-source-6.1" >&2; exit 1; }
 
 version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-key=$( { echo "$version"; cat "$FRAGMENT" "$0"; } | sha256sum | cut -c1-16)
+key=$( { echo "$version recipe $RECIPE"; cat "$FRAGMENT"; } | sha256sum | cut -c1-16)
 cache="$OUT/kernel-cache/$key"
 mkdir -p "$OUT"
 if [ -f "$cache/vmlinux" ]; then
@@ -62,4 +64,4 @@ else
 fi
 cp "$cache/vmlinux" "$OUT/vmlinux.tmp" && mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 cp "$cache/config" "$OUT/vmlinux.config"
-echo "    vmlinux sha384 $(sha384sum "$OUT/vmlinux" | cut -d' ' -f1)"
+echo "    vmlinux $OUT/vmlinux: sha384 $(sha384sum "$OUT/vmlinux" | cut -d' ' -f1)"

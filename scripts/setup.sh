@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages coco needs (only those missing) and builds it into build/.
-#   scripts/setup.sh              release build (RelWithDebInfo) in build/
+#   scripts/setup.sh              release build (RelWithDebInfo) in build/, and the pod VM's
+#                                 guest image in build/guest/ (the kernel build is cached)
 #   scripts/setup.sh --sanitize   unit tests with AddressSanitizer + UBSan in build-asan/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +42,5 @@ else
     || { cat build.configure.log; exit 1; }
   ninja -C build -j "$JOBS"
   echo "==> binaries: $(ls build/bin | tr '\n' ' ')"
+  scripts/build-guest.sh build
 fi
