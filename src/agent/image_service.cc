@@ -75,6 +75,7 @@ class Service final : public ImageService {
     std::unique_ptr<image::SignatureCheck> check;
     if (!cfg_.image_policy.empty()) {
       image::PolicyCheckOptions po;
+      po.registries_dir = cfg_.registries_dir;
       if (cfg_.image_policy.rfind("kbs:", 0) == 0) {
         COCO_ASSIGN_OR_RETURN(SecretBytes text, GetResource(cfg_.image_policy));
         po.policy_json = ToString(text.bytes());

@@ -21,6 +21,7 @@ struct ImageServiceConfig {
   std::optional<std::string> init_data;  // sent with the attestation
   std::string image_policy;              // "" | kbs:///R/T/G | inline containers-policy.json
   std::vector<std::string> insecure_registries;
+  std::string registries_dir;  // registries.d ("" = none)
 };
 
 struct PulledRootfs {

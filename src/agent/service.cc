@@ -192,6 +192,16 @@ struct AgentService::Impl {
     ic.init_data = init_data;
     ic.image_policy = r.image_policy();
     for (const auto& reg : r.insecure_registries()) ic.insecure_registries.push_back(reg);
+    if (!r.registries_d().empty()) {
+      ic.registries_dir = opts.state_dir + "/registries.d";
+      COCO_RETURN_IF_ERROR(MakeDirs(ic.registries_dir, 0700));
+      for (const auto& [name, yaml] : r.registries_d()) {
+        if (!ValidId(name)) {
+          return MakeError("InvalidArgument", "registries.d file name \"" + name + "\"");
+        }
+        COCO_RETURN_IF_ERROR(WriteFileAtomic(ic.registries_dir + "/" + name, yaml, 0600));
+      }
+    }
     COCO_ASSIGN_OR_RETURN(images, ImageService::Create(ic));
     sandbox_created = true;
     log::Info("sandbox created", {{"id", r.sandbox_id()}, {"agent_policy", policy_name}});
@@ -300,8 +310,21 @@ struct AgentService::Impl {
       c->started = true;
     }
     COCO_ASSIGN_OR_RETURN(auto p, Launch({opts.crun, "run", "--bundle", c->bundle, c->id}));
-    std::lock_guard<std::mutex> l(mu);
-    c->main = p;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      c->main = p;
+    }
+    // Answer once crun has created the container (its state file exists), so that a following
+    // exec or signal finds it; or once it has already ended.
+    std::string state = "/run/crun/" + c->id + "/status";
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (access(state.c_str(), F_OK) != 0 && Clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> pl(p->mu);
+        if (p->exited) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     v1::StartContainerResponse resp;
     resp.set_pid(static_cast<uint32_t>(p->pid));
     return resp;

@@ -3,10 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <regex>
 #include <thread>
 
 #include "base/file.h"
@@ -22,6 +25,7 @@ struct RunArgs {
   std::vector<std::string> insecure;
   std::string init_data;
   std::string policy;
+  std::string registries_d;
   int memory = 256;
   int vcpus = 1;
   bool timings = false;
@@ -30,6 +34,7 @@ struct RunArgs {
   std::string guest_dir;
   int boot_timeout = 60;
   std::vector<std::string> env;
+  std::string exec;
   std::string user, cwd;
   std::string image;
   std::vector<std::string> command;
@@ -106,6 +111,32 @@ int Run(const RunArgs& a) {
     if (SplitHostPort(r, &host, &port, 80) && IsLoopbackHost(host) &&
         std::find(ports.begin(), ports.end(), port) == ports.end()) {
       ports.push_back(port);
+    }
+  }
+  if (!a.registries_d.empty()) {
+    // The lookaside stores they name must be loopback HTTP servers: their ports join the tunnel.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(a.registries_d, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.size() < 6 || name.substr(name.size() - 5) != ".yaml") continue;
+      auto text = ReadFile(e.path().string());
+      if (!text.ok()) {
+        Fail("--registries.d: " + text.error().message);
+        return 125;
+      }
+      sc.registries_d[name] = *text;
+      static const std::regex kUrl(R"((https?)://(127\.0\.0\.1|localhost):(\d+))");
+      for (std::sregex_iterator it(text->begin(), text->end(), kUrl), end; it != end; ++it) {
+        int p = std::stoi((*it)[3]);
+        if (p > 0 && p < 65536 &&
+            std::find(ports.begin(), ports.end(), static_cast<uint16_t>(p)) == ports.end()) {
+          ports.push_back(static_cast<uint16_t>(p));
+        }
+      }
+    }
+    if (ec) {
+      Fail("--registries.d " + a.registries_d + ": " + ec.message());
+      return 125;
     }
   }
   sc.tunnel_ports = ports;
@@ -188,6 +219,26 @@ int Run(const RunArgs& a) {
     }
   };
   std::thread out_thread(relay, false), err_thread(relay, true);
+  if (!a.exec.empty()) {
+    // One more process in the running container, as a probe or a debugging shell would be.
+    // The agent policy decides; the default for confidential pods refuses it.
+    auto st = sandbox.Exec("main", "exec-1", {"/bin/sh", "-c", a.exec});
+    if (!st.ok()) {
+      std::cerr << "coco run: exec refused: " << st.error().message << "\n";
+    } else {
+      for (bool err : {false, true}) {
+        for (;;) {
+          auto chunk = sandbox.Read("main", "exec-1", err);
+          if (!chunk.ok()) break;
+          fwrite(chunk->data().data(), 1, chunk->data().size(), err ? stderr : stdout);
+          if (chunk->eof()) break;
+        }
+      }
+      auto es = sandbox.Wait("main", "exec-1");
+      std::cerr << "coco run: exec exited with "
+                << (es.ok() ? std::to_string(*es) : es.error().message) << "\n";
+    }
+  }
   auto status = sandbox.Wait("main", "");
   out_thread.join();
   err_thread.join();
@@ -241,11 +292,17 @@ void AddRunCommand(CLI::App& app) {
                   "init-data TOML (aa.toml, cdh.toml, policy.rego), measured into the evidence");
   run->add_option("--policy", a->policy,
                   "image signature policy: containers-policy.json FILE or kbs:///R/T/G");
+  run->add_option("--registries.d", a->registries_d,
+                  "registries.d directory (*.yaml) naming signature lookaside stores; they must "
+                  "be http://127.0.0.1:PORT servers, reached through the pod's tunnel");
   run->add_option("--memory", a->memory, "guest memory, MiB")->capture_default_str();
   run->add_option("--vcpus", a->vcpus, "guest vCPUs")->capture_default_str();
   run->add_option("--env,-e", a->env, "KEY=VALUE for the container");
   run->add_option("--user,-u", a->user, "uid[:gid] or name[:group] in the image");
   run->add_option("--workdir,-w", a->cwd, "working directory in the container");
+  run->add_option("--exec", a->exec,
+                  "also run this shell command in the container once it started (needs an agent "
+                  "policy that allows ExecProcessRequest: --dev or init-data)");
   run->add_flag("--timings", a->timings, "print the time of each phase on stderr");
   run->add_flag("--dev", a->dev,
                 "allow-all agent policy (exec into the container), unless init-data sets one");

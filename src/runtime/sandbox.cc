@@ -63,6 +63,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
   for (const auto& r : c.insecure_registries) req.add_insecure_registries(r);
   req.set_image_policy(c.image_policy);
   req.set_dev_policy(c.dev_policy);
+  for (const auto& [name, yaml] : c.registries_d) (*req.mutable_registries_d())[name] = yaml;
 
   VmConfig vc;
   vc.kernel = c.guest_dir + "/vmlinux";

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,7 @@ struct SandboxConfig {
   std::optional<std::string> init_data;  // TOML text
   std::string image_policy;              // "" | kbs:///… | containers-policy.json text
   bool dev_policy = false;               // allow-all agent policy unless init-data sets one
+  std::map<std::string, std::string> registries_d;  // file name -> YAML
   int boot_timeout_ms = 60000;
   int boot_attempts = 2;  // a boot that prints nothing is retried
 };
