@@ -1,59 +1,95 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: start a key broker, attest with the sample TEE and
-# fetch a secret, printing each step. Installs and builds whatever is missing first.
+# The main job on the embedded defaults: the whole confidential-containers story on this machine.
+# A key broker (coco-kbs, dev mode) and an OCI registry run on 127.0.0.1; a sample image is
+# built, encrypted (its key goes into the broker) and signed (the signature policy and the public
+# key go into the broker too); then `coco run` boots a pod VM whose agent attests, receives the
+# key and the policy, pulls, verifies, decrypts and unpacks the image and runs it. A second pod
+# runs an image that was encrypted beforehand with a key the operator uploaded. Each step is
+# printed. Installs and builds whatever is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 BIN="$PWD/build/bin"
 WORK=$(mktemp -d /tmp/coco-quickstart.XXXXXX)
-KBS_PID=""
+PIDS=()
 cleanup() {
-  if [ -n "$KBS_PID" ] && kill -0 "$KBS_PID" 2>/dev/null; then
-    kill -TERM "$KBS_PID"; wait "$KBS_PID" 2>/dev/null || true
-  fi
+  for p in "${PIDS[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; wait "$p" 2>/dev/null || true; fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-step "1. Initialise the broker: database, token signing key, admin key pair and admin token"
-"$BIN/coco-kbs" init --data-dir "$WORK/kbs"
-
-step "2. Start coco-kbs in development mode (the sample TEE is accepted; production refuses it)"
+step "1. Start the key broker (coco-kbs, development mode: the sample TEE is accepted)"
+"$BIN/coco-kbs" init --data-dir "$WORK/kbs" >/dev/null
 "$BIN/coco-kbs" --data-dir "$WORK/kbs" --listen 127.0.0.1:0 --port-file "$WORK/port" --dev \
   2> "$WORK/kbs.log" &
-KBS_PID=$!
+PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 [ -s "$WORK/port" ] || { cat "$WORK/kbs.log"; echo "coco-kbs did not start"; exit 1; }
-URL="http://127.0.0.1:$(cat "$WORK/port")"
-echo "coco-kbs pid $KBS_PID listening on $URL (log: broker warnings below)"
-grep -i "development" "$WORK/kbs.log" | head -1 || true
-ADMIN=("$BIN/coco" kbs --url "$URL" --admin-token "$WORK/kbs/admin-token")
-
-step "3. Register reference values for the sample TEE (what a trustworthy guest reports)"
+KBS="http://127.0.0.1:$(cat "$WORK/port")"
+ADMIN=("$BIN/coco" kbs --url "$KBS" --admin-token "$WORK/kbs/admin-token")
 "${ADMIN[@]}" set-reference-value launch_digest abcde
 "${ADMIN[@]}" set-reference-value svn 1
 "${ADMIN[@]}" set-reference-value major_version 1 --as-integer --as-single-value
 "${ADMIN[@]}" set-reference-value minimum_minor_version 4 --as-integer --as-single-value
+echo "coco-kbs on $KBS, reference values for the sample TEE registered"
 
-step "4. Store a secret in the broker at kbs:///default/key/quickstart"
-printf 'the secret only an attested guest may read' | "${ADMIN[@]}" set-resource default/key/quickstart -
+step "2. Start a local OCI registry (docker-registry)"
+REG_PORT=$(free_port)
+mkdir -p "$WORK/registry"
+cat > "$WORK/registry/config.yml" <<YML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $WORK/registry/data}}
+http: {addr: 127.0.0.1:$REG_PORT}
+YML
+/usr/bin/docker-registry serve "$WORK/registry/config.yml" > "$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+REG="127.0.0.1:$REG_PORT"
+for _ in $(seq 100); do curl -sf "http://$REG/v2/" >/dev/null && break; sleep 0.1; done
+echo "registry on $REG"
 
-step "5. Attest as a guest (sample TEE): auth -> challenge -> evidence -> EAR token"
-TOKEN=$("$BIN/coco" attest --url "$URL")
-python3 - "$TOKEN" <<'PY'
-import base64, json, sys
-p = sys.argv[1].split(".")[1]
-claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
-cpu0 = claims["submods"]["cpu0"]
-print("token status:", cpu0["ear.status"])
-print("trust vector:", json.dumps(cpu0["ear.trustworthiness-vector"]))
-PY
+step "3. Build a sample image and push it"
+scripts/make-sample-image.py "$WORK/layout" v1 "hello from a confidential container"
+skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$WORK/layout:v1" \
+  "docker://$REG/demo/app:plain"
+echo "pushed docker://$REG/demo/app:plain"
 
-step "6. Fetch the secret: the broker encrypts it to the guest's key (JWE), the guest decrypts"
-SECRET=$("$BIN/coco" get-resource --url "$URL" kbs:///default/key/quickstart)
-echo "secret: $SECRET"
+step "4. Encrypt it: a fresh key-encryption key is stored in the broker, the image names it"
+"$BIN/coco" image encrypt "docker://$REG/demo/app:plain" "docker://$REG/demo/app:encrypted" \
+  --recipient provider:coco:kbs:///default/image-kek/demo --kbs "$KBS" \
+  --admin-token "$WORK/kbs/admin-token"
 
-step "7. Stop the broker"
-kill -TERM "$KBS_PID"; wait "$KBS_PID"; KBS_PID=""
-echo "done: the sample TEE attested, the policy graded it affirming, and the secret was released."
+step "5. Sign it (cosign key), and store the signature policy and the public key in the broker"
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/cosign.key" 2>/dev/null
+openssl ec -in "$WORK/cosign.key" -pubout -out "$WORK/cosign.pub" 2>/dev/null
+"$BIN/coco" image sign "docker://$REG/demo/app:encrypted" --cosign-key "$WORK/cosign.key"
+"${ADMIN[@]}" set-resource default/keys/cosign "$WORK/cosign.pub"
+cat > "$WORK/policy.json" <<JSON
+{"default": [{"type": "reject"}],
+ "transports": {"docker": {"$REG/demo": [
+   {"type": "sigstoreSigned", "keyPath": "kbs:///default/keys/cosign"}]}}}
+JSON
+"${ADMIN[@]}" set-resource default/security-policy/demo "$WORK/policy.json"
+echo "policy kbs:///default/security-policy/demo: images under $REG/demo must carry a cosign signature"
+
+step "6. Run it in a pod VM: attest -> key and policy released -> pull, verify, decrypt -> run"
+"$BIN/coco" run --kbs "$KBS" --policy kbs:///default/security-policy/demo --timings \
+  "docker://$REG/demo/app:encrypted"
+
+step "7. A pre-existing encrypted image: encrypted earlier with the operator's own key"
+head -c 32 /dev/urandom > "$WORK/operator-kek.bin"
+"$BIN/coco" image encrypt "docker://$REG/demo/app:plain" "docker://$REG/demo/legacy:encrypted" \
+  --recipient "provider:coco:kbs:///default/image-kek/legacy::keypath=$WORK/operator-kek.bin"
+"$BIN/coco" image sign "docker://$REG/demo/legacy:encrypted" --cosign-key "$WORK/cosign.key"
+echo "the operator uploads that key to the broker:"
+"${ADMIN[@]}" set-resource default/image-kek/legacy "$WORK/operator-kek.bin"
+"$BIN/coco" run --kbs "$KBS" --policy kbs:///default/security-policy/demo \
+  "docker://$REG/demo/legacy:encrypted"
+
+step "Done"
+echo "Both pods attested to the broker, got their image keys and signature policy only after"
+echo "that, and ran their containers inside the VM. Stopping the broker and the registry."

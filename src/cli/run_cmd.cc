@@ -251,6 +251,7 @@ int Run(const RunArgs& a) {
     code = *status;
   }
   uint64_t qemu_rss_kib = sandbox.vm().PeakRssKib();
+  uint64_t qemu_rss_now_kib = sandbox.vm().RssKib();
   auto t_stop = Clock::now();
   sandbox.Destroy();
   auto stop_ms = Ms(Clock::now() - t_stop);
@@ -266,6 +267,8 @@ int Run(const RunArgs& a) {
     std::fprintf(stderr, "  %-24s %8.1f\n", "total", Ms(Clock::now() - t_start));
     std::fprintf(stderr, "  %-24s %8llu KiB\n", "qemu peak RSS",
                  static_cast<unsigned long long>(qemu_rss_kib));
+    std::fprintf(stderr, "  %-24s %8llu KiB\n", "qemu RSS at exit",
+                 static_cast<unsigned long long>(qemu_rss_now_kib));
   }
   (void)sig_thread;
   return code;

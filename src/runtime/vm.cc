@@ -253,13 +253,19 @@ std::string Vm::ConsoleTail(int lines) const {
   return pos == std::string::npos ? s : s.substr(pos + 1);
 }
 
-uint64_t Vm::PeakRssKib() const {
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+namespace {
+uint64_t StatusField(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
+  size_t n = std::strlen(field);
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    if (line.compare(0, n, field) == 0) return std::strtoull(line.c_str() + n, nullptr, 10);
   }
   return 0;
 }
+}  // namespace
+
+uint64_t Vm::PeakRssKib() const { return StatusField(pid_, "VmHWM:"); }
+uint64_t Vm::RssKib() const { return StatusField(pid_, "VmRSS:"); }
 
 }  // namespace coco::runtime

@@ -57,6 +57,8 @@ class Vm {
   std::string ConsoleTail(int lines) const;
   // Peak resident memory of QEMU in KiB (VmHWM), 0 if unknown.
   uint64_t PeakRssKib() const;
+  // Resident memory of QEMU now, in KiB (VmRSS), 0 if unknown.
+  uint64_t RssKib() const;
 
  private:
   Vm() = default;
