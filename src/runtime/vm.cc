@@ -103,7 +103,7 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
       "-M",
       "microvm,acpi=on,pit=off,pic=off,rtc=on",
       "-accel",
-      accel,
+      accel == "tcg" ? "tcg,tb-size=64" : accel,
       "-cpu",
       accel == "kvm" ? "host" : "max",
       "-m",
