@@ -27,95 +27,6 @@ namespace {
 
 Error Errno(const std::string& what) { return MakeError("Io", what + ": " + std::strerror(errno)); }
 
-// Copies the tree at `from` (a directory fd's path) into `to`, not crossing into other mounts.
-Status CopyTree(const std::string& from, const std::string& to, dev_t dev) {
-  DIR* d = opendir(from.c_str());
-  if (d == nullptr) return Errno("opendir " + from);
-  Status result;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string src = (from == "/" ? "" : from) + "/" + name, dst = to + "/" + name;
-    struct stat st;
-    if (lstat(src.c_str(), &st) != 0) {
-      result = Errno("lstat " + src);
-      break;
-    }
-    if (st.st_dev != dev) continue;  // another mount (the new root itself, /proc, ...)
-    if (S_ISDIR(st.st_mode)) {
-      if (mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
-        result = Errno("mkdir " + dst);
-        break;
-      }
-      result = CopyTree(src, dst, dev);
-      if (!result.ok()) break;
-    } else if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      ssize_t n = readlink(src.c_str(), target, sizeof target - 1);
-      if (n < 0) {
-        result = Errno("readlink " + src);
-        break;
-      }
-      target[n] = 0;
-      if (symlink(target, dst.c_str()) != 0) {
-        result = Errno("symlink " + dst);
-        break;
-      }
-    } else if (S_ISREG(st.st_mode)) {
-      int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
-      int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
-      if (in < 0 || out < 0) {
-        result = Errno("copy " + src);
-        if (in >= 0) close(in);
-        if (out >= 0) close(out);
-        break;
-      }
-      char buf[1 << 16];
-      ssize_t n;
-      while ((n = read(in, buf, sizeof buf)) > 0) {
-        if (write(out, buf, static_cast<size_t>(n)) != n) {
-          n = -1;
-          break;
-        }
-      }
-      close(in);
-      close(out);
-      if (n < 0) {
-        result = Errno("copy " + src);
-        break;
-      }
-    } else {
-      if (mknod(dst.c_str(), st.st_mode, st.st_rdev) != 0) {
-        result = Errno("mknod " + dst);
-        break;
-      }
-    }
-    lchown(dst.c_str(), st.st_uid, st.st_gid);
-  }
-  closedir(d);
-  return result;
-}
-
-// Removes what CopyTree copied from the old root (frees the initramfs memory).
-void RemoveTree(const std::string& dir, dev_t dev) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string p = (dir == "/" ? "" : dir) + "/" + name;
-    struct stat st;
-    if (lstat(p.c_str(), &st) != 0 || st.st_dev != dev) continue;
-    if (S_ISDIR(st.st_mode)) {
-      RemoveTree(p, dev);
-      rmdir(p.c_str());
-    } else {
-      unlink(p.c_str());
-    }
-  }
-  closedir(d);
-}
-
 Status MountIfNeeded(const char* source, const char* target, const char* type, unsigned long flags,
                      const char* data) {
   mkdir(target, 0755);
@@ -138,22 +49,21 @@ ReaperState& State() {
 }  // namespace
 
 Status MoveRootToTmpfs(const std::string& self_path, char** argv) {
-  // Once moved, the re-executed agent finds the marker in its environment.
+  // pivot_root(2) refuses a root that is the initial rootfs (it has no parent mount), and crun
+  // pivots every container into its root. A bind mount of the rootfs, moved over / and entered
+  // with chroot, is a root with a parent: no file is copied and no memory is spent.
+  (void)self_path;
+  (void)argv;
   if (getpid() != 1 || getenv("COCO_AGENT_ROOT_MOVED") != nullptr) return Status::Ok();
-  struct stat root;
-  if (stat("/", &root) != 0) return Errno("stat /");
   const char* kNew = "/newroot";
   mkdir(kNew, 0755);
-  if (mount("tmpfs", kNew, "tmpfs", MS_NOSUID, "mode=0755") != 0) return Errno("mount tmpfs");
-  COCO_RETURN_IF_ERROR(CopyTree("/", kNew, root.st_dev));
-  RemoveTree("/", root.st_dev);
+  if (mount("/", kNew, nullptr, MS_BIND | MS_REC, nullptr) != 0) return Errno("bind-mount /");
   if (chdir(kNew) != 0) return Errno("chdir");
   if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return Errno("move the new root");
   if (chroot(".") != 0) return Errno("chroot");
   if (chdir("/") != 0) return Errno("chdir /");
   setenv("COCO_AGENT_ROOT_MOVED", "1", 1);
-  execv(self_path.c_str(), argv);
-  return Errno("re-exec " + self_path);
+  return Status::Ok();
 }
 
 Status SetUpGuest(const std::string& hostname) {

@@ -12,9 +12,9 @@
 
 namespace coco::agent {
 
-// When running as PID 1 on the initramfs: copies the root into a tmpfs, frees the initramfs,
-// makes the tmpfs the root and re-executes `self_path` (does not return on success). Returns
-// Ok without doing anything when the root is already a tmpfs mount (after the re-exec).
+// When running as PID 1 on the initramfs: makes a bind mount of the rootfs the root of this
+// process (and of everything it starts), so that crun can pivot_root. Does nothing when not
+// PID 1 or when done already.
 Status MoveRootToTmpfs(const std::string& self_path, char** argv);
 
 // Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue, /run, /tmp and cgroup2 at

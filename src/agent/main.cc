@@ -10,12 +10,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 
 #include "agent/guest_init.h"
 #include "agent/service.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "net/ttrpc.h"
 
@@ -75,8 +78,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "coco-agent: not PID 1; use --listen UNIX_SOCKET outside a VM\n");
     return 2;
   }
+  auto uptime = [] {
+    timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", ts.tv_sec + ts.tv_nsec / 1e9);
+    return std::string(buf);
+  };
+  std::string at_init = "?";
+  std::string at_start = uptime();
   if (auto st = agent::MoveRootToTmpfs("/init", argv); !st.ok()) Halt(st.error().message);
   if (auto st = agent::SetUpGuest("coco"); !st.ok()) Halt(st.error().message);
+  at_init = uptime();
   // The kernel's console is our stderr; keep the log to the essentials.
   agent::Reaper::Start();
   auto port = agent::FindVirtioPort("coco.agent", 5000);
@@ -89,7 +102,10 @@ int main(int argc, char** argv) {
   if (tport.ok()) {
     opts.tunnel_fd = open(tport->c_str(), O_RDWR | O_CLOEXEC);
   }
-  log::Info("coco-agent ready", {{"port", *port}});
+  log::Info("coco-agent ready", {{"port", *port},
+                                 {"uptime_at_start", at_start},
+                                 {"uptime_at_setup", at_init},
+                                 {"uptime", uptime()}});
   agent::AgentService service(opts);
   net::ttrpc::Server server;
   service.RegisterOn(server);
