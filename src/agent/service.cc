@@ -19,6 +19,7 @@
 #include "agent/guest_init.h"
 #include "agent/image_service.h"
 #include "agent/oci_spec.h"
+#include "agent/sealed_secret.h"
 #include "attestation/runtime_data.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -256,6 +257,22 @@ struct AgentService::Impl {
     cr.user = r.user();
     auto spec = BuildRuntimeSpec(pulled->config, cr, c->bundle + "/rootfs");
     if (!spec.ok()) return fail(spec.error());
+    // Sealed secrets in the environment (the image's or the request's) are unsealed here, in
+    // the guest: the host only ever saw the sealed form.
+    for (auto& e : (*spec)["process"]["env"]) {
+      std::string kv = e.get<std::string>();
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || !IsSealedSecret(std::string_view(kv).substr(eq + 1))) continue;
+      auto plain =
+          UnsealSecret(std::string_view(kv).substr(eq + 1),
+                       [this](const std::string& uri) { return images->GetResource(uri); });
+      if (!plain.ok()) {
+        return fail(MakeError(plain.error().kind, "environment variable " + kv.substr(0, eq) +
+                                                      ": " + plain.error().message));
+      }
+      e = kv.substr(0, eq + 1) + ToString(plain->bytes());
+      resp.add_log("unsealed the secret in " + kv.substr(0, eq));
+    }
     Status w = WriteFileAtomic(c->bundle + "/config.json", spec->dump(2), 0600);
     if (!w.ok()) return fail(w.error());
     auto* t = resp.add_timings();

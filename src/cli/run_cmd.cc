@@ -290,7 +290,9 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("CMD", a->command, "command and arguments (default: the image's)");
   run->add_option("--kbs", a->kbs, "key broker URL (loopback), for keys, policies and secrets");
   run->add_option("--insecure-registry", a->insecure,
-                  "HOST:PORT reached over plain HTTP (loopback registries always are)");
+                  "HOST:PORT reached over plain HTTP (loopback registries always are)")
+      ->expected(1)
+      ->allow_extra_args(false);
   run->add_option("--init-data", a->init_data,
                   "init-data TOML (aa.toml, cdh.toml, policy.rego), measured into the evidence");
   run->add_option("--policy", a->policy,
@@ -300,7 +302,11 @@ void AddRunCommand(CLI::App& app) {
                   "be http://127.0.0.1:PORT servers, reached through the pod's tunnel");
   run->add_option("--memory", a->memory, "guest memory, MiB")->capture_default_str();
   run->add_option("--vcpus", a->vcpus, "guest vCPUs")->capture_default_str();
-  run->add_option("--env,-e", a->env, "KEY=VALUE for the container");
+  run->add_option("--env,-e", a->env,
+                  "KEY=VALUE for the container (repeatable); a VALUE of the form sealed.<jws> "
+                  "is a sealed secret, unsealed inside the pod")
+      ->expected(1)
+      ->allow_extra_args(false);
   run->add_option("--user,-u", a->user, "uid[:gid] or name[:group] in the image");
   run->add_option("--workdir,-w", a->cwd, "working directory in the container");
   run->add_option("--exec", a->exec,

@@ -13,7 +13,9 @@ Checks:
   * GPG-signed image (skopeo --sign-by, lookaside served over HTTP on loopback) under a signedBy
     policy fetched from the broker, key from the broker: runs; an unsigned image is refused;
   * QEMU killed mid-run: coco run says so, exits 125 and leaves no QEMU and no run directory;
-  * broker unreachable: a clear error within bounded time.
+  * broker unreachable: a clear error within bounded time;
+  * a sealed secret (ES256 JWS made with Python's cryptography) in the environment is unsealed
+    in the pod from the broker; one signed by another key is refused.
 """
 
 import http.server
@@ -23,6 +25,10 @@ import signal
 import subprocess
 import threading
 import time
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 import kbs_harness as h
 from kbs_harness import check, cli_bin, describe_run, fail, info, make_tmpdir, run_main
@@ -152,6 +158,34 @@ def main():
     # --- broker: encrypted image ---------------------------------------------------------------
     broker = h.Broker(name="pod").init().start()
     broker.register_reference_values(h.SAMPLE_REFERENCE_VALUES)
+
+    # --- sealed secret (made here with Python's cryptography, independently) -------------------
+    signer = ec.generate_private_key(ec.SECP256R1())
+    nums = signer.public_key().public_numbers()
+    broker.set_resource("default/sealed-key/1", json.dumps({
+        "kty": "EC", "crv": "P-256", "x": h.b64u(nums.x.to_bytes(32, "big")),
+        "y": h.b64u(nums.y.to_bytes(32, "big"))}).encode())
+    broker.set_resource("default/secret/db", b"s3cr3t-from-the-broker")
+
+    def seal(payload, key=signer):
+        head = h.b64u(json.dumps({"alg": "ES256", "kid": "kbs:///default/sealed-key/1"}).encode())
+        body = h.b64u(json.dumps(payload).encode())
+        der = key.sign((head + "." + body).encode(), ec.ECDSA(hashes.SHA256()))
+        r_, s_ = decode_dss_signature(der)
+        return "sealed.%s.%s.%s" % (head, body, h.b64u(r_.to_bytes(32, "big") +
+                                                      s_.to_bytes(32, "big")))
+    vault = {"version": "0.1.0", "type": "vault", "provider": "kbs",
+             "name": "kbs:///default/secret/db", "provider_settings": {}, "annotations": {}}
+    r = runner.run(["--kbs", broker.url, "-e", "DB_PASSWORD=" + seal(vault), plain, "/bin/sh",
+                    "-c", "echo $DB_PASSWORD"])
+    check(r.returncode == 0 and r.stdout == b"s3cr3t-from-the-broker\n",
+          "a sealed secret in the environment is unsealed inside the pod", describe_run(r))
+    forged = seal(vault, key=ec.generate_private_key(ec.SECP256R1()))
+    r = runner.run(["--kbs", broker.url, "-e", "DB_PASSWORD=" + forged, plain, "/bin/sh", "-c",
+                    "echo $DB_PASSWORD"])
+    check(r.returncode == 125 and b"DB_PASSWORD" in r.stderr and b"does not verify" in r.stderr,
+          "a sealed secret signed by another key is refused", describe_run(r))
+
     enc = "docker://%s/pod/secret:enc" % reg.host
     r = subprocess.run([cli_bin(), "image", "encrypt", "docker://%s/pod/secret:v1" % reg.host, enc,
                         "--recipient", "provider:coco:kbs:///default/image-kek/pod", "--kbs",
