@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto packet = ocicrypt::ParseProviderPacket(raw);
   if (packet.ok()) {
-    auto again = ocicrypt::ParseProviderPacket(coco::ToBytes(ocicrypt::SerializeProviderPacket(*packet)));
+    auto again =
+        ocicrypt::ParseProviderPacket(coco::ToBytes(ocicrypt::SerializeProviderPacket(*packet)));
     FUZZ_CHECK(again.ok() && again->kid == packet->kid && again->iv == packet->iv &&
                again->wrapped_data == packet->wrapped_data &&
                again->wrap_type == packet->wrap_type);
