@@ -48,17 +48,32 @@ class Service final : public ImageService {
       }
       attested_ = true;
       attest_us_ = Micros(t0);
+      Note("attested to " + cfg_.kbs_url + " (sample TEE" +
+           std::string(cfg_.init_data ? ", init-data digest bound" : "") + "): token issued");
     }
     auto r = client_->GetResource(uri);
     if (!r.ok()) {
       return MakeError(r.error().kind,
                        "the key broker did not release " + uri + ": " + r.error().message);
     }
+    Note("the broker released " + uri + " (" + std::to_string(r->bytes().size()) +
+         " bytes, encrypted to this pod's key)");
     return r;
   }
 
   Result<PulledRootfs> PullAndUnpack(const std::string& image, const std::string& rootfs) override {
     PulledRootfs out;
+    {
+      std::lock_guard<std::mutex> l(log_mu_);
+      log_ = &out.log;
+    }
+    struct Detach {
+      Service* s;
+      ~Detach() {
+        std::lock_guard<std::mutex> l(s->log_mu_);
+        s->log_ = nullptr;
+      }
+    } detach{this};
     auto t_all = Clock::now();
     attest_us_ = 0;
     COCO_ASSIGN_OR_RETURN(auto loc, oci::ImageLocation::Parse(image));
@@ -96,7 +111,7 @@ class Service final : public ImageService {
     if (!unwrappers.empty()) keys = image::NewOcicryptLayerKeys(std::move(unwrappers));
 
     image::PullOptions po;
-    po.status = [&](const std::string& s) { out.log.push_back(s); };
+    po.status = [this](const std::string& s) { Note(s); };
     auto t_pull = Clock::now();
     auto pulled = image::Pull(loc, *source, *store, check.get(), keys.get(), po);
     int64_t pull_us = Micros(t_pull) - attest_us_;
@@ -116,12 +131,20 @@ class Service final : public ImageService {
                        "unpack of " + image + " failed: " + stats.error().message);
     }
     out.timings.emplace_back("unpack", Micros(t_unpack));
-    out.log.push_back("unpacked " + std::to_string(stats->entries) + " entries");
+    Note("unpacked " + std::to_string(stats->entries) + " entries");
     (void)t_all;
     return out;
   }
 
  private:
+  // Appends a line to the log of the pull in progress (none: dropped). Thread-safe.
+  void Note(const std::string& line) {
+    std::lock_guard<std::mutex> l(log_mu_);
+    if (log_ != nullptr) log_->push_back(line);
+  }
+
+  std::mutex log_mu_;
+  std::vector<std::string>* log_ = nullptr;
   ImageServiceConfig cfg_;
   std::mutex broker_mu_;
   std::unique_ptr<kbsclient::KbsClient> client_;
