@@ -9,8 +9,10 @@
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   CLI::App app{
-      "coco: Confidential Containers — client for the key broker and the guest-side tools.\n\n"
+      "coco: Confidential Containers — run containers in attested pod VMs; client for the key "
+      "broker; image tools.\n\n"
       "Examples:\n"
+      "  coco run --kbs http://127.0.0.1:8080 docker://127.0.0.1:5000/app:enc\n"
       "  coco kbs --url http://127.0.0.1:8080 --admin-token DIR/admin-token set-resource "
       "default/key/1 key.bin\n"
       "  coco attest --url http://127.0.0.1:8080\n"
