@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "oci/decompress.h"
-
 #include "mixed_content.h"
+#include "oci/decompress.h"
 
 namespace {
 

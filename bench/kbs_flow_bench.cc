@@ -5,6 +5,7 @@
 // payload).
 //
 //   build/bin/kbs_flow_bench --kbs build/bin/coco-kbs [--flows 3000] [--rss-flows 100000]
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,8 +22,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 #include "attestation/attester.h"
 #include "attestation/runtime_data.h"
@@ -145,8 +144,9 @@ class Guest {
   }
 
   bool Flow() {
-    auto auth = http_.Post("/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})",
-                           "application/json");
+    auto auth =
+        http_.Post("/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})",
+                   "application/json");
     if (!auth || auth->status != 200) return Fail("auth", auth);
     std::string cookie = auth->get_header_value("Set-Cookie");
     cookie = cookie.substr(0, cookie.find(';'));
@@ -255,7 +255,8 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/coco-kbs-bench." + std::to_string(getpid());
   app.add_option("--kbs", kbs, "coco-kbs binary")->capture_default_str();
   app.add_option("--flows", flows, "flows per concurrency level")->capture_default_str();
-  app.add_option("--rss-flows", rss_flows, "flows for the RSS check (0 skips it)")->capture_default_str();
+  app.add_option("--rss-flows", rss_flows, "flows for the RSS check (0 skips it)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
 
@@ -265,11 +266,12 @@ int main(int argc, char** argv) {
               kSecret.size());
   double bound_core = CryptoBoundPerCore(2.0);
   double bound = bound_core * cores;
-  std::printf("crypto bound (ECDH + ES256 sign + ES256 verify + AES-GCM), in-process: %.0f "
-              "flows/s on one core (%.0f us/flow), %.0f flows/s on %u cores\n"
-              "client and broker share this machine's cores; 'kbs eff.' compares the broker's own "
-              "CPU time per flow with the bound's\n\n",
-              bound_core, 1e6 / bound_core, bound, cores);
+  std::printf(
+      "crypto bound (ECDH + ES256 sign + ES256 verify + AES-GCM), in-process: %.0f "
+      "flows/s on one core (%.0f us/flow), %.0f flows/s on %u cores\n"
+      "client and broker share this machine's cores; 'kbs eff.' compares the broker's own "
+      "CPU time per flow with the bound's\n\n",
+      bound_core, 1e6 / bound_core, bound, cores);
 
   Broker b = StartBroker(kbs, dir);
   std::printf("%-8s %9s %8s %8s %11s %13s %12s %9s\n", "clients", "flows/s", "p50 ms", "p99 ms",

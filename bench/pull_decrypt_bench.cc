@@ -41,7 +41,7 @@
 #include <thread>
 #include <vector>
 
-#include "mixed_content.h"
+#include "mixed_layer.h"
 
 namespace {
 
@@ -58,32 +58,8 @@ double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
-
-// SHA-256 with OpenSSL directly: the bench's digests do not depend on coco's code.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  void Update(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
-  std::string HexFinish() {
-    unsigned char md[32];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    return Hex(md, len);
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
+using coco::bench::Hex;
+using coco::bench::Sha256;
 
 std::string Sha256Hex(const std::string& s) {
   Sha256 h;
@@ -108,100 +84,14 @@ void WriteFile(const std::string& path, const std::string& data) {
   if (!out) Die("cannot write " + path);
 }
 
-// ---- The layer: the generator of unpack_bench (text-like + random + zeros, zlib level 6) ----
+// ---- The layer: the generator shared with unpack_bench (bench/mixed_layer.h) ----
 
-// Streams tar bytes into gzip and hashes both the tar (diff_id) and the gzip (layer digest).
-struct GzipSink {
-  FILE* out;
-  z_stream z{};
-  Sha256 tar_hash, gz_hash;
-  uint64_t gz_size = 0, tar_size = 0;
-  std::vector<unsigned char> buf = std::vector<unsigned char>(1 << 20);
-  explicit GzipSink(FILE* f) : out(f) {
-    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  }
-  void Feed(const void* p, size_t n, int flush) {
-    tar_hash.Update(p, n);
-    tar_size += n;
-    z.next_in = static_cast<Bytef*>(const_cast<void*>(p));
-    z.avail_in = static_cast<uInt>(n);
-    do {
-      z.next_out = buf.data();
-      z.avail_out = static_cast<uInt>(buf.size());
-      deflate(&z, flush);
-      size_t k = buf.size() - z.avail_out;
-      gz_hash.Update(buf.data(), k);
-      gz_size += k;
-      if (std::fwrite(buf.data(), 1, k, out) != k) Die("short write of the layer");
-    } while (z.avail_out == 0);
-  }
-};
-
-using coco::bench::FillMixed;
-
-struct Layer {
-  std::string digest_hex;   // sha256 of the gzip bytes
-  std::string diff_id_hex;  // sha256 of the tar bytes
-  uint64_t size = 0;        // gzip bytes
-  uint64_t tar_size = 0;    // tar bytes
-};
+using Layer = coco::bench::MixedLayer;
 
 // Adds files until the gzip output reaches `target_gz_bytes` (about twice as much tar content).
 Layer BuildLayer(const std::string& path, uint64_t target_gz_bytes, uint64_t seed) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) Die("cannot create " + path);
-  GzipSink sink(f);
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open(
-      a, &sink, nullptr,
-      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
-        static_cast<GzipSink*>(c)->Feed(b, n, Z_NO_FLUSH);
-        return static_cast<la_ssize_t>(n);
-      },
-      nullptr);
-  std::mt19937_64 rng(seed);
-  std::string data;
-  auto add = [&](const std::string& name, int type, size_t size, const char* link = nullptr) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_mtime(e, 1'700'000'000, 0);
-    archive_entry_set_filetype(e, type);
-    archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
-    if (type == AE_IFLNK) archive_entry_set_symlink(e, link);
-    if (type == AE_IFREG && link) archive_entry_set_hardlink(e, link);
-    if (type == AE_IFREG && !link) archive_entry_set_size(e, static_cast<int64_t>(size));
-    archive_write_header(a, e);
-    archive_entry_free(e);
-    if (type == AE_IFREG && !link && size > 0) {
-      for (size_t off = 0; off < size; off += data.size()) {
-        FillMixed(rng, data, std::min<size_t>(size - off, 4 << 20));
-        archive_write_data(a, data.data(), data.size());
-      }
-    }
-  };
-  // Half in large files (4-24 MiB), half in many small files (0.5-16 KiB) in nested dirs.
-  int big = 0;
-  const uint64_t& out = sink.gz_size;
-  while (out < target_gz_bytes / 2) {
-    add("opt/big/blob" + std::to_string(big++), AE_IFREG, (4 + rng() % 21) << 20);
-  }
-  for (int d = 0; out < target_gz_bytes; ++d) {
-    std::string dir = "usr/share/pkg" + std::to_string(d / 20) + "/sub" + std::to_string(d);
-    if (d % 20 == 0) add("usr/share/pkg" + std::to_string(d / 20), AE_IFDIR, 0);
-    add(dir, AE_IFDIR, 0);
-    for (int i = 0; i < 100 && out < target_gz_bytes; ++i) {
-      add(dir + "/file" + std::to_string(i), AE_IFREG, 512 + rng() % (16 << 10));
-    }
-    add(dir + "/link", AE_IFLNK, 0, "file0");
-    add(dir + "/hard", AE_IFREG, 0, (dir + "/file1").c_str());
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  sink.Feed(nullptr, 0, Z_FINISH);
-  deflateEnd(&sink.z);
-  if (std::fclose(f) != 0) Die("cannot write " + path);
-  return {sink.gz_hash.HexFinish(), sink.tar_hash.HexFinish(), sink.gz_size, sink.tar_size};
+  return coco::bench::WriteMixedLayer(path, coco::bench::LayerTarget::kGzipBytes, target_gz_bytes,
+                                      seed);
 }
 
 // Writes an OCI image layout DIR with one image tagged `tag` holding the layer.

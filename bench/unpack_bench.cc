@@ -25,100 +25,19 @@
 #include <vector>
 
 #include "base/bytes.h"
-#include "crypto/crypto.h"
+#include "mixed_layer.h"
 #include "oci/unpack.h"
-
-#include "mixed_content.h"
 
 namespace {
 
 using coco::oci::GzipBackend;
 
 // Streams tar bytes into gzip (zlib level 6, as `gzip` and most image builders) and sha256.
-struct GzipSink {
-  FILE* out;
-  z_stream z{};
-  coco::crypto::Hasher hash{coco::crypto::HashAlg::kSha256};
-  std::vector<unsigned char> buf = std::vector<unsigned char>(1 << 20);
-  explicit GzipSink(FILE* f) : out(f) {
-    deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  }
-  void Feed(const void* p, size_t n, int flush) {
-    hash.Update(p, n);
-    z.next_in = static_cast<Bytef*>(const_cast<void*>(p));
-    z.avail_in = static_cast<uInt>(n);
-    do {
-      z.next_out = buf.data();
-      z.avail_out = static_cast<uInt>(buf.size());
-      deflate(&z, flush);
-      fwrite(buf.data(), 1, buf.size() - z.avail_out, out);
-    } while (z.avail_out == 0);
-  }
-};
-
-// Mixed content: text-like lines, random bytes, runs of zeros.
-using coco::bench::FillMixed;
-
 // Writes the layer; returns its diff_id.
 std::string BuildLayer(const std::string& path, uint64_t target_bytes) {
-  FILE* f = fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    perror(path.c_str());
-    exit(1);
-  }
-  GzipSink sink(f);
-  struct archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open(
-      a, &sink, nullptr,
-      [](struct archive*, void* c, const void* b, size_t n) -> la_ssize_t {
-        static_cast<GzipSink*>(c)->Feed(b, n, Z_NO_FLUSH);
-        return static_cast<la_ssize_t>(n);
-      },
-      nullptr);
-  std::mt19937_64 rng(20240601);
-  std::string data;
-  uint64_t written = 0;
-  auto add = [&](const std::string& name, int type, size_t size, const char* link = nullptr) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_mtime(e, 1'700'000'000, 0);
-    archive_entry_set_filetype(e, type);
-    archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
-    if (type == AE_IFLNK) archive_entry_set_symlink(e, link);
-    if (type == AE_IFREG && link) archive_entry_set_hardlink(e, link);
-    if (type == AE_IFREG && !link) archive_entry_set_size(e, static_cast<int64_t>(size));
-    archive_write_header(a, e);
-    archive_entry_free(e);
-    if (type == AE_IFREG && !link && size > 0) {
-      for (size_t off = 0; off < size; off += data.size()) {
-        FillMixed(rng, data, std::min<size_t>(size - off, 4 << 20));
-        archive_write_data(a, data.data(), data.size());
-      }
-      written += size;
-    }
-  };
-  // Half in large files (4-24 MiB), half in many small files (0.5-16 KiB) in nested dirs.
-  int big = 0;
-  while (written < target_bytes / 2) {
-    add("opt/big/blob" + std::to_string(big++), AE_IFREG, (4 + rng() % 21) << 20);
-  }
-  for (int d = 0; written < target_bytes; ++d) {
-    std::string dir = "usr/share/pkg" + std::to_string(d / 20) + "/sub" + std::to_string(d);
-    if (d % 20 == 0) add("usr/share/pkg" + std::to_string(d / 20), AE_IFDIR, 0);
-    add(dir, AE_IFDIR, 0);
-    for (int i = 0; i < 100 && written < target_bytes; ++i) {
-      add(dir + "/file" + std::to_string(i), AE_IFREG, 512 + rng() % (16 << 10));
-    }
-    add(dir + "/link", AE_IFLNK, 0, "file0");
-    add(dir + "/hard", AE_IFREG, 0, (dir + "/file1").c_str());
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  sink.Feed(nullptr, 0, Z_FINISH);
-  deflateEnd(&sink.z);
-  fclose(f);
-  return "sha256:" + coco::HexEncode(sink.hash.Finish());
+  auto layer = coco::bench::WriteMixedLayer(path, coco::bench::LayerTarget::kFileContentBytes,
+                                            target_bytes, 20240601);
+  return "sha256:" + layer.diff_id_hex;
 }
 
 struct Run {
