@@ -30,41 +30,43 @@ std::string Trim(std::string s) {
   return s.substr(b, e - b + 1);
 }
 
-constexpr char kDefault[] = R"(package agent_policy
+// Every request of the agent API, and whether coco's default for confidential pods allows it.
+// The host may create and run the pod's containers and read their own output (the pod log),
+// but not exec into them.
+constexpr struct {
+  const char* request;
+  bool confidential_default;
+} kRequests[] = {
+    {"CreateSandboxRequest", true},   {"CreateContainerRequest", true},
+    {"StartContainerRequest", true},  {"ExecProcessRequest", false},
+    {"ReadStdoutRequest", true},      {"ReadStderrRequest", true},
+    {"WaitProcessRequest", true},     {"SignalProcessRequest", true},
+    {"RemoveContainerRequest", true}, {"DestroySandboxRequest", true},
+};
 
-# coco's default agent policy for confidential pods. The host may create and run the pod's
-# containers and read their own output (the pod log), but not exec into them.
-default CreateSandboxRequest := true
-default CreateContainerRequest := true
-default StartContainerRequest := true
-default ReadStdoutRequest := true
-default ReadStderrRequest := true
-default WaitProcessRequest := true
-default SignalProcessRequest := true
-default RemoveContainerRequest := true
-default DestroySandboxRequest := true
-default ExecProcessRequest := false
-)";
-
-constexpr char kAllowAll[] = R"(package agent_policy
-
-# Every request is allowed: for development only.
-default CreateSandboxRequest := true
-default CreateContainerRequest := true
-default StartContainerRequest := true
-default ExecProcessRequest := true
-default ReadStdoutRequest := true
-default ReadStderrRequest := true
-default WaitProcessRequest := true
-default SignalProcessRequest := true
-default RemoveContainerRequest := true
-default DestroySandboxRequest := true
-)";
+// A policy text of `default <Request> := ...` rules, one per request.
+std::string PolicyText(const char* comment, bool allow_all) {
+  std::string text = "package agent_policy\n\n# " + std::string(comment) + "\n";
+  for (const auto& r : kRequests) {
+    text += std::string("default ") + r.request +
+            (allow_all || r.confidential_default ? " := true\n" : " := false\n");
+  }
+  return text;
+}
 
 }  // namespace
 
-std::string_view DefaultAgentPolicyText() { return kDefault; }
-std::string_view AllowAllAgentPolicyText() { return kAllowAll; }
+std::string_view DefaultAgentPolicyText() {
+  static const std::string text = PolicyText(
+      "coco's default for confidential pods: the pod's own work and log, no exec.", false);
+  return text;
+}
+
+std::string_view AllowAllAgentPolicyText() {
+  static const std::string text =
+      PolicyText("Every request is allowed: for development only.", true);
+  return text;
+}
 
 Result<std::unique_ptr<AgentPolicy>> CompileAgentPolicy(std::string_view name,
                                                         std::string_view text) {

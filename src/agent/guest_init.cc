@@ -48,12 +48,10 @@ ReaperState& State() {
 
 }  // namespace
 
-Status MoveRootToTmpfs(const std::string& self_path, char** argv) {
+Status EnterBindMountedRoot() {
   // pivot_root(2) refuses a root that is the initial rootfs (it has no parent mount), and crun
   // pivots every container into its root. A bind mount of the rootfs, moved over / and entered
   // with chroot, is a root with a parent: no file is copied and no memory is spent.
-  (void)self_path;
-  (void)argv;
   if (getpid() != 1 || getenv("COCO_AGENT_ROOT_MOVED") != nullptr) return Status::Ok();
   const char* kNew = "/newroot";
   mkdir(kNew, 0755);

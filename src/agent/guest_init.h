@@ -15,7 +15,7 @@ namespace coco::agent {
 // When running as PID 1 on the initramfs: makes a bind mount of the rootfs the root of this
 // process (and of everything it starts), so that crun can pivot_root. Does nothing when not
 // PID 1 or when done already.
-Status MoveRootToTmpfs(const std::string& self_path, char** argv);
+Status EnterBindMountedRoot();
 
 // Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue, /run, /tmp and cgroup2 at
 // /sys/fs/cgroup, enables the cpu, memory, pids and cpuset controllers, brings up `lo` and sets

@@ -74,7 +74,6 @@ class Service final : public ImageService {
         s->log_ = nullptr;
       }
     } detach{this};
-    auto t_all = Clock::now();
     attest_us_ = 0;
     COCO_ASSIGN_OR_RETURN(auto loc, oci::ImageLocation::Parse(image));
     if (loc.transport != oci::ImageLocation::Transport::kDocker) {
@@ -132,7 +131,6 @@ class Service final : public ImageService {
     }
     out.timings.emplace_back("unpack", Micros(t_unpack));
     Note("unpacked " + std::to_string(stats->entries) + " entries");
-    (void)t_all;
     return out;
   }
 

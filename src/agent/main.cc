@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   };
   std::string at_init = "?";
   std::string at_start = uptime();
-  if (auto st = agent::MoveRootToTmpfs("/init", argv); !st.ok()) Halt(st.error().message);
+  if (auto st = agent::EnterBindMountedRoot(); !st.ok()) Halt(st.error().message);
   if (auto st = agent::SetUpGuest("coco"); !st.ok()) Halt(st.error().message);
   at_init = uptime();
   // The kernel's console is our stderr; keep the log to the essentials.

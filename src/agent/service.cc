@@ -109,16 +109,24 @@ struct AgentService::Impl {
   explicit Impl(AgentOptions o) : opts(std::move(o)) {}
 
   ~Impl() {
-    for (auto& [id, c] : containers) {
-      for (auto* p : {&c->main}) {
-        if (*p) {
-          for (auto& t : (*p)->threads) t.join();
-        }
-      }
-      for (auto& [eid, p] : c->execs) {
+    auto join = [](const std::shared_ptr<Process>& p) {
+      if (p) {
         for (auto& t : p->threads) t.join();
       }
+    };
+    for (auto& [id, c] : containers) {
+      join(c->main);
+      for (auto& [eid, p] : c->execs) join(p);
     }
+  }
+
+  // The wait status of our child `pid`: through the reaper when we are the VM's PID 1 (it
+  // collects every child), with waitpid otherwise.
+  int WaitChild(pid_t pid) const {
+    if (opts.guest) return Reaper::Wait(pid);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return st;
   }
 
   // Wraps a typed handler: decode, check the policy, run, encode.
@@ -305,11 +313,7 @@ struct AgentService::Impl {
     p->threads.emplace_back([p, fd = out[0]] { Pump(fd, p->out); });
     p->threads.emplace_back([p, fd = err[0]] { Pump(fd, p->err); });
     p->threads.emplace_back([this, p] {
-      int st = opts.guest ? Reaper::Wait(p->pid) : [&] {
-        int s = 0;
-        waitpid(p->pid, &s, 0);
-        return s;
-      }();
+      int st = WaitChild(p->pid);
       std::lock_guard<std::mutex> l(p->mu);
       p->exited = true;
       p->status = ExitCodeOf(st);
@@ -402,11 +406,7 @@ struct AgentService::Impl {
     if (r.exec_id().empty()) {
       auto pid = Spawn({opts.crun, "kill", r.container_id(), std::to_string(r.signal())});
       if (!pid.ok()) return pid.error();
-      int st = opts.guest ? Reaper::Wait(*pid) : [&] {
-        int s = 0;
-        waitpid(*pid, &s, 0);
-        return s;
-      }();
+      int st = WaitChild(*pid);
       if (ExitCodeOf(st) != 0) {
         return MakeError("FailedPrecondition",
                          "crun kill " + r.container_id() + " " + DescribeWaitStatus(st));
@@ -421,14 +421,7 @@ struct AgentService::Impl {
     auto c = Find(r.container_id());
     if (!c) return MakeError("NotFound", "no container " + r.container_id());
     auto pid = Spawn({opts.crun, "delete", "--force", c->id});
-    if (pid.ok()) {
-      if (opts.guest) {
-        Reaper::Wait(*pid);
-      } else {
-        int s;
-        waitpid(*pid, &s, 0);
-      }
-    }
+    if (pid.ok()) WaitChild(*pid);
     std::error_code ec;
     std::filesystem::remove_all(c->bundle, ec);
     std::lock_guard<std::mutex> l(mu);

@@ -59,8 +59,6 @@ bool IsLoopbackHost(const std::string& h) {
   return h == "127.0.0.1" || h == "localhost" || h == "[::1]";
 }
 
-std::atomic<int> g_signal{0};
-
 double Ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -173,9 +171,6 @@ int Run(const RunArgs& a) {
   }
   auto boot_ms = Ms(Clock::now() - t_boot);
   auto& sandbox = **sb;
-  // Ctrl-C / SIGTERM: pass it to the container; the relay below then ends normally.
-  std::thread sig_thread;
-
   agent::v1::CreateContainerRequest cr;
   cr.set_container_id("main");
   cr.set_image(loc->transport == oci::ImageLocation::Transport::kDocker
@@ -270,7 +265,6 @@ int Run(const RunArgs& a) {
     std::fprintf(stderr, "  %-24s %8llu KiB\n", "qemu RSS at exit",
                  static_cast<unsigned long long>(qemu_rss_now_kib));
   }
-  (void)sig_thread;
   return code;
 }
 
