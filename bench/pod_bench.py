@@ -32,19 +32,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "guest"))
 import kbs_harness as h  # noqa: E402
 from image_harness import Registry, busybox_rootfs_entries, push_layout, write_oci_image  # noqa
 import build_initramfs  # noqa: E402
+from pod_test import qemu_pids_under  # noqa: E402
 
 
 def qemu_pid_under(root):
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open("/proc/%s/cmdline" % p, "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"qemu-system" in cmd and root.encode() in cmd:
-                return int(p)
-    return None
+    pids = qemu_pids_under(root)
+    return pids[0] if pids else None
 
 
 def status_kib(pid, field):

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "net/fd_io.h"
 #include "net/ttrpc.pb.h"
 
 namespace coco::net::ttrpc {
@@ -24,16 +25,6 @@ constexpr struct {
     {13, "Internal"},        {14, "Unavailable"},      {15, "DataLoss"},
     {16, "Unauthenticated"},
 };
-
-uint32_t Be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void PutBe32(uint32_t v, uint8_t* p) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
 
 }  // namespace
 
@@ -119,24 +110,11 @@ Status FrameStream::Write(uint32_t stream_id, uint8_t type, const std::string& p
     return MakeError("TooLarge", "a ttrpc message of " + std::to_string(payload.size()) +
                                      " bytes is over the 4 MiB limit");
   }
-  std::string frame(kHeaderSize, '\0');
-  EncodeHeader(FrameHeader{static_cast<uint32_t>(payload.size()), stream_id, type, 0},
-               reinterpret_cast<uint8_t*>(frame.data()));
-  frame += payload;
+  uint8_t header[kHeaderSize];
+  EncodeHeader(FrameHeader{static_cast<uint32_t>(payload.size()), stream_id, type, 0}, header);
   std::lock_guard<std::mutex> l(write_mu_);
-  size_t off = 0;
-  while (off < frame.size()) {
-    ssize_t w = write(fd_, frame.data() + off, frame.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EAGAIN) {
-      pollfd pfd{fd_, POLLOUT, 0};
-      poll(&pfd, 1, 100);
-      continue;
-    }
-    if (w <= 0) {
-      return MakeError("Io", std::string("writing the ttrpc stream: ") + std::strerror(errno));
-    }
-    off += static_cast<size_t>(w);
+  if (!WriteAll(fd_, header, sizeof header) || !WriteAll(fd_, payload.data(), payload.size())) {
+    return MakeError("Io", std::string("writing the ttrpc stream: ") + std::strerror(errno));
   }
   return Status::Ok();
 }

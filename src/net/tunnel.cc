@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "net/fd_io.h"
 
 namespace coco::net {
 namespace {
@@ -19,32 +20,6 @@ namespace {
 constexpr uint8_t kOpen = 1, kData = 2, kClose = 3;
 constexpr uint32_t kMaxFrame = 256 * 1024;
 constexpr size_t kFrameHeader = 9;
-
-void PutBe32(uint32_t v, uint8_t* p) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-uint32_t Be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-bool WriteAll(int fd, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EAGAIN) {
-      pollfd pfd{fd, POLLOUT, 0};
-      poll(&pfd, 1, 100);
-      continue;
-    }
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
 
 // Reads exactly n bytes from the stream, waking up for `wake` (Stop). False at EOF/error/stop.
 bool ReadExact(int fd, int wake, uint8_t* p, size_t n) {

@@ -138,13 +138,10 @@ Result<std::string> Sandbox::Call(const std::string& method, const std::string& 
 }
 
 std::optional<std::string> Sandbox::VmEnded() {
-  int st;
-  if (!vm_ || vm_->Running(&st)) {
-    // The channel may fail a moment before QEMU is gone.
-    if (vm_ && !vm_->WaitExit(200)) return std::nullopt;
-    if (!vm_) return std::nullopt;
-    vm_->Running(&st);
-  }
+  // The channel may fail a moment before QEMU is gone: give it that moment.
+  if (!vm_ || !vm_->WaitExit(200)) return std::nullopt;
+  int st = 0;
+  vm_->Running(&st);
   std::string tail = vm_->ConsoleTail(10);
   return "the pod VM ended unexpectedly (QEMU " + DescribeWaitStatus(st) + ")" +
          (tail.empty() ? std::string() : "; its console ended with:\n" + tail);
