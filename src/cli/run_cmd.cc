@@ -173,10 +173,7 @@ int Run(const RunArgs& a) {
   auto& sandbox = **sb;
   agent::v1::CreateContainerRequest cr;
   cr.set_container_id("main");
-  cr.set_image(loc->transport == oci::ImageLocation::Transport::kDocker
-                   ? "docker://" + loc->registry + "/" + loc->repository +
-                         (loc->digest.empty() ? ":" + loc->tag : "@" + loc->digest)
-                   : a.image);
+  cr.set_image(loc->ToString());
   for (const auto& c : a.command) cr.add_args(c);
   for (const auto& e : a.env) cr.add_env(e);
   cr.set_user(a.user);
