@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """`coco run` to the container's first output line, with attestation and an encrypted image,
 phase by phase, side by side in the same run with:
-  * the floor: the same QEMU (microvm, same accelerator, same kernel, same devices) booting an
-    initramfs whose /init does nothing but power off;
+  * the floor: the same QEMU (microvm, same accelerator, same kernel, same devices) booting a
+    root image whose /init does nothing but power off;
   * `runc run` of the same image's bundle on the host (no VM at all).
 Also the host memory per pod: QEMU + `coco run` resident memory (peak of samples while the pod
-runs), and QEMU's PSS (its file-backed pages - kernel and initramfs - are shared between pods).
+runs), and QEMU's PSS (its file-backed pages - QEMU itself, the kernel - are shared between pods).
 
 Runs alternate (pod, floor, runc); run 1 is reported as cold (first pull of the image from the
 registry, first QEMU start), the median of the rest as warm. Targets: pod total <= 1.3x the bare
@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "guest"))
 
 import kbs_harness as h  # noqa: E402
 from image_harness import Registry, busybox_rootfs_entries, push_layout, write_oci_image  # noqa
-import build_initramfs  # noqa: E402
+import build_rootfs  # noqa: E402
 from pod_test import qemu_pids_under  # noqa: E402
 
 
@@ -113,14 +113,15 @@ def run_pod(coco, env, root, args):
             "out": out}
 
 
-def make_floor_initramfs(path):
-    t = build_initramfs.Tree()
+def make_floor_rootfs(path):
+    t = build_rootfs.Tree()
+    for d in ("proc", "sys", "dev"):
+        t.dir(d)
     with open("/bin/busybox", "rb") as f:
         t.file("bin/busybox", f.read(), 0o755)
     t.file("init", b"#!/bin/busybox sh\n/bin/busybox echo floor-ready\n/bin/busybox reboot -f\n",
            0o755)
-    with open(path, "wb") as f:
-        f.write(t.cpio())
+    t.squashfs(path)
 
 
 def run_floor(qemu_args):
@@ -131,10 +132,10 @@ def run_floor(qemu_args):
     return time.monotonic() - t0
 
 
-def floor_args(coco_args_dump, floor_initramfs, console):
-    """The pod's own QEMU command line with the do-nothing initramfs swapped in."""
-    a = list(coco_args_dump)
-    a[a.index("-initrd") + 1] = floor_initramfs
+def floor_args(coco_args_dump, floor_rootfs, console):
+    """The pod's own QEMU command line with the do-nothing root image swapped in."""
+    a = [re.sub(r"^file=.*?,if=none,id=root,", "file=%s,if=none,id=root," % floor_rootfs, x)
+         for x in coco_args_dump]
     # No agent sockets to serve: drop the virtio-serial ports, keep the devices the pod has.
     out, i = [], 0
     while i < len(a):
@@ -172,7 +173,7 @@ def main():
     os.environ.setdefault("COCO_KBS", os.path.join(build, "bin", "coco-kbs"))
     os.environ.setdefault("COCO_CLI", coco)
     guest = os.path.join(build, "guest")
-    for f in ("vmlinux", "initramfs.cpio"):
+    for f in ("vmlinux", "rootfs.img"):
         if not os.path.isfile(os.path.join(guest, f)):
             sys.exit("missing %s/%s: run scripts/setup.sh" % (guest, f))
     work = tempfile.mkdtemp(prefix="coco-pod-bench-")
@@ -214,9 +215,9 @@ def main():
         cap.join()
         if cold["out"] != b"first line from the container\n":
             sys.exit("unexpected output: %r" % cold["out"])
-        floor_initrd = os.path.join(work, "floor.cpio")
-        make_floor_initramfs(floor_initrd)
-        fargs = floor_args(captured["args"], floor_initrd, os.path.join(work, "floor-console.log"))
+        floor_root = os.path.join(work, "floor.img")
+        make_floor_rootfs(floor_root)
+        fargs = floor_args(captured["args"], floor_root, os.path.join(work, "floor-console.log"))
 
         bundle = os.path.join(work, "bundle")
         r = subprocess.run([coco, "image", "pull", "docker://%s/bench/app:v1" % reg.host,
@@ -274,7 +275,7 @@ def main():
         mib = warm["rss"] / 1024.0
         print("  host memory per pod, QEMU + coco run RSS (peak while running): %.1f MiB "
               "(target <= 150 MiB)%s" % (mib, "" if mib <= 150 else "  above target"))
-        print("  the same with QEMU's PSS (kernel and initramfs pages shared between pods): "
+        print("  the same with QEMU's PSS (QEMU's and the kernel's file pages shared between pods): "
               "%.1f MiB" % (warm["pss"] / 1024.0))
     finally:
         shutil.rmtree(work, ignore_errors=True)

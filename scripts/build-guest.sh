@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pod VM's guest image into build/guest/: the minimal kernel (vmlinux, cached) and the
-# initramfs with coco-agent, crun, busybox and gpg. Prints both SHA-384 digests (they are what a
+# read-only root image (squashfs) with coco-agent, crun, busybox and gpg. Prints both SHA-384 digests (they are what a
 # verifier's reference values for the guest would name). Needs build/bin/coco-agent.
 #   scripts/build-guest.sh [BUILD_DIR]     (default build)
 set -euo pipefail
@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 [ -x "$BUILD/bin/coco-agent" ] || { echo "error: $BUILD/bin/coco-agent is missing: build first" >&2; exit 1; }
 scripts/build-guest-kernel.sh "$BUILD/guest"
-echo "==> guest initramfs"
-python3 guest/build_initramfs.py --agent "$BUILD/bin/coco-agent" --out "$BUILD/guest/initramfs.cpio"
-echo "==> guest image in $BUILD/guest/: vmlinux $(du -h "$BUILD/guest/vmlinux" | cut -f1), initramfs.cpio $(du -h "$BUILD/guest/initramfs.cpio" | cut -f1)"
+echo "==> guest root image"
+python3 guest/build_rootfs.py --agent "$BUILD/bin/coco-agent" --out "$BUILD/guest/rootfs.img"
+rm -f "$BUILD/guest/initramfs.cpio"  # the boot medium of earlier builds
+echo "==> guest image in $BUILD/guest/: vmlinux $(du -h "$BUILD/guest/vmlinux" | cut -f1), rootfs.img $(du -h "$BUILD/guest/rootfs.img" | cut -f1)"

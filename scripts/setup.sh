@@ -13,7 +13,7 @@ PACKAGES=(
   libcurl4-openssl-dev libarchive-dev libacl1-dev liblz4-dev libbz2-dev nettle-dev liblzma-dev libxml2-dev zlib1g-dev libdeflate-dev libisal-dev libzstd-dev
   libgpgme-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
   skopeo docker-registry busybox-static gnupg
-  qemu-system-x86 crun runc linux-source-6.1 flex bison libelf-dev bc
+  qemu-system-x86 crun runc squashfs-tools linux-source-6.1 flex bison libelf-dev bc
   python3 python3-cryptography python3-jwcrypto
   curl ca-certificates openssl
 )

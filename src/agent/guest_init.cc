@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -48,22 +50,6 @@ ReaperState& State() {
 
 }  // namespace
 
-Status EnterBindMountedRoot() {
-  // pivot_root(2) refuses a root that is the initial rootfs (it has no parent mount), and crun
-  // pivots every container into its root. A bind mount of the rootfs, moved over / and entered
-  // with chroot, is a root with a parent: no file is copied and no memory is spent.
-  if (getpid() != 1 || getenv("COCO_AGENT_ROOT_MOVED") != nullptr) return Status::Ok();
-  const char* kNew = "/newroot";
-  mkdir(kNew, 0755);
-  if (mount("/", kNew, nullptr, MS_BIND | MS_REC, nullptr) != 0) return Errno("bind-mount /");
-  if (chdir(kNew) != 0) return Errno("chdir");
-  if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return Errno("move the new root");
-  if (chroot(".") != 0) return Errno("chroot");
-  if (chdir("/") != 0) return Errno("chdir /");
-  setenv("COCO_AGENT_ROOT_MOVED", "1", 1);
-  return Status::Ok();
-}
-
 Status SetUpGuest(const std::string& hostname) {
   COCO_RETURN_IF_ERROR(
       MountIfNeeded("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
@@ -105,6 +91,39 @@ Status SetUpGuest(const std::string& hostname) {
   }
   if (!hostname.empty()) sethostname(hostname.data(), hostname.size());
   return Status::Ok();
+}
+
+Result<std::string> SealedProgramCopy(const std::string& path) {
+  int in = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Errno("open " + path);
+  struct stat st {};
+  if (fstat(in, &st) != 0) {
+    close(in);
+    return Errno("stat " + path);
+  }
+  // Close-on-exec is fine: execve resolves /proc/self/fd/N (an ELF file) before it closes
+  // such descriptors, and nothing else the agent starts gets it.
+  int fd = memfd_create("crun", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) {
+    close(in);
+    return Errno("memfd_create");
+  }
+  off_t off = 0;
+  while (off < st.st_size) {
+    ssize_t n = sendfile(fd, in, &off, static_cast<size_t>(st.st_size - off));
+    if (n <= 0) {
+      close(in);
+      close(fd);
+      return Errno("copy " + path);
+    }
+  }
+  close(in);
+  if (fchmod(fd, 0555) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+    close(fd);
+    return Errno("seal the copy of " + path);
+  }
+  return "/proc/self/fd/" + std::to_string(fd);
 }
 
 Result<std::string> FindVirtioPort(const std::string& name, int timeout_ms) {

@@ -1,6 +1,6 @@
-// What coco-agent does as PID 1 of the pod VM before it serves anything: move the root off the
-// initramfs (so crun can pivot_root), mount the kernel filesystems, enable cgroup controllers,
-// bring up loopback, and find its virtio-serial ports. Also the zombie reaper every PID 1 needs.
+// What coco-agent does as PID 1 of the pod VM before it serves anything: mount the kernel
+// filesystems, enable cgroup controllers, bring up loopback, find its virtio-serial ports, and
+// keep crun in a sealed in-memory copy. Also the zombie reaper every PID 1 needs.
 #pragma once
 
 #include <sys/types.h>
@@ -12,15 +12,17 @@
 
 namespace coco::agent {
 
-// When running as PID 1 on the initramfs: makes a bind mount of the rootfs the root of this
-// process (and of everything it starts), so that crun can pivot_root. Does nothing when not
-// PID 1 or when done already.
-Status EnterBindMountedRoot();
-
 // Mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue, /run, /tmp and cgroup2 at
 // /sys/fs/cgroup, enables the cpu, memory, pids and cpuset controllers, brings up `lo` and sets
 // the hostname. Idempotent enough for a restart: an already mounted target is left as is.
 Status SetUpGuest(const std::string& hostname);
+
+// Copies the program at `path` into a memfd sealed against any change and returns a path that
+// executes it ("/proc/self/fd/N"; the descriptor stays open for the agent's life). crun run
+// from such a copy skips its own copy-and-re-exec (its defence against a container overwriting
+// the runtime binary through /proc/self/exe): a sealed memfd cannot be written. Under emulation
+// each crun start is then one program load instead of two or three.
+Result<std::string> SealedProgramCopy(const std::string& path);
 
 // "/dev/vportNpM" of the virtio-serial port named `name`, waiting up to `timeout_ms` for it.
 Result<std::string> FindVirtioPort(const std::string& name, int timeout_ms);

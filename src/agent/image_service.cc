@@ -81,7 +81,8 @@ class Service final : public ImageService {
     }
     oci::RegistryOptions ro;
     ro.insecure_registries = cfg_.insecure_registries;
-    COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro));
+    COCO_ASSIGN_OR_RETURN(auto http, oci::NewHttplibRegistryHttp(ro));
+    COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro, std::move(http)));
     COCO_ASSIGN_OR_RETURN(auto source, oci::OpenImageSource(loc, reg.get()));
     COCO_ASSIGN_OR_RETURN(auto store, oci::ContentStore::Open(cfg_.store_dir));
     auto fetch = [this](const std::string& uri) { return GetResource(uri); };

@@ -87,7 +87,6 @@ int main(int argc, char** argv) {
   };
   std::string at_init = "?";
   std::string at_start = uptime();
-  if (auto st = agent::EnterBindMountedRoot(); !st.ok()) Halt(st.error().message);
   if (auto st = agent::SetUpGuest("coco"); !st.ok()) Halt(st.error().message);
   at_init = uptime();
   // The kernel's console is our stderr; keep the log to the essentials.
@@ -98,6 +97,11 @@ int main(int argc, char** argv) {
   if (fd < 0) Halt("cannot open " + *port + ": " + std::strerror(errno));
   agent::AgentOptions opts;
   opts.state_dir = "/run/coco";
+  if (auto crun = agent::SealedProgramCopy("/usr/bin/crun"); crun.ok()) {
+    opts.crun = *crun;
+  } else {
+    log::Warn("crun runs from its file (slower start)", {{"reason", crun.error().message}});
+  }
   auto tport = agent::FindVirtioPort("coco.tunnel", 100);
   if (tport.ok()) {
     opts.tunnel_fd = open(tport->c_str(), O_RDWR | O_CLOEXEC);

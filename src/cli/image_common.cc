@@ -56,7 +56,8 @@ Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f
   o.insecure_registries = f.insecure;
   o.ca_files = f.ca_files;
   o.max_attempts = f.retries;
-  return oci::RegistryClient::Create(o);
+  COCO_ASSIGN_OR_RETURN(auto http, oci::NewCurlRegistryHttp(o));
+  return oci::RegistryClient::Create(o, std::move(http));
 }
 
 Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags,

@@ -308,7 +308,7 @@ void AddRunCommand(CLI::App& app) {
                 "allow-all agent policy (exec into the container), unless init-data sets one");
   run->add_flag("--quiet,-q", a->quiet, "no progress lines");
   run->add_option("--guest-dir", a->guest_dir,
-                  "where vmlinux and initramfs.cpio are (default: build/guest beside the binary, "
+                  "where vmlinux and rootfs.img are (default: build/guest beside the binary, "
                   "or $COCO_GUEST_DIR)");
   run->add_option("--boot-timeout", a->boot_timeout, "seconds for the VM to come up")
       ->capture_default_str();

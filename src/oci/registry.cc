@@ -1,7 +1,5 @@
 #include "oci/registry.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -78,96 +76,6 @@ std::string UrlEscape(const std::string& s) {
   return out;
 }
 
-struct Request {
-  std::string method = "GET";
-  std::string url;
-  std::vector<std::string> headers;
-  const std::string* body = nullptr;  // small bodies
-  Reader* body_reader = nullptr;      // streamed bodies
-  int64_t body_size = -1;
-  Writer* sink = nullptr;  // 2xx body goes here; other bodies are kept in Response::body
-  uint64_t skip = 0;       // bytes of a 200 body to drop (a resumed download the server restarted)
-  size_t max_body = 4 << 20;
-  const ProgressFn* progress = nullptr;
-  uint64_t progress_base = 0, progress_total = 0;
-};
-
-struct Response {
-  long status = 0;                             // NOLINT(runtime/int): curl's type
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-  uint64_t sunk = 0;   // bytes handed to the sink
-  Status sink_status;  // a sink Write() failure
-  bool body_too_large = false;
-  std::optional<Error> transport;  // connection refused, TLS failure, dropped transfer, ...
-};
-
-struct Transfer {
-  Request* req;
-  Response* resp;
-  CURL* curl;
-  uint64_t skipped = 0;
-};
-
-size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) t->resp->headers.clear();  // a new response (redirect)
-  auto colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    t->resp->headers[Lower(line.substr(0, colon))] = value;
-  }
-  return size * n;
-}
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t len = size * n;
-  long code = 0;  // NOLINT(runtime/int)
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
-  if (t->req->sink != nullptr && code >= 200 && code < 300) {
-    const char* p = data;
-    size_t left = len;
-    if (code == 200 && t->skipped < t->req->skip) {
-      size_t drop = std::min<uint64_t>(left, t->req->skip - t->skipped);
-      t->skipped += drop;
-      p += drop;
-      left -= drop;
-    }
-    if (left > 0) {
-      Status s = t->req->sink->Write(reinterpret_cast<const uint8_t*>(p), left);
-      if (!s.ok()) {
-        t->resp->sink_status = s;
-        return 0;  // aborts the transfer
-      }
-      t->resp->sunk += left;
-      if (t->req->progress && *t->req->progress) {
-        (*t->req->progress)(t->req->progress_base + t->resp->sunk, t->req->progress_total);
-      }
-    }
-    return len;
-  }
-  if (t->resp->body.size() + len > t->req->max_body) {
-    t->resp->body_too_large = true;
-    return 0;
-  }
-  t->resp->body.append(data, len);
-  return len;
-}
-
-size_t OnRead(char* buf, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  auto got = t->req->body_reader->Read(reinterpret_cast<uint8_t*>(buf), size * n);
-  if (!got.ok()) {
-    t->resp->sink_status = got.error();
-    return CURL_READFUNC_ABORT;
-  }
-  return *got;
-}
-
 }  // namespace
 
 struct RegistryClient::Impl {
@@ -176,35 +84,7 @@ struct RegistryClient::Impl {
   std::mutex mu;
   std::map<std::string, std::string> scheme;  // host → "https" / "http"
   std::map<std::string, std::string> auth;    // host + " " + scope → Authorization header value
-  // Idle easy handles: a reused handle keeps its connection, DNS and TLS-session caches, so
-  // the requests of one pull share connections instead of opening one each.
-  std::vector<CURL*> idle;
-
-  ~Impl() {
-    for (CURL* c : idle) curl_easy_cleanup(c);
-  }
-
-  CURL* TakeHandle() {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      if (!idle.empty()) {
-        CURL* c = idle.back();
-        idle.pop_back();
-        curl_easy_reset(c);
-        return c;
-      }
-    }
-    return curl_easy_init();
-  }
-
-  void GiveBack(CURL* c) {
-    std::lock_guard<std::mutex> l(mu);
-    if (idle.size() < 8) {
-      idle.push_back(c);
-      return;
-    }
-    curl_easy_cleanup(c);
-  }
+  std::unique_ptr<RegistryHttp> http;
 
   bool Insecure(const std::string& host) const {
     if (opts.loopback_insecure && IsLoopback(host)) return true;
@@ -222,68 +102,8 @@ struct RegistryClient::Impl {
     return nullptr;
   }
 
-  // One HTTP exchange, no retries. Returns a transport error (connection refused, TLS, ...) as
-  // an Error; HTTP statuses come back in the Response.
-  Result<Response> Perform(Request& req, bool verify_tls) {
-    Response resp;
-    CURL* curl = TakeHandle();
-    if (curl == nullptr) return MakeError("Io", "cannot initialise libcurl");
-    Transfer t{&req, &resp, curl};
-    struct curl_slist* hdrs = nullptr;
-    for (const auto& h : req.headers) hdrs = curl_slist_append(hdrs, h.c_str());
-    curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, opts.user_agent.c_str());
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, opts.connect_timeout_s);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, opts.low_speed_timeout_s);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024L);
-    if (!verify_tls) {
-      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (!opts.ca_files.empty()) {
-      // libcurl takes one CA file; the first extra bundle is added to the system store.
-      curl_easy_setopt(curl, CURLOPT_CAINFO, opts.ca_files.front().c_str());
-    }
-    if (req.method == "HEAD") {
-      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else if (req.method != "GET") {
-      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-      if (req.body_reader != nullptr) {
-        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
-        curl_easy_setopt(curl, CURLOPT_READDATA, &t);
-        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_size));
-      } else {
-        static const std::string kEmpty;
-        const std::string& b = req.body != nullptr ? *req.body : kEmpty;  // must outlive perform
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b.data());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(b.size()));
-      }
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
-    curl_slist_free_all(hdrs);
-    GiveBack(curl);
-    if (!resp.sink_status.ok()) return resp.sink_status.error();
-    if (resp.body_too_large) {
-      return MakeError("TooLarge", req.url + " answered with more than " +
-                                       std::to_string(req.max_body) + " bytes");
-    }
-    if (rc != CURLE_OK) {
-      resp.transport =
-          MakeError("Unavailable", req.method + " " + req.url + ": " + curl_easy_strerror(rc));
-    }
-    return resp;
+  Result<HttpResponse> Perform(HttpRequest& req, bool verify_tls) {
+    return http->Perform(req, verify_tls);
   }
 
   // Chooses https or http for `host` (http only for insecure registries whose HTTPS fails).
@@ -295,7 +115,7 @@ struct RegistryClient::Impl {
     }
     std::string chosen = "https";
     if (Insecure(host)) {
-      Request probe;
+      HttpRequest probe;
       probe.url = "https://" + host + "/v2/";
       auto r = Perform(probe, /*verify_tls=*/false);
       if (!r.ok() || r->transport) chosen = "http";
@@ -334,10 +154,10 @@ struct RegistryClient::Impl {
     }
     std::string want_scope = params.count("scope") ? params["scope"] : scope;
     if (!want_scope.empty()) url += sep + "scope=" + UrlEscape(want_scope);
-    Request req;
+    HttpRequest req;
     req.url = url;
     if (c) req.headers.push_back("Authorization: " + basic);
-    COCO_ASSIGN_OR_RETURN(Response r, Perform(req, /*verify_tls=*/!Insecure(registry)));
+    COCO_ASSIGN_OR_RETURN(HttpResponse r, Perform(req, /*verify_tls=*/!Insecure(registry)));
     if (r.transport) return *r.transport;
     if (r.status != 200) {
       return MakeError("Unauthorized",
@@ -363,8 +183,8 @@ struct RegistryClient::Impl {
   }
 
   // Sends a registry API request with authentication and retries. `path` starts with "/v2/".
-  Result<Response> Call(const ImageLocation& image, const std::string& action, Request req,
-                        const std::string& path) {
+  Result<HttpResponse> Call(const ImageLocation& image, const std::string& action, HttpRequest req,
+                            const std::string& path) {
     std::string host = ApiHost(image.registry);
     std::string scope = "repository:" + image.repository + ":" + action;
     std::string key = host + " " + scope;
@@ -422,7 +242,7 @@ struct RegistryClient::Impl {
 namespace {
 
 // A readable error from a registry's JSON error body {"errors":[{"code","message"}]}.
-std::string RegistryErrorText(const Response& r) {
+std::string RegistryErrorText(const HttpResponse& r) {
   json j = json::parse(r.body, nullptr, false);
   std::string out = "HTTP " + std::to_string(r.status);
   if (j.is_object() && j.contains("errors") && j["errors"].is_array()) {
@@ -434,7 +254,7 @@ std::string RegistryErrorText(const Response& r) {
   return out;
 }
 
-Error StatusError(const Response& r, const std::string& what) {
+Error StatusError(const HttpResponse& r, const std::string& what) {
   std::string kind = r.status == 404   ? "NotFound"
                      : r.status == 401 ? "Unauthorized"
                      : r.status == 403 ? "Forbidden"
@@ -443,6 +263,39 @@ Error StatusError(const Response& r, const std::string& what) {
 }
 
 }  // namespace
+
+bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(runtime/int)
+                 const char* data, size_t len, uint64_t& skipped, std::optional<Error>& error) {
+  if (req.sink != nullptr && status >= 200 && status < 300) {
+    const char* p = data;
+    size_t left = len;
+    if (status == 200 && skipped < req.skip) {
+      size_t drop = std::min<uint64_t>(left, req.skip - skipped);
+      skipped += drop;
+      p += drop;
+      left -= drop;
+    }
+    if (left > 0) {
+      Status s = req.sink->Write(reinterpret_cast<const uint8_t*>(p), left);
+      if (!s.ok()) {
+        error = s.error();
+        return false;
+      }
+      resp.sunk += left;
+      if (req.progress && *req.progress) {
+        (*req.progress)(req.progress_base + resp.sunk, req.progress_total);
+      }
+    }
+    return true;
+  }
+  if (resp.body.size() + len > req.max_body) {
+    error = MakeError("TooLarge", req.url + " answered with more than " +
+                                      std::to_string(req.max_body) + " bytes");
+    return false;
+  }
+  resp.body.append(data, len);
+  return true;
+}
 
 Result<std::map<std::string, Credentials>> LoadAuthFile(const std::string& path) {
   COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
@@ -486,9 +339,10 @@ Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
 RegistryClient::RegistryClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RegistryClient::~RegistryClient() = default;
 
-Result<std::unique_ptr<RegistryClient>> RegistryClient::Create(RegistryOptions options) {
-  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (init != CURLE_OK) return MakeError("Io", "cannot initialise libcurl");
+Result<std::unique_ptr<RegistryClient>> RegistryClient::Create(RegistryOptions options,
+                                                               std::unique_ptr<RegistryHttp> http) {
+  if (http == nullptr)
+    return MakeError("InvalidArgument", "the registry client needs an HTTP engine");
   auto impl = std::make_unique<Impl>();
   if (!options.auth_json.empty()) {
     COCO_ASSIGN_OR_RETURN(impl->creds, ParseAuthJson(options.auth_json, "auth.json"));
@@ -500,14 +354,15 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::Create(RegistryOptions o
   }
   if (options.max_attempts < 1) options.max_attempts = 1;
   impl->opts = std::move(options);
+  impl->http = std::move(http);
   return std::unique_ptr<RegistryClient>(new RegistryClient(std::move(impl)));
 }
 
 Result<FetchedManifest> RegistryClient::GetManifest(const ImageLocation& image,
                                                     const std::string& reference) {
-  Request req;
+  HttpRequest req;
   req.headers.push_back("Accept: " + ManifestAcceptHeader());
-  COCO_ASSIGN_OR_RETURN(Response r,
+  COCO_ASSIGN_OR_RETURN(HttpResponse r,
                         impl_->Call(image, "pull", std::move(req),
                                     "/v2/" + image.repository + "/manifests/" + reference));
   std::string what = "manifest " + image.registry + "/" + image.repository + ":" + reference;
@@ -531,11 +386,11 @@ Result<FetchedManifest> RegistryClient::GetManifest(const ImageLocation& image,
 
 Status RegistryClient::FetchBlob(const ImageLocation& image, const Descriptor& desc, Writer& out,
                                  const ProgressFn& progress) {
-  Request req;
+  HttpRequest req;
   req.sink = &out;
   req.progress = &progress;
   req.progress_total = static_cast<uint64_t>(desc.size);
-  COCO_ASSIGN_OR_RETURN(Response r,
+  COCO_ASSIGN_OR_RETURN(HttpResponse r,
                         impl_->Call(image, "pull", std::move(req),
                                     "/v2/" + image.repository + "/blobs/" + desc.digest.str()));
   if (r.status != 200 && r.status != 206) {
@@ -545,9 +400,9 @@ Status RegistryClient::FetchBlob(const ImageLocation& image, const Descriptor& d
 }
 
 Result<bool> RegistryClient::HasBlob(const ImageLocation& image, const Digest& digest) {
-  Request req;
+  HttpRequest req;
   req.method = "HEAD";
-  COCO_ASSIGN_OR_RETURN(Response r,
+  COCO_ASSIGN_OR_RETURN(HttpResponse r,
                         impl_->Call(image, "pull", std::move(req),
                                     "/v2/" + image.repository + "/blobs/" + digest.str()));
   if (r.status == 200) return true;
@@ -559,12 +414,12 @@ Status RegistryClient::PushBlob(const ImageLocation& image, const Descriptor& de
                                 Reader& content) {
   COCO_ASSIGN_OR_RETURN(bool have, HasBlob(image, desc.digest));
   if (have) return Status::Ok();
-  Request start;
+  HttpRequest start;
   start.method = "POST";
   std::string empty;
   start.body = &empty;
-  COCO_ASSIGN_OR_RETURN(Response r, impl_->Call(image, "pull,push", std::move(start),
-                                                "/v2/" + image.repository + "/blobs/uploads/"));
+  COCO_ASSIGN_OR_RETURN(HttpResponse r, impl_->Call(image, "pull,push", std::move(start),
+                                                    "/v2/" + image.repository + "/blobs/uploads/"));
   if (r.status != 202 || !r.headers.count("location")) {
     return StatusError(r, "cannot start the upload of blob " + desc.digest.str());
   }
@@ -575,23 +430,24 @@ Status RegistryClient::PushBlob(const ImageLocation& image, const Descriptor& de
   }
   location += (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") +
               UrlEscape(desc.digest.str());
-  Request put;
+  HttpRequest put;
   put.method = "PUT";
   put.body_reader = &content;
   put.body_size = desc.size;
   put.headers.push_back("Content-Type: application/octet-stream");
-  COCO_ASSIGN_OR_RETURN(Response done, impl_->Call(image, "pull,push", std::move(put), location));
+  COCO_ASSIGN_OR_RETURN(HttpResponse done,
+                        impl_->Call(image, "pull,push", std::move(put), location));
   if (done.status != 201) return StatusError(done, "upload of blob " + desc.digest.str());
   return Status::Ok();
 }
 
 Status RegistryClient::PushManifest(const ImageLocation& image, const std::string& reference,
                                     const std::string& media_type, const std::string& bytes) {
-  Request req;
+  HttpRequest req;
   req.method = "PUT";
   req.body = &bytes;
   req.headers.push_back("Content-Type: " + media_type);
-  COCO_ASSIGN_OR_RETURN(Response r,
+  COCO_ASSIGN_OR_RETURN(HttpResponse r,
                         impl_->Call(image, "pull,push", std::move(req),
                                     "/v2/" + image.repository + "/manifests/" + reference));
   if (r.status != 201 && r.status != 200) {
@@ -605,10 +461,10 @@ Result<std::optional<std::string>> RegistryClient::FetchUrl(const std::string& u
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return MakeError("InvalidArgument", "not an http(s) URL: " + url);
   }
-  Request req;
+  HttpRequest req;
   req.url = url;
   req.max_body = max_size;
-  COCO_ASSIGN_OR_RETURN(Response r, impl_->Perform(req, /*verify_tls=*/true));
+  COCO_ASSIGN_OR_RETURN(HttpResponse r, impl_->Perform(req, /*verify_tls=*/true));
   if (r.transport) return *r.transport;
   if (r.status == 404) return std::optional<std::string>();
   if (r.status != 200) return StatusError(r, "GET " + url);

@@ -1,4 +1,5 @@
-// OCI distribution API v2 client on libcurl: manifests, streamed and verified blobs, pushes.
+// OCI distribution API v2 client (over a RegistryHttp engine: libcurl or cpp-httplib): manifests,
+// streamed and verified blobs, pushes.
 //
 // Authentication: anonymous, Basic, or Bearer tokens from the registry's WWW-Authenticate
 // challenge (realm/service/scope), with credentials from a docker-style auth.json. Plain HTTP is
@@ -21,6 +22,7 @@
 #include "base/stream.h"
 #include "oci/manifest.h"
 #include "oci/reference.h"
+#include "oci/registry_http.h"
 
 namespace coco::oci {
 
@@ -47,9 +49,6 @@ struct FetchedManifest {
   Digest digest;           // sha256 of bytes (checked against the reference when it is a digest)
 };
 
-// Called with (bytes received so far, total bytes) while a blob downloads.
-using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
-
 // Validated credentials for one registry.
 struct Credentials {
   std::string username, password;
@@ -63,7 +62,9 @@ Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
 
 class RegistryClient {
  public:
-  static Result<std::unique_ptr<RegistryClient>> Create(RegistryOptions options);
+  // `http`: NewCurlRegistryHttp(options) or NewHttplibRegistryHttp(options).
+  static Result<std::unique_ptr<RegistryClient>> Create(RegistryOptions options,
+                                                        std::unique_ptr<RegistryHttp> http);
   ~RegistryClient();
 
   // GET /v2/REPO/manifests/REFERENCE (tag or digest) with every supported Accept type.

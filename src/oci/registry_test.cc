@@ -110,10 +110,23 @@ RegistryOptions FastOptions() {
   return o;
 }
 
-TEST(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
+// Every test runs on both HTTP engines: libcurl (host tools) and cpp-httplib (the agent).
+class RegistryClientTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  Result<std::unique_ptr<RegistryClient>> NewClient(const RegistryOptions& o) {
+    auto http = GetParam() == "curl" ? NewCurlRegistryHttp(o) : NewHttplibRegistryHttp(o);
+    if (!http.ok()) return http.error();
+    return RegistryClient::Create(o, std::move(*http));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Engines, RegistryClientTest, ::testing::Values("curl", "httplib"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
   FakeRegistry reg;
   reg.flaky_manifest = 2;
-  auto client = RegistryClient::Create(FastOptions());
+  auto client = NewClient(FastOptions());
   ASSERT_TRUE(client.ok());
   auto loc = ImageLocation::Parse("docker://" + reg.host() + "/team/app:v1");
   ASSERT_TRUE(loc.ok());
@@ -133,7 +146,7 @@ TEST(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
   EXPECT_EQ(wrong.error().kind, "DigestMismatch");
 }
 
-TEST(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
+TEST_P(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
   FakeRegistry reg;
   char tmpl[] = "/tmp/coco-auth-XXXXXX";
   int fd = mkstemp(tmpl);
@@ -144,7 +157,7 @@ TEST(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
                   .ok());
   RegistryOptions o = FastOptions();
   o.auth_file = tmpl;
-  auto client = RegistryClient::Create(o);
+  auto client = NewClient(o);
   ASSERT_TRUE(client.ok()) << client.error().message;
   auto loc = ImageLocation::Parse("docker://" + reg.host() + "/team/app:v1");
   ASSERT_TRUE((*client)->GetManifest(*loc, "v1").ok());
@@ -152,16 +165,16 @@ TEST(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
   unlink(tmpl);
 
   ASSERT_TRUE(WriteFileAtomic(tmpl, R"({"auths":{"x":{"auth":"bm9jb2xvbg=="}}})").ok());
-  auto bad = RegistryClient::Create(o);
+  auto bad = NewClient(o);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("user:password"), std::string::npos);
   unlink(tmpl);
 }
 
-TEST(RegistryClientTest, InterruptedBlobResumesWithRange) {
+TEST_P(RegistryClientTest, InterruptedBlobResumesWithRange) {
   FakeRegistry reg;
   reg.cut_first_blob_at = 100000;
-  auto client = RegistryClient::Create(FastOptions());
+  auto client = NewClient(FastOptions());
   ASSERT_TRUE(client.ok());
   auto loc = ImageLocation::Parse("docker://" + reg.host() + "/team/app:v1");
   Descriptor d;
@@ -182,10 +195,10 @@ TEST(RegistryClientTest, InterruptedBlobResumesWithRange) {
   EXPECT_EQ(last_progress, reg.blob_.size());
 }
 
-TEST(RegistryClientTest, UnreachableRegistryFailsAfterBoundedAttempts) {
+TEST_P(RegistryClientTest, UnreachableRegistryFailsAfterBoundedAttempts) {
   RegistryOptions o = FastOptions();
   o.max_attempts = 2;
-  auto client = RegistryClient::Create(o);
+  auto client = NewClient(o);
   ASSERT_TRUE(client.ok());
   // A port nobody listens on: bind without listening, read the port, close.
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -67,7 +67,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
 
   VmConfig vc;
   vc.kernel = c.guest_dir + "/vmlinux";
-  vc.initramfs = c.guest_dir + "/initramfs.cpio";
+  vc.rootfs = c.guest_dir + "/rootfs.img";
   vc.memory_mib = c.memory_mib;
   vc.vcpus = c.vcpus;
   vc.accel = c.accel;

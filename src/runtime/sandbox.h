@@ -19,7 +19,7 @@
 namespace coco::runtime {
 
 struct SandboxConfig {
-  std::string guest_dir;  // holds vmlinux and initramfs.cpio
+  std::string guest_dir;  // holds vmlinux and rootfs.img
   int memory_mib = 256;
   int vcpus = 1;
   std::string accel;    // "" = detect

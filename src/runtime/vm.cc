@@ -43,6 +43,16 @@ bool CpuHasVirtualization() {
   return false;
 }
 
+// A value inside a QEMU option list: a comma is written twice.
+std::string OptValue(const std::string& v) {
+  std::string out;
+  for (char ch : v) {
+    out += ch;
+    if (ch == ',') out += ',';
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string DetectAccelerator() {
@@ -93,7 +103,9 @@ uint64_t HostTscKhz() {
 }
 
 std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
-  std::string cmdline = "console=ttyS0 panic=-1 reboot=t quiet loglevel=4 rdinit=/init";
+  std::string cmdline =
+      "console=ttyS0 panic=-1 reboot=t quiet loglevel=4 root=/dev/vda ro rootfstype=squashfs "
+      "init=/init";
   if (accel == "tcg") {
     if (uint64_t khz = HostTscKhz(); khz > 0) cmdline += " tsc_early_khz=" + std::to_string(khz);
   }
@@ -116,16 +128,19 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
       "-no-reboot",
       "-kernel",
       c.kernel,
-      "-initrd",
-      c.initramfs,
       "-append",
       cmdline,
       "-chardev",
-      "file,id=console,path=" + c.run_dir + "/console.log",
+      "file,id=console,path=" + OptValue(c.run_dir + "/console.log"),
       "-serial",
       "chardev:console",
       "-global",
       "virtio-mmio.force-legacy=false",
+      // The root image: read-only, so pods share it (and the host's page cache of it).
+      "-drive",
+      "file=" + OptValue(c.rootfs) + ",if=none,id=root,format=raw,readonly=on",
+      "-device",
+      "virtio-blk-device,drive=root",
       "-device",
       "virtio-rng-device",
       "-device",
@@ -134,17 +149,17 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
   int i = 0;
   for (const std::string& port : c.ports) {
     std::string id = "port" + std::to_string(i++);
-    a.insert(a.end(),
-             {"-chardev",
-              "socket,id=" + id + ",path=" + c.run_dir + "/" + port + ".sock,server=on,wait=off",
-              "-device", "virtserialport,chardev=" + id + ",name=" + port});
+    a.insert(a.end(), {"-chardev",
+                       "socket,id=" + id + ",path=" + OptValue(c.run_dir + "/" + port + ".sock") +
+                           ",server=on,wait=off",
+                       "-device", "virtserialport,chardev=" + id + ",name=" + port});
   }
   return a;
 }
 
 Result<std::unique_ptr<Vm>> Vm::Launch(const VmConfig& c) {
   for (const auto& [what, path] :
-       {std::pair<const char*, std::string>{"kernel", c.kernel}, {"initramfs", c.initramfs}}) {
+       {std::pair<const char*, std::string>{"kernel", c.kernel}, {"root image", c.rootfs}}) {
     if (access(path.c_str(), R_OK) != 0) {
       return MakeError("NotFound", std::string("the guest ") + what + " " + path +
                                        " is missing: build it with scripts/setup.sh");

@@ -1,5 +1,5 @@
-// Launching the pod VM with QEMU: microvm + PVH kernel + initramfs, serial console to a log
-// file, virtio-serial ports as unix sockets, KVM where it really works and TCG otherwise.
+// Launching the pod VM with QEMU: microvm + PVH kernel + a read-only root image on virtio-blk,
+// serial console to a log file, virtio-serial ports as unix sockets, KVM where it really works and TCG otherwise.
 // A Vm owns its QEMU process: destroying it kills QEMU, so no error path leaves one behind.
 #pragma once
 
@@ -26,7 +26,7 @@ uint64_t HostTscKhz();
 struct VmConfig {
   std::string qemu = "qemu-system-x86_64";
   std::string kernel;     // uncompressed vmlinux (PVH)
-  std::string initramfs;  // newc cpio
+  std::string rootfs;  // read-only squashfs image, the guest's root (/dev/vda)
   int memory_mib = 256;
   int vcpus = 1;
   std::string accel;    // "" = DetectAccelerator()

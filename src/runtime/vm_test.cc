@@ -15,7 +15,7 @@ bool Has(const std::vector<std::string>& a, const std::string& s) {
 TEST(QemuArgs, MicrovmPvhSerialPortsAndTscUnderTcg) {
   VmConfig c;
   c.kernel = "/g/vmlinux";
-  c.initramfs = "/g/initramfs.cpio";
+  c.rootfs = "/g/rootfs.img";
   c.run_dir = "/r";
   c.memory_mib = 300;
   auto a = QemuArgs(c, "tcg");
@@ -24,6 +24,11 @@ TEST(QemuArgs, MicrovmPvhSerialPortsAndTscUnderTcg) {
   EXPECT_TRUE(Has(a, "300"));
   EXPECT_TRUE(Has(a, "/g/vmlinux"));
   EXPECT_TRUE(Has(a, "-no-reboot"));
+  EXPECT_TRUE(Has(a, "file=/g/rootfs.img,if=none,id=root,format=raw,readonly=on"));
+  EXPECT_TRUE(Has(a, "virtio-blk-device,drive=root"));
+  c.rootfs = "/g,1/rootfs.img";  // QEMU's option syntax: a comma in a value is doubled
+  EXPECT_TRUE(
+      Has(QemuArgs(c, "tcg"), "file=/g,,1/rootfs.img,if=none,id=root,format=raw,readonly=on"));
   EXPECT_TRUE(Has(a, "socket,id=port0,path=/r/coco.agent.sock,server=on,wait=off"));
   EXPECT_TRUE(Has(a, "virtserialport,chardev=port1,name=coco.tunnel"));
   auto append = std::find(a.begin(), a.end(), "-append");
@@ -48,7 +53,7 @@ TEST(Accelerator, EnvironmentOverrides) {
 TEST(VmLaunch, MissingKernelIsAClearError) {
   VmConfig c;
   c.kernel = "/nonexistent/vmlinux";
-  c.initramfs = "/nonexistent/initramfs.cpio";
+  c.rootfs = "/nonexistent/rootfs.img";
   c.run_dir = "/tmp";
   auto vm = Vm::Launch(c);
   ASSERT_FALSE(vm.ok());

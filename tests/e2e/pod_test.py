@@ -109,7 +109,7 @@ default DestroySandboxRequest := true
 
 def main():
     require_tools()
-    for f in ("vmlinux", "initramfs.cpio"):
+    for f in ("vmlinux", "rootfs.img"):
         if not GUEST_DIR or not os.path.isfile(os.path.join(GUEST_DIR, f)):
             fail("the guest image (%s) is missing from COCO_GUEST_DIR=%r: run scripts/setup.sh"
                  % (f, GUEST_DIR))

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Builds the pod VM's initramfs: coco-agent as /init, crun, busybox, gpg (for simple-signing
-checks) and the shared libraries they need, as an uncompressed newc cpio archive (the kernel
-copies it without decompressing, which is what costs time under emulation).
+"""Builds the pod VM's root filesystem image: coco-agent as /init, crun, busybox, gpg (for
+simple-signing checks) and the shared libraries they need, as a read-only, uncompressed squashfs
+image that the VM attaches as a virtio-blk disk. The guest reads pages as it uses them, so a pod
+touches only what it runs; an initramfs would be copied whole into guest memory at boot.
 
-The same inputs give the same bytes: entries sorted, owner root, mtime 0, inode numbers in order.
+The same inputs give the same bytes: owner root, every timestamp 0, sorted entries.
 
-  guest/build_initramfs.py --agent build/bin/coco-agent --out build/guest/initramfs.cpio
+  guest/build_rootfs.py --agent build/bin/coco-agent --out build/guest/rootfs.img
 """
 import argparse
 import hashlib
@@ -90,26 +91,37 @@ class Tree:
             data = stripped(p, data)
         self.file(p, data, os.stat(p).st_mode & 0o7777)
 
-    def cpio(self):
-        out = bytearray()
-        ino = 1
-        for path in sorted(self.entries):
-            kind, mode, data = self.entries[path]
-            ftype = {"dir": 0o040000, "file": 0o100000, "link": 0o120000}[kind]
-            out += header(ino, ftype | mode, 2 if kind == "dir" else 1, len(data), path)
-            out += data
-            out += b"\0" * (-len(out) % 4)
-            ino += 1
-        out += header(0, 0, 1, 0, "TRAILER!!!")
-        out += b"\0" * (-len(out) % 512)
-        return bytes(out)
-
-
-def header(ino, mode, nlink, size, name):
-    name_b = name.encode() + b"\0"
-    fields = [ino, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, len(name_b), 0]
-    h = b"070701" + b"".join(b"%08X" % v for v in fields) + name_b
-    return h + b"\0" * (-len(h) % 4)
+    def squashfs(self, out):
+        """Writes the tree as an uncompressed squashfs image to `out` (atomically). Files are
+        stored uncompressed: under emulation inflating costs more than reading."""
+        with tempfile.TemporaryDirectory(prefix="coco-rootfs-") as tmp:
+            root = os.path.join(tmp, "root")
+            os.mkdir(root)
+            for path in sorted(self.entries):
+                kind, mode, data = self.entries[path]
+                full = os.path.join(root, path)
+                if kind == "dir":
+                    os.makedirs(full, exist_ok=True)
+                elif kind == "file":
+                    with open(full, "wb") as f:
+                        f.write(data)
+                else:
+                    os.symlink(data.decode(), full)
+            for path in sorted(self.entries):  # modes after the contents (read-only dirs)
+                kind, mode, _ = self.entries[path]
+                if kind != "link":
+                    os.chmod(os.path.join(root, path), mode)
+            os.chmod(root, 0o755)
+            tmp_out = out + ".tmp"
+            if os.path.exists(tmp_out):
+                os.unlink(tmp_out)
+            # Same inputs, same bytes: owner root, every time 0, sorted entries, one writer
+            # thread; uncompressed inodes, data, fragments and ids.
+            subprocess.run(["mksquashfs", root, tmp_out, "-noappend", "-no-xattrs", "-all-root",
+                            "-mkfs-time", "0", "-all-time", "0", "-noI", "-noId", "-noD", "-noF",
+                            "-noX", "-processors", "1", "-quiet", "-no-progress"], check=True,
+                           stdout=subprocess.DEVNULL)
+            os.replace(tmp_out, out)
 
 
 def stripped(path, data):
@@ -126,7 +138,7 @@ def stripped(path, data):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--agent", required=True, help="the coco-agent binary")
-    ap.add_argument("--out", required=True, help="the initramfs to write (newc cpio)")
+    ap.add_argument("--out", required=True, help="the image to write (squashfs)")
     ap.add_argument("--crun", default=shutil.which("crun") or "/usr/bin/crun")
     ap.add_argument("--busybox", default="/bin/busybox")
     args = ap.parse_args()
@@ -135,6 +147,7 @@ def main():
             fail("%s is missing (scripts/setup.sh installs crun and busybox-static)" % p)
 
     t = Tree()
+    # Mount points: the root is read-only, so each must exist in the image.
     for d in ("proc", "sys", "dev", "run", "tmp", "etc", "root", "var/tmp", "usr/bin"):
         t.dir(d)
     # A merged-/usr host (Debian 12) has /lib and /lib64 as symlinks into /usr: keep that shape,
@@ -163,12 +176,10 @@ def main():
     t.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)
     t.file("etc/group", b"root:x:0:\n", 0o644)
     t.file("etc/hosts", b"127.0.0.1 localhost\n", 0o644)
-    data = t.cpio()
-    tmp = args.out + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, args.out)
-    print("    initramfs %s: %d entries, %.1f MiB, sha384 %s" % (
+    t.squashfs(args.out)
+    with open(args.out, "rb") as f:
+        data = f.read()
+    print("    rootfs %s: %d entries, %.1f MiB squashfs, sha384 %s" % (
         args.out, len(t.entries), len(data) / 2**20, hashlib.sha384(data).hexdigest()))
 
 

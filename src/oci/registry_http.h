@@ -1,0 +1,66 @@
+// The HTTP exchange under the registry client: one request, one response, no retries or
+// authentication (RegistryClient does those). Two engines: libcurl for the host tools (proxies,
+// HTTP/2, every TLS option), and cpp-httplib for the pod's agent, where libcurl's two dozen
+// shared libraries would cost a tenth of a second at every start under emulation.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/stream.h"
+
+namespace coco::oci {
+
+struct RegistryOptions;
+
+// Called with (bytes received so far, total bytes) while a blob downloads.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;   // "Name: value"
+  const std::string* body = nullptr;  // small bodies
+  Reader* body_reader = nullptr;      // streamed bodies
+  int64_t body_size = -1;
+  Writer* sink = nullptr;  // a 2xx body goes here; other bodies are kept in HttpResponse::body
+  uint64_t skip = 0;       // bytes of a 200 body to drop (a resumed download the server restarted)
+  size_t max_body = 4 << 20;
+  const ProgressFn* progress = nullptr;
+  uint64_t progress_base = 0, progress_total = 0;
+};
+
+struct HttpResponse {
+  long status = 0;                             // NOLINT(runtime/int): curl's type
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  uint64_t sunk = 0;  // bytes handed to the sink
+  // Connection refused, TLS failure, dropped transfer, ...: the caller may retry.
+  std::optional<Error> transport;
+};
+
+class RegistryHttp {
+ public:
+  virtual ~RegistryHttp() = default;
+  // Follows redirects. An error is returned only when the sink or the body reader failed, or the
+  // body exceeded max_body; transport failures come back in HttpResponse::transport.
+  virtual Result<HttpResponse> Perform(HttpRequest& req, bool verify_tls) = 0;
+};
+
+// Delivers a chunk of a response body to the request's sink (2xx) or to resp.body; false stops
+// the transfer (sink failure or body too large, recorded in `resp_error`). Shared by the engines.
+bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(runtime/int)
+                 const char* data, size_t len, uint64_t& skipped, std::optional<Error>& resp_error);
+
+// libcurl (registry_http_curl.cc, library coco_oci_curl).
+Result<std::unique_ptr<RegistryHttp>> NewCurlRegistryHttp(const RegistryOptions& options);
+// cpp-httplib (registry_http_httplib.cc, library coco_oci_httplib).
+Result<std::unique_ptr<RegistryHttp>> NewHttplibRegistryHttp(const RegistryOptions& options);
+
+}  // namespace coco::oci
