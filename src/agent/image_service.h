@@ -3,6 +3,7 @@
 // broker releases and unpacks it into guest memory. Reports per-phase timings.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,7 +22,8 @@ struct ImageServiceConfig {
   std::optional<std::string> init_data;  // sent with the attestation
   std::string image_policy;              // "" | kbs:///R/T/G | inline containers-policy.json
   std::vector<std::string> insecure_registries;
-  std::string registries_dir;  // registries.d ("" = none)
+  std::string registries_dir;                           // registries.d ("" = none)
+  std::map<std::string, std::string> registry_schemes;  // HOST:PORT -> http/https (a hint)
 };
 
 struct PulledRootfs {

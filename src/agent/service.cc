@@ -201,6 +201,7 @@ struct AgentService::Impl {
     ic.init_data = init_data;
     ic.image_policy = r.image_policy();
     for (const auto& reg : r.insecure_registries()) ic.insecure_registries.push_back(reg);
+    for (const auto& [reg, scheme] : r.registry_schemes()) ic.registry_schemes[reg] = scheme;
     if (!r.registries_d().empty()) {
       ic.registries_dir = opts.state_dir + "/registries.d";
       COCO_RETURN_IF_ERROR(MakeDirs(ic.registries_dir, 0700));

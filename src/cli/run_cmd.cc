@@ -15,6 +15,7 @@
 #include "base/file.h"
 #include "cli/commands.h"
 #include "oci/reference.h"
+#include "oci/registry.h"
 #include "runtime/sandbox.h"
 
 namespace coco::cli {
@@ -94,6 +95,19 @@ int Run(const RunArgs& a) {
     return 125;
   }
   ports.push_back(port);
+  // Whether the registry speaks HTTPS or plain HTTP is found here, at native speed: the pod
+  // would otherwise spend a TLS handshake attempt under emulation finding out.
+  {
+    oci::RegistryOptions ro;
+    ro.insecure_registries = a.insecure;
+    ro.max_attempts = 1;
+    ro.connect_timeout_s = 5;
+    if (auto http = oci::NewCurlRegistryHttp(ro); http.ok()) {
+      if (auto reg = oci::RegistryClient::Create(ro, std::move(*http)); reg.ok()) {
+        sc.registry_schemes[loc->registry] = (*reg)->Scheme(loc->registry);
+      }
+    }
+  }
   if (!a.kbs.empty()) {
     if (!SplitHostPort(a.kbs, &host, &port, a.kbs.rfind("https", 0) == 0 ? 443 : 80) ||
         !IsLoopbackHost(host)) {

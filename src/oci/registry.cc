@@ -113,6 +113,13 @@ struct RegistryClient::Impl {
       auto it = scheme.find(host);
       if (it != scheme.end()) return it->second;
     }
+    if (auto known = opts.schemes.find(host); known != opts.schemes.end()) {
+      if (known->second == "https" || (known->second == "http" && Insecure(host))) {
+        std::lock_guard<std::mutex> l(mu);
+        scheme[host] = known->second;
+        return known->second;
+      }
+    }
     std::string chosen = "https";
     if (Insecure(host)) {
       HttpRequest probe;
@@ -454,6 +461,10 @@ Status RegistryClient::PushManifest(const ImageLocation& image, const std::strin
     return StatusError(r, "cannot push manifest " + image.repository + ":" + reference);
   }
   return Status::Ok();
+}
+
+std::string RegistryClient::Scheme(const std::string& registry) {
+  return impl_->SchemeFor(ApiHost(registry));
 }
 
 Result<std::optional<std::string>> RegistryClient::FetchUrl(const std::string& url,

@@ -34,6 +34,9 @@ struct RegistryOptions {
   // HOST[:PORT] that may be reached over plain HTTP (in addition to the loopback defaults).
   std::vector<std::string> insecure_registries;
   bool loopback_insecure = true;
+  // HOST[:PORT] -> "http" or "https" known beforehand, so no probe is made. "http" is followed
+  // only for registries that may be reached over plain HTTP (insecure ones).
+  std::map<std::string, std::string> schemes;
   // Extra PEM CA bundles trusted for HTTPS registries (in addition to the system's).
   std::vector<std::string> ca_files;
   int max_attempts = 4;           // per request, including the first
@@ -78,6 +81,9 @@ class RegistryClient {
   Status PushBlob(const ImageLocation& image, const Descriptor& desc, Reader& content);
   Status PushManifest(const ImageLocation& image, const std::string& reference,
                       const std::string& media_type, const std::string& bytes);
+  // "https" or "http": how `registry` is reached (an insecure registry whose HTTPS fails is
+  // reached over HTTP). Probes once per registry.
+  std::string Scheme(const std::string& registry);
   // GET of an arbitrary URL (signature lookaside stores): body, or nullopt on 404.
   Result<std::optional<std::string>> FetchUrl(const std::string& url, size_t max_size = 4 << 20);
 

@@ -195,6 +195,29 @@ TEST_P(RegistryClientTest, InterruptedBlobResumesWithRange) {
   EXPECT_EQ(last_progress, reg.blob_.size());
 }
 
+TEST_P(RegistryClientTest, SchemeIsProbedOrTakenFromAHintForInsecureRegistriesOnly) {
+  FakeRegistry reg;  // plain HTTP on loopback (insecure by default)
+  auto probed = NewClient(FastOptions());
+  ASSERT_TRUE(probed.ok());
+  EXPECT_EQ((*probed)->Scheme(reg.host()), "http");  // HTTPS failed, so HTTP
+
+  RegistryOptions hinted = FastOptions();
+  hinted.schemes[reg.host()] = "http";
+  auto h = NewClient(hinted);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ((*h)->Scheme(reg.host()), "http");
+  auto loc = ImageLocation::Parse("docker://" + reg.host() + "/team/app:v1");
+  ASSERT_TRUE((*h)->GetManifest(*loc, "v1").ok());
+
+  // A registry that must be reached over HTTPS ignores an "http" hint (no downgrade).
+  RegistryOptions secure = FastOptions();
+  secure.loopback_insecure = false;
+  secure.schemes[reg.host()] = "http";
+  auto s = NewClient(secure);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->Scheme(reg.host()), "https");
+}
+
 TEST_P(RegistryClientTest, UnreachableRegistryFailsAfterBoundedAttempts) {
   RegistryOptions o = FastOptions();
   o.max_attempts = 2;

@@ -64,6 +64,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
   req.set_image_policy(c.image_policy);
   req.set_dev_policy(c.dev_policy);
   for (const auto& [name, yaml] : c.registries_d) (*req.mutable_registries_d())[name] = yaml;
+  for (const auto& [reg, scheme] : c.registry_schemes)
+    (*req.mutable_registry_schemes())[reg] = scheme;
 
   VmConfig vc;
   vc.kernel = c.guest_dir + "/vmlinux";

@@ -29,7 +29,8 @@ struct SandboxConfig {
   std::optional<std::string> init_data;  // TOML text
   std::string image_policy;              // "" | kbs:///… | containers-policy.json text
   bool dev_policy = false;               // allow-all agent policy unless init-data sets one
-  std::map<std::string, std::string> registries_d;  // file name -> YAML
+  std::map<std::string, std::string> registries_d;      // file name -> YAML
+  std::map<std::string, std::string> registry_schemes;  // HOST:PORT -> http/https (a hint)
   int boot_timeout_ms = 60000;
   int boot_attempts = 2;  // a boot that prints nothing is retried
 };
