@@ -144,13 +144,15 @@ Result<nlohmann::json> BuildRuntimeSpec(const oci::ImageConfig& image, const Con
          {"options", {"nosuid", "nodev", "mode=1777"}}}}},
       {"linux",
        {{"namespaces",
-         // A network namespace of its own: the guest's loopback carries the tunnel to the
-         // host's broker and registries, which the workload must not reach.
+         // Never the agent's network namespace: the guest's loopback there carries the
+         // tunnel to the host's broker and registries, which the workload must not reach.
          {{{"type", "pid"}},
           {{"type", "ipc"}},
           {{"type", "uts"}},
           {{"type", "mount"}},
-          {{"type", "network"}}}},
+          req.network_namespace.empty()
+              ? nlohmann::json{{"type", "network"}}
+              : nlohmann::json{{"type", "network"}, {"path", req.network_namespace}}}},
         {"maskedPaths",
          {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
           "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},

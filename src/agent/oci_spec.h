@@ -16,6 +16,8 @@ struct ContainerRequest {
   std::string cwd;                // the image's WorkingDir, else "/"
   std::string user;               // "uid[:gid]" or "name[:group]"; the image's User when empty
   std::string hostname = "coco";
+  // The network namespace to join (the pod's, shared by its containers); "" = a new one.
+  std::string network_namespace;
 };
 
 // Builds the spec. `rootfs` is the unpacked root (read for /etc/passwd and /etc/group when the

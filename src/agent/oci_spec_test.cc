@@ -31,6 +31,16 @@ TEST(RuntimeSpec, ImageDefaultsAndRequestOverrides) {
   for (const auto& ns : (*s)["linux"]["namespaces"]) has_net_ns |= ns["type"] == "network";
   EXPECT_TRUE(has_net_ns) << "the workload must not share the guest loopback (the tunnel)";
 
+  ContainerRequest pod;
+  pod.network_namespace = "/run/coco/netns/pod";  // the pod's shared namespace, joined by path
+  auto joined = BuildRuntimeSpec(Image(), pod, "/nonexistent");
+  ASSERT_TRUE(joined.ok());
+  bool joins = false;
+  for (const auto& ns : (*joined)["linux"]["namespaces"]) {
+    joins |= ns["type"] == "network" && ns.value("path", "") == "/run/coco/netns/pod";
+  }
+  EXPECT_TRUE(joins) << (*joined)["linux"]["namespaces"].dump();
+
   ContainerRequest r;
   r.args = {"/bin/sh", "-c", "echo hi"};
   r.env = {"MODE=request", "EXTRA=1"};

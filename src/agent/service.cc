@@ -19,6 +19,7 @@
 #include "agent/guest_init.h"
 #include "agent/image_service.h"
 #include "agent/oci_spec.h"
+#include "agent/resource_api.h"
 #include "agent/sealed_secret.h"
 #include "attestation/runtime_data.h"
 #include "base/file.h"
@@ -31,6 +32,8 @@ namespace {
 
 constexpr char kService[] = "coco.agent.v1.Agent";
 constexpr char kVersion[] = "0.1.0";
+// Where workloads find the resource API (upstream's api-server-rest port).
+constexpr int kResourceApiPort = 8006;
 
 using Clock = std::chrono::steady_clock;
 
@@ -104,6 +107,7 @@ struct AgentService::Impl {
   std::unique_ptr<AgentPolicy> policy;
   std::unique_ptr<ImageService> images;
   std::unique_ptr<net::TunnelEndpoint> tunnel;
+  std::unique_ptr<PodNetwork> pod_network;  // the containers' shared namespace (in a VM only)
   std::map<std::string, std::shared_ptr<Container>> containers;
 
   explicit Impl(AgentOptions o) : opts(std::move(o)) {}
@@ -213,6 +217,13 @@ struct AgentService::Impl {
       }
     }
     COCO_ASSIGN_OR_RETURN(images, ImageService::Create(ic));
+    if (opts.guest) {
+      ImageService* is = images.get();
+      COCO_ASSIGN_OR_RETURN(
+          pod_network,
+          PodNetwork::Create(opts.state_dir + "/netns/pod", kResourceApiPort,
+                             [is](const std::string& uri) { return is->GetResource(uri); }));
+    }
     sandbox_created = true;
     log::Info("sandbox created", {{"id", r.sandbox_id()}, {"agent_policy", policy_name}});
     return resp;
@@ -264,6 +275,7 @@ struct AgentService::Impl {
     cr.env.assign(r.env().begin(), r.env().end());
     cr.cwd = r.cwd();
     cr.user = r.user();
+    if (pod_network) cr.network_namespace = pod_network->ns_path();
     auto spec = BuildRuntimeSpec(pulled->config, cr, c->bundle + "/rootfs");
     if (!spec.ok()) return fail(spec.error());
     // Sealed secrets in the environment (the image's or the request's) are unsealed here, in

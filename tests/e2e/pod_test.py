@@ -186,6 +186,17 @@ def main():
     check(r.returncode == 125 and b"DB_PASSWORD" in r.stderr and b"does not verify" in r.stderr,
           "a sealed secret signed by another key is refused", describe_run(r))
 
+    # --- the workload's resource API (upstream's CDH REST path, 127.0.0.1:8006 in the pod) ------
+    fetch = ("/bin/busybox wget -q -O - http://127.0.0.1:8006/cdh/resource/default/secret/db; "
+             "echo; /bin/busybox wget -q -O - http://127.0.0.1:8006/cdh/resource/default/secret/"
+             "none || echo missing-refused; /bin/busybox wget -q -T 3 -O - http://%s/v2/ || "
+             "echo tunnel-unreachable" % reg.host)
+    r = runner.run(["--kbs", broker.url, plain, "/bin/sh", "-c", fetch])
+    check(r.returncode == 0 and
+          r.stdout == b"s3cr3t-from-the-broker\nmissing-refused\ntunnel-unreachable\n",
+          "the workload gets a broker resource from 127.0.0.1:8006/cdh/resource, a missing one "
+          "is an error, and the registry behind the tunnel is out of its reach", describe_run(r))
+
     enc = "docker://%s/pod/secret:enc" % reg.host
     r = subprocess.run([cli_bin(), "image", "encrypt", "docker://%s/pod/secret:v1" % reg.host, enc,
                         "--recipient", "provider:coco:kbs:///default/image-kek/pod", "--kbs",
