@@ -5,10 +5,10 @@
 // registries stays in the agent's own namespace, out of the workload's reach. On 127.0.0.1:8006
 // of the pod namespace the agent serves upstream's confidential data hub REST API:
 //
-//   GET /cdh/resource/<repository>/<type>/<tag>   the broker resource
-//   kbs:///<repository>/<type>/<tag>,
-//                                                 released to this pod's attested identity
-//   GET /info                                     {"version":...,"feature":"resource"}
+//   GET /cdh/resource/<repository>/<type>/<tag>
+//       the broker resource kbs:///<repository>/<type>/<tag>, released to this pod's identity
+//   GET /info
+//       {"version":...,"feature":"resource"}
 //
 // Answers as upstream's api-server-rest does: 200 application/octet-stream with the bytes;
 // 500 with the reason when the broker refuses; 404 "URL NOT FOUND"; 405 for other methods.
