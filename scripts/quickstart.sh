@@ -4,8 +4,8 @@
 # built, encrypted (its key goes into the broker) and signed (the signature policy and the public
 # key go into the broker too); then `coco run` boots a pod VM whose agent attests, receives the
 # key and the policy, pulls, verifies, decrypts and unpacks the image and runs it. A second pod
-# runs an image that was encrypted beforehand with a key the operator uploaded. Each step is
-# printed. Installs and builds whatever is missing first.
+# runs an image that was encrypted beforehand with a key the operator uploaded, and a third pod's
+# workload fetches a secret from the broker itself. Each step is printed. Installs and builds whatever is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -90,6 +90,13 @@ echo "the operator uploads that key to the broker:"
 "$BIN/coco" run --kbs "$KBS" --policy kbs:///default/security-policy/demo \
   "docker://$REG/demo/legacy:encrypted"
 
+step "8. The workload asks for a secret itself (CoCo's resource API on 127.0.0.1:8006 in the pod)"
+echo "a database password for the app" > "$WORK/db-password"
+"${ADMIN[@]}" set-resource default/app/db-password "$WORK/db-password"
+"$BIN/coco" run -q --kbs "$KBS" --policy kbs:///default/security-policy/demo \
+  "docker://$REG/demo/legacy:encrypted" /bin/sh -c \
+  'echo "the app got: $(busybox wget -q -O - http://127.0.0.1:8006/cdh/resource/default/app/db-password)"'
+
 step "Done"
-echo "Both pods attested to the broker, got their image keys and signature policy only after"
-echo "that, and ran their containers inside the VM. Stopping the broker and the registry."
+echo "Every pod attested to the broker, got its image key, signature policy and secrets only"
+echo "after that, and ran its container inside the VM. Stopping the broker and the registry."
