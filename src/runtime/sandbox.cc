@@ -72,6 +72,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
   vc.rootfs = c.guest_dir + "/rootfs.img";
   vc.memory_mib = c.memory_mib;
   vc.vcpus = c.vcpus;
+  vc.tcg_cache_mib = c.tcg_cache_mib;
   vc.accel = c.accel;
   vc.run_dir = sb->run_dir_;
   for (int attempt = 1; attempt <= c.boot_attempts; ++attempt) {

@@ -22,8 +22,9 @@ struct SandboxConfig {
   std::string guest_dir;  // holds vmlinux and rootfs.img
   int memory_mib = 256;
   int vcpus = 1;
-  std::string accel;    // "" = detect
-  std::string kbs_url;  // as the guest sees it (loopback, carried by the tunnel)
+  int tcg_cache_mib = 64;  // TCG translation cache (ignored under KVM)
+  std::string accel;       // "" = detect
+  std::string kbs_url;     // as the guest sees it (loopback, carried by the tunnel)
   std::vector<uint16_t> tunnel_ports;
   std::vector<std::string> insecure_registries;
   std::optional<std::string> init_data;  // TOML text

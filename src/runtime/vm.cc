@@ -115,7 +115,7 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
       "-M",
       "microvm,acpi=on,pit=off,pic=off,rtc=on",
       "-accel",
-      accel == "tcg" ? "tcg,tb-size=64" : accel,
+      accel == "tcg" ? "tcg,tb-size=" + std::to_string(c.tcg_cache_mib) : accel,
       "-cpu",
       accel == "kvm" ? "host" : "max",
       "-m",

@@ -1,6 +1,7 @@
 // Launching the pod VM with QEMU: microvm + PVH kernel + a read-only root image on virtio-blk,
-// serial console to a log file, virtio-serial ports as unix sockets, KVM where it really works and TCG otherwise.
-// A Vm owns its QEMU process: destroying it kills QEMU, so no error path leaves one behind.
+// serial console to a log file, virtio-serial ports as unix sockets, KVM where it really works and
+// TCG otherwise. A Vm owns its QEMU process: destroying it kills QEMU, so no error path leaves one
+// behind.
 #pragma once
 
 #include <sys/types.h>
@@ -25,12 +26,13 @@ uint64_t HostTscKhz();
 
 struct VmConfig {
   std::string qemu = "qemu-system-x86_64";
-  std::string kernel;     // uncompressed vmlinux (PVH)
+  std::string kernel;  // uncompressed vmlinux (PVH)
   std::string rootfs;  // read-only squashfs image, the guest's root (/dev/vda)
   int memory_mib = 256;
   int vcpus = 1;
-  std::string accel;    // "" = DetectAccelerator()
-  std::string run_dir;  // sockets and the console log go here (must exist, private)
+  int tcg_cache_mib = 64;  // TCG translation cache (ignored under KVM): memory against speed
+  std::string accel;       // "" = DetectAccelerator()
+  std::string run_dir;     // sockets and the console log go here (must exist, private)
   std::vector<std::string> ports = {"coco.agent", "coco.tunnel"};  // virtio-serial port names
   std::string extra_cmdline;
 };

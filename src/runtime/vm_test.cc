@@ -20,7 +20,10 @@ TEST(QemuArgs, MicrovmPvhSerialPortsAndTscUnderTcg) {
   c.memory_mib = 300;
   auto a = QemuArgs(c, "tcg");
   EXPECT_TRUE(Has(a, "microvm,acpi=on,pit=off,pic=off,rtc=on"));
-  EXPECT_TRUE(Has(a, "tcg,tb-size=64"));
+  EXPECT_TRUE(Has(a, "tcg,tb-size=64"));  // the default
+  c.tcg_cache_mib = 32;
+  EXPECT_TRUE(Has(QemuArgs(c, "tcg"), "tcg,tb-size=32"));
+  c.tcg_cache_mib = 64;
   EXPECT_TRUE(Has(a, "300"));
   EXPECT_TRUE(Has(a, "/g/vmlinux"));
   EXPECT_TRUE(Has(a, "-no-reboot"));
