@@ -50,6 +50,22 @@ ReaperState& State() {
 
 }  // namespace
 
+Status BringUpLoopback() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return Errno("socket");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  Status st = Status::Ok();
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    st = Errno("read the flags of lo");
+  } else {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) st = Errno("bring up lo");
+  }
+  close(s);
+  return st;
+}
+
 Status SetUpGuest(const std::string& hostname) {
   COCO_RETURN_IF_ERROR(
       MountIfNeeded("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr));
@@ -79,16 +95,7 @@ Status SetUpGuest(const std::string& hostname) {
     }
   }
   // Loopback: the tunnel listens on 127.0.0.1.
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s >= 0) {
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-      if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) log::Warn("cannot bring up lo");
-    }
-    close(s);
-  }
+  if (Status st = BringUpLoopback(); !st.ok()) log::Warn(st.error().message);
   if (!hostname.empty()) sethostname(hostname.data(), hostname.size());
   return Status::Ok();
 }

@@ -17,6 +17,9 @@ namespace coco::agent {
 // the hostname. Idempotent enough for a restart: an already mounted target is left as is.
 Status SetUpGuest(const std::string& hostname);
 
+// Brings up `lo` in the calling thread's network namespace.
+Status BringUpLoopback();
+
 // Copies the program at `path` into a memfd sealed against any change and returns a path that
 // executes it ("/proc/self/fd/N"; the descriptor stays open for the agent's life). crun run
 // from such a copy skips its own copy-and-re-exec (its defence against a container overwriting

@@ -2,11 +2,8 @@
 
 #include <fcntl.h>
 #include <httplib.h>
-#include <net/if.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +11,7 @@
 #include <future>
 #include <thread>
 
+#include "agent/guest_init.h"
 #include "base/file.h"
 #include "base/log.h"
 
@@ -21,22 +19,6 @@ namespace coco::agent {
 namespace {
 
 Error Errno(const std::string& what) { return MakeError("Io", what + ": " + std::strerror(errno)); }
-
-Status BringUpLoopback() {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return Errno("socket");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  Status st = Status::Ok();
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
-    st = Errno("read the flags of lo");
-  } else {
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) st = Errno("bring up lo");
-  }
-  close(s);
-  return st;
-}
 
 bool SafeSegment(const std::string& s) { return !s.empty() && s != "." && s != ".."; }
 
