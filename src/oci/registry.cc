@@ -102,10 +102,6 @@ struct RegistryClient::Impl {
     return nullptr;
   }
 
-  Result<HttpResponse> Perform(HttpRequest& req, bool verify_tls) {
-    return http->Perform(req, verify_tls);
-  }
-
   // Chooses https or http for `host` (http only for insecure registries whose HTTPS fails).
   std::string SchemeFor(const std::string& host) {
     {
@@ -124,7 +120,7 @@ struct RegistryClient::Impl {
     if (Insecure(host)) {
       HttpRequest probe;
       probe.url = "https://" + host + "/v2/";
-      auto r = Perform(probe, /*verify_tls=*/false);
+      auto r = http->Perform(probe, /*verify_tls=*/false);
       if (!r.ok() || r->transport) chosen = "http";
     }
     std::lock_guard<std::mutex> l(mu);
@@ -164,7 +160,7 @@ struct RegistryClient::Impl {
     HttpRequest req;
     req.url = url;
     if (c) req.headers.push_back("Authorization: " + basic);
-    COCO_ASSIGN_OR_RETURN(HttpResponse r, Perform(req, /*verify_tls=*/!Insecure(registry)));
+    COCO_ASSIGN_OR_RETURN(HttpResponse r, http->Perform(req, /*verify_tls=*/!Insecure(registry)));
     if (r.transport) return *r.transport;
     if (r.status != 200) {
       return MakeError("Unauthorized",
@@ -214,7 +210,7 @@ struct RegistryClient::Impl {
         req.skip = delivered;
         req.progress_base = base_progress + delivered;
       }
-      auto r = Perform(req, /*verify_tls=*/!Insecure(host));
+      auto r = http->Perform(req, /*verify_tls=*/!Insecure(host));
       if (!r.ok()) return r.error();  // the sink refused the bytes or the body was too large
       delivered += r->sunk;
       if (!r->transport && r->status == 401 && !auth_tried &&
@@ -270,6 +266,10 @@ Error StatusError(const HttpResponse& r, const std::string& what) {
 }
 
 }  // namespace
+
+void SetResponseHeader(HttpResponse& resp, const std::string& name, std::string value) {
+  resp.headers[Lower(name)] = std::move(value);
+}
 
 bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(runtime/int)
                  const char* data, size_t len, uint64_t& skipped, std::optional<Error>& error) {
@@ -475,7 +475,7 @@ Result<std::optional<std::string>> RegistryClient::FetchUrl(const std::string& u
   HttpRequest req;
   req.url = url;
   req.max_body = max_size;
-  COCO_ASSIGN_OR_RETURN(HttpResponse r, impl_->Perform(req, /*verify_tls=*/true));
+  COCO_ASSIGN_OR_RETURN(HttpResponse r, impl_->http->Perform(req, /*verify_tls=*/true));
   if (r.transport) return *r.transport;
   if (r.status == 404) return std::optional<std::string>();
   if (r.status != 200) return StatusError(r, "GET " + url);

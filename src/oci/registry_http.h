@@ -53,6 +53,9 @@ class RegistryHttp {
   virtual Result<HttpResponse> Perform(HttpRequest& req, bool verify_tls) = 0;
 };
 
+// Records a response header under its lower-case name. Shared by the engines.
+void SetResponseHeader(HttpResponse& resp, const std::string& name, std::string value);
+
 // Delivers a chunk of a response body to the request's sink (2xx) or to resp.body; false stops
 // the transfer (sink failure or body too large, recorded in `resp_error`). Shared by the engines.
 bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(runtime/int)

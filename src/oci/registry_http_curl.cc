@@ -1,19 +1,14 @@
 // The libcurl engine of the registry client (the host tools).
 #include <curl/curl.h>
 
-#include <algorithm>
 #include <mutex>
+#include <vector>
 
 #include "oci/registry.h"
 #include "oci/registry_http.h"
 
 namespace coco::oci {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 struct Transfer {
   HttpRequest* req;
@@ -32,7 +27,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     std::string value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    t->resp->headers[Lower(line.substr(0, colon))] = value;
+    SetResponseHeader(*t->resp, line.substr(0, colon), std::move(value));
   }
   return size * n;
 }

@@ -1,5 +1,6 @@
 // The cpp-httplib engine of the registry client (coco-agent inside the pod).
 #include <httplib.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <mutex>
@@ -9,11 +10,6 @@
 
 namespace coco::oci {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 std::string Describe(httplib::Error e) {
   switch (e) {
@@ -56,7 +52,7 @@ class HttplibRegistryHttp final : public RegistryHttp {
       std::string name = h.substr(0, colon);
       std::string value = h.substr(colon + 1);
       while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      if (Lower(name) == "content-type") {
+      if (strcasecmp(name.c_str(), "content-type") == 0) {
         content_type = value;  // httplib sets it from its own argument
         continue;
       }
@@ -71,7 +67,7 @@ class HttplibRegistryHttp final : public RegistryHttp {
       resp.status = r.status;
       resp.headers.clear();
       resp.body.clear();
-      for (const auto& [k, v] : r.headers) resp.headers[Lower(k)] = v;
+      for (const auto& [k, v] : r.headers) SetResponseHeader(resp, k, v);
       return true;
     };
     auto on_body = [&](const char* data, size_t len) {
@@ -115,7 +111,7 @@ class HttplibRegistryHttp final : public RegistryHttp {
     }
     if (req.method != "GET") {  // the streamed GET filled these in as it went
       resp.status = r->status;
-      for (const auto& [k, v] : r->headers) resp.headers[Lower(k)] = v;
+      for (const auto& [k, v] : r->headers) SetResponseHeader(resp, k, v);
       if (r->body.size() > req.max_body) {
         return MakeError("TooLarge", req.url + " answered with more than " +
                                          std::to_string(req.max_body) + " bytes");
