@@ -26,39 +26,10 @@ class Service final : public ImageService {
  public:
   explicit Service(ImageServiceConfig c) : cfg_(std::move(c)) {}
 
+  // For the pod's other users (sealed secrets, the workload's resource API): nothing goes into
+  // a pull's log, which the host sees.
   Result<SecretBytes> GetResource(const std::string& uri) override {
-    std::lock_guard<std::mutex> l(broker_mu_);
-    if (cfg_.kbs_url.empty()) {
-      return MakeError("FailedPrecondition",
-                       uri + " needs the key broker, and the pod has no broker URL");
-    }
-    if (!client_) {
-      kbsclient::KbsClientOptions ko;
-      ko.url = cfg_.kbs_url;
-      ko.init_data_toml = cfg_.init_data;
-      COCO_ASSIGN_OR_RETURN(client_,
-                            kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester()));
-    }
-    if (!attested_) {
-      auto t0 = Clock::now();
-      auto token = client_->Attest();
-      if (!token.ok()) {
-        return MakeError(token.error().kind,
-                         "attestation to " + cfg_.kbs_url + " failed: " + token.error().message);
-      }
-      attested_ = true;
-      attest_us_ = Micros(t0);
-      Note("attested to " + cfg_.kbs_url + " (sample TEE" +
-           std::string(cfg_.init_data ? ", init-data digest bound" : "") + "): token issued");
-    }
-    auto r = client_->GetResource(uri);
-    if (!r.ok()) {
-      return MakeError(r.error().kind,
-                       "the key broker did not release " + uri + ": " + r.error().message);
-    }
-    Note("the broker released " + uri + " (" + std::to_string(r->bytes().size()) +
-         " bytes, encrypted to this pod's key)");
-    return r;
+    return Fetch(uri, /*for_pull=*/false);
   }
 
   Result<PulledRootfs> PullAndUnpack(const std::string& image, const std::string& rootfs) override {
@@ -86,14 +57,14 @@ class Service final : public ImageService {
     COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro, std::move(http)));
     COCO_ASSIGN_OR_RETURN(auto source, oci::OpenImageSource(loc, reg.get()));
     COCO_ASSIGN_OR_RETURN(auto store, oci::ContentStore::Open(cfg_.store_dir));
-    auto fetch = [this](const std::string& uri) { return GetResource(uri); };
+    auto fetch = [this](const std::string& uri) { return Fetch(uri, /*for_pull=*/true); };
 
     std::unique_ptr<image::SignatureCheck> check;
     if (!cfg_.image_policy.empty()) {
       image::PolicyCheckOptions po;
       po.registries_dir = cfg_.registries_dir;
       if (cfg_.image_policy.rfind("kbs:", 0) == 0) {
-        COCO_ASSIGN_OR_RETURN(SecretBytes text, GetResource(cfg_.image_policy));
+        COCO_ASSIGN_OR_RETURN(SecretBytes text, fetch(cfg_.image_policy));
         po.policy_json = ToString(text.bytes());
       } else {
         po.policy_json = cfg_.image_policy;
@@ -137,6 +108,46 @@ class Service final : public ImageService {
   }
 
  private:
+  // The attestation (once) and the broker call; `for_pull`: lines for the pull's log.
+  Result<SecretBytes> Fetch(const std::string& uri, bool for_pull) {
+    std::lock_guard<std::mutex> l(broker_mu_);
+    if (cfg_.kbs_url.empty()) {
+      return MakeError("FailedPrecondition",
+                       uri + " needs the key broker, and the pod has no broker URL");
+    }
+    if (!client_) {
+      kbsclient::KbsClientOptions ko;
+      ko.url = cfg_.kbs_url;
+      ko.init_data_toml = cfg_.init_data;
+      COCO_ASSIGN_OR_RETURN(client_,
+                            kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester()));
+    }
+    if (!attested_) {
+      auto t0 = Clock::now();
+      auto token = client_->Attest();
+      if (!token.ok()) {
+        return MakeError(token.error().kind,
+                         "attestation to " + cfg_.kbs_url + " failed: " + token.error().message);
+      }
+      attested_ = true;
+      attest_us_ = Micros(t0);
+      if (for_pull) {
+        Note("attested to " + cfg_.kbs_url + " (sample TEE" +
+             std::string(cfg_.init_data ? ", init-data digest bound" : "") + "): token issued");
+      }
+    }
+    auto r = client_->GetResource(uri);
+    if (!r.ok()) {
+      return MakeError(r.error().kind,
+                       "the key broker did not release " + uri + ": " + r.error().message);
+    }
+    if (for_pull) {
+      Note("the broker released " + uri + " (" + std::to_string(r->bytes().size()) +
+           " bytes, encrypted to this pod's key)");
+    }
+    return r;
+  }
+
   // Appends a line to the log of the pull in progress (none: dropped). Thread-safe.
   void Note(const std::string& line) {
     std::lock_guard<std::mutex> l(log_mu_);

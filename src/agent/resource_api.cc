@@ -13,7 +13,6 @@
 
 #include "agent/guest_init.h"
 #include "base/file.h"
-#include "base/log.h"
 
 namespace coco::agent {
 namespace {
