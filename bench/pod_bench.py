@@ -3,11 +3,13 @@
 phase by phase, side by side in the same run with:
   * the floor: the same QEMU (microvm, same accelerator, same kernel, same devices) booting a
     root image whose /init does nothing but power off;
+  * the same VM whose static /init runs just one busybox container with crun (bundle already
+    on its root image; no agent, attestation, pull or unpack): a lower bound for any pod;
   * `runc run` of the same image's bundle on the host (no VM at all).
 Also the host memory per pod: QEMU + `coco run` resident memory (peak of samples while the pod
 runs), and QEMU's PSS (its file-backed pages - QEMU itself, the kernel - are shared between pods).
 
-Runs alternate (pod, floor, runc); run 1 is reported as cold (first pull of the image from the
+Runs alternate (pod, floor, boot + crun, runc); run 1 is reported as cold (first pull of the image from the
 registry, first QEMU start), the median of the rest as warm. Targets: pod total <= 1.3x the bare
 boot; bare boot <= 1.0 s; memory per pod <= 150 MiB.
 
@@ -124,12 +126,62 @@ def make_floor_rootfs(path):
     t.squashfs(path)
 
 
-def run_floor(qemu_args):
+def make_crun_floor_rootfs(path, work):
+    """The lower bound of any pod that runs its container with crun: a static /init
+    (bench/crun_floor_init.c) that mounts what crun needs and runs one busybox container whose
+    bundle is already on the root image, with crun from a sealed memfd as coco-agent runs it.
+    No agent, attestation, pull or unpack."""
+    init = os.path.join(work, "crun-floor-init")
+    subprocess.run(["cc", "-static", "-O2", "-o", init, os.path.join(HERE, "crun_floor_init.c")],
+                   check=True)
+    t = build_rootfs.Tree()
+    for d in ("proc", "sys", "dev", "run", "tmp", "usr/bin"):
+        t.dir(d)
+    for d in ("lib", "lib64"):
+        if os.path.islink("/" + d):
+            t.symlink(d, os.readlink("/" + d).lstrip("/"))
+    with open(init, "rb") as f:
+        t.file("init", f.read(), 0o755)
+    crun = shutil.which("crun") or "/usr/bin/crun"
+    t.copy_host_file(crun, strip=True)
+    for lib in sorted(build_rootfs.shared_libs(crun)):
+        t.copy_host_file(lib)
+    for d in ("proc", "sys", "dev", "tmp", "etc"):
+        t.dir("bundle/rootfs/" + d)
+    with open("/bin/busybox", "rb") as f:
+        t.file("bundle/rootfs/bin/busybox", f.read(), 0o755)
+    spec_dir = os.path.join(work, "crun-floor-spec")
+    os.makedirs(spec_dir, exist_ok=True)
+    subprocess.run(["runc", "spec"], cwd=spec_dir, check=True)
+    with open(os.path.join(spec_dir, "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["/bin/busybox", "echo", "first line from the container"]
+    spec["root"]["readonly"] = True
+    spec["linux"].pop("resources", None)
+    t.file("bundle/config.json", json.dumps(spec).encode(), 0o644)
+    t.squashfs(path)
+
+
+def run_floor(qemu_args, console=None, expect=None):
+    """Runs one VM to its end: (seconds, QEMU's peak RSS in KiB)."""
     t0 = time.monotonic()
-    p = subprocess.run(qemu_args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
-    if p.returncode != 0:
-        sys.exit("bare QEMU boot failed: %s" % p.stderr.decode(errors="replace"))
-    return time.monotonic() - t0
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(qemu_args, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        took = time.monotonic() - t0
+        if p.returncode != 0:
+            err.seek(0)
+            sys.exit("bare QEMU boot failed: %s" % err.read().decode(errors="replace"))
+    if expect is not None:
+        with open(console, "rb") as f:
+            log = f.read()
+        if expect not in log:
+            sys.exit("the boot + crun VM did not run its container:\n%s"
+                     % log[-2000:].decode(errors="replace"))
+        os.unlink(console)
+    return took, usage.ru_maxrss
 
 
 def floor_args(coco_args_dump, floor_rootfs, console):
@@ -218,6 +270,13 @@ def main():
         floor_root = os.path.join(work, "floor.img")
         make_floor_rootfs(floor_root)
         fargs = floor_args(captured["args"], floor_root, os.path.join(work, "floor-console.log"))
+        crun_root = os.path.join(work, "crun-floor.img")
+        make_crun_floor_rootfs(crun_root, work)
+        crun_console = os.path.join(work, "crun-floor-console.log")
+        cargs = floor_args(captured["args"], crun_root, crun_console)
+
+        def run_crun_floor():
+            return run_floor(cargs, crun_console, b"crun-floor: ok")
 
         bundle = os.path.join(work, "bundle")
         r = subprocess.run([coco, "image", "pull", "docker://%s/bench/app:v1" % reg.host,
@@ -235,11 +294,13 @@ def main():
             json.dump(spec, f)
 
         cold_floor = run_floor(fargs)
+        cold_crun = run_crun_floor()
         cold_runc = run_runc(bundle, 0)
-        pods, floors, runcs = [], [], []
+        pods, floors, cruns, runcs = [], [], [], []
         for i in range(1, args.runs):
             pods.append(run_pod(coco, env, run_root, pod_args))
             floors.append(run_floor(fargs))
+            cruns.append(run_crun_floor())
             runcs.append(run_runc(bundle, i))
 
         med = statistics.median
@@ -248,7 +309,8 @@ def main():
         phase_names = ["vm boot + agent ready", "attestation", "pull", "unpack", "bundle",
                        "run to exit", "shutdown"]
         warm_phases = {n: med([p["phases"].get(n, 0.0) for p in pods]) for n in phase_names}
-        floor_w, runc_w = med(floors), med(runcs)
+        floor_w, crun_w, runc_w = med([f[0] for f in floors]), med([c[0] for c in cruns]), med(runcs)
+        floor_rss, crun_rss = med([f[1] for f in floors]), med([c[1] for c in cruns])
         accel = "kvm" if "kvm" in captured["args"] else "tcg"
         print("coco run (attestation + encrypted image, %s, 256 MiB guest) vs a bare boot of the "
               "same VM vs runc on the host; %d runs, load %.2f" % (accel, args.runs,
@@ -260,8 +322,9 @@ def main():
                                         warm["first"]))
         print("%-40s %10.3f %10.3f" % ("coco run total (to exit, VM gone)", cold["total"],
                                         warm["total"]))
-        print("%-40s %10.3f %10.3f" % ("bare VM boot (init powers off at once)", cold_floor,
+        print("%-40s %10.3f %10.3f" % ("bare VM boot (init powers off at once)", cold_floor[0],
                                         floor_w))
+        print("%-40s %10.3f %10.3f" % ("bare VM boot + one crun container", cold_crun[0], crun_w))
         print("%-40s %10.3f %10.3f" % ("runc run on the host", cold_runc, runc_w))
         print("\nratios (warm):")
         r1 = warm["first"] / floor_w
@@ -269,12 +332,17 @@ def main():
         print("  coco run to first output / bare boot: %.2fx (target <= 1.3x)%s"
               % (r1, "" if r1 <= 1.3 else "  above target"))
         print("  coco run total / bare boot:           %.2fx" % r2)
+        print("  bare boot + one crun container / bare boot: %.2fx (a lower bound for any pod "
+              "that starts its container with crun: no agent, attestation or pull)"
+              % (crun_w / floor_w))
         print("  coco run to first output / runc:      %.1fx" % (warm["first"] / runc_w))
         print("  bare boot: %.3f s (target <= 1.0 s)%s" % (floor_w, "" if floor_w <= 1.0
                                                           else "  above target"))
         mib = warm["rss"] / 1024.0
         print("  host memory per pod, QEMU + coco run RSS (peak while running): %.1f MiB "
               "(target <= 150 MiB)%s" % (mib, "" if mib <= 150 else "  above target"))
+        print("  QEMU peak RSS of the bare boot: %.1f MiB; of the boot + one crun container: "
+              "%.1f MiB" % (floor_rss / 1024.0, crun_rss / 1024.0))
         print("  the same with QEMU's PSS (QEMU's and the kernel's file pages shared between pods): "
               "%.1f MiB" % (warm["pss"] / 1024.0))
     finally:
