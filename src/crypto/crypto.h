@@ -87,6 +87,7 @@ class Key {
   EVP_PKEY* get() const { return pkey_.get(); }
 
  private:
+  friend class Certificate;  // wraps a certificate's public key
   Key(std::shared_ptr<EVP_PKEY> pkey, Type type, Curve curve, bool has_private);
   static Result<Key> Wrap(EVP_PKEY* owned);
   std::shared_ptr<EVP_PKEY> pkey_;
