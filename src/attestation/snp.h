@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -131,6 +132,9 @@ struct SnpVerifyOptions {
   std::vector<crypto::Certificate> extra_certs;
   std::optional<std::time_t> at;  // when to check certificate validity; now when unset
   uint32_t max_vmpl = 0;          // reports from a higher VMPL are refused
+  // The trust anchors for a generation. Unset: AMD's built-in certificates. Only this library's
+  // tests set it (to a synthetic chain that can sign report shapes no real vector covers).
+  std::function<Result<AmdCertificates>(SnpGeneration)> roots;
 };
 
 // Verifies a report: the VCEK/VLEK chain to AMD's built-in ARK, the report signature, the TCB

@@ -315,3 +315,175 @@ TEST(SnpCertTable, ParsesFirmwareTable) {
 
 }  // namespace
 }  // namespace coco::attestation
+
+namespace coco::attestation {
+namespace {
+
+// ---- Shapes no real vector covers, signed by the synthetic chain (testdata/synthetic) -------
+
+struct Synthetic {
+  AmdCertificates cas;
+  crypto::Certificate vcek, vlek;
+  crypto::Key key;
+};
+
+Synthetic LoadSynthetic() {
+  auto cas = crypto::Certificate::AllFromPem(ToString(ReadData("synthetic/cas.pem")));
+  EXPECT_TRUE(cas.ok() && cas->size() == 3);
+  auto key = crypto::Key::FromPem(ToString(ReadData("synthetic/vek.key")));
+  EXPECT_TRUE(key.ok());
+  return {{(*cas)[1], (*cas)[0], (*cas)[2]},
+          Cert("synthetic/vcek.der"),
+          Cert("synthetic/vlek.der"),
+          *key};
+}
+
+// A Turin version 5 report whose TCB matches the synthetic VCEK (fmc 1, bl 2, tee 3, snp 4,
+// ucode 5) and whose CHIP_ID starts with its hwID.
+SnpReport TurinV5() {
+  SnpReport r;
+  r.version = 5;
+  r.policy = 0x30000 | (1 << 8) | 55;  // ABI 1.55, SMT allowed, bit 17 (reserved, must be 1)
+  r.family_id = Bytes(16, 0);
+  r.image_id = Bytes(16, 0);
+  r.sig_algo = 1;
+  r.current_tcb = {1, 2, 3, 4, 6};
+  r.plat_info = 0x3;  // SMT and TSME enabled
+  r.report_data = Bytes(64, 0xAB);
+  r.measurement = Bytes(48, 0x5A);
+  r.host_data = Bytes(32, 0);
+  r.id_key_digest = Bytes(48, 0);
+  r.author_key_digest = Bytes(48, 0);
+  r.report_id = Bytes(32, 1);
+  r.report_id_ma = Bytes(32, 0xFF);
+  r.reported_tcb = {1, 2, 3, 4, 5};
+  r.cpuid_fam_id = 0x1A;
+  r.cpuid_mod_id = 0x02;
+  r.cpuid_step = 1;
+  r.chip_id = Bytes(64, 0);
+  for (int i = 0; i < 8; ++i) r.chip_id[i] = static_cast<uint8_t>(0x11 + i);
+  r.committed_tcb = {1, 2, 3, 4, 5};
+  r.current = {1, 55, 9};
+  r.committed = {1, 55, 9};
+  r.launch_tcb = {1, 2, 3, 4, 5};
+  r.launch_mit_vector = 0x10;
+  r.current_mit_vector = 0x30;
+  r.generation = SnpGeneration::kTurin;
+  r.signature_r = Bytes(72, 0);
+  r.signature_s = Bytes(72, 0);
+  return r;
+}
+
+// Signs `r` as the firmware would (P-384, SHA-384, little-endian r and s) and returns it as if
+// parsed from those bytes.
+SnpReport Sign(SnpReport r, const crypto::Key& key) {
+  r.raw.clear();
+  Bytes raw = *EncodeSnpReport(r);
+  auto sig = crypto::EcdsaSign(
+      key, std::string_view(reinterpret_cast<const char*>(raw.data()), kSnpSignedSize));
+  EXPECT_TRUE(sig.ok());
+  r.signature_r.assign(sig->rbegin() + 48, sig->rend());
+  r.signature_s.assign(sig->rbegin(), sig->rbegin() + 48);
+  r.signature_r.resize(72, 0);
+  r.signature_s.resize(72, 0);
+  auto parsed = ParseSnpReport(*EncodeSnpReport(r));
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+  return *parsed;
+}
+
+SnpVerifyOptions SyntheticOptions(const Synthetic& s, const crypto::Certificate& vek) {
+  SnpVerifyOptions o;
+  o.roots = [cas = s.cas](SnpGeneration) -> Result<AmdCertificates> { return cas; };
+  o.extra_certs = {vek};
+  return o;
+}
+
+TEST(SnpSynthetic, TurinVersion5VerifiesAndRoundTrips) {
+  Synthetic s = LoadSynthetic();
+  SnpReport r = Sign(TurinV5(), s.key);
+  EXPECT_EQ(r.generation, SnpGeneration::kTurin);
+  EXPECT_EQ(r.reported_tcb, (SnpTcb{1, 2, 3, 4, 5}));
+  EXPECT_EQ(r.launch_mit_vector, 0x10u);
+  EXPECT_EQ(r.current_mit_vector, 0x30u);
+  auto claims = VerifySnpEvidence({r, std::nullopt}, SyntheticOptions(s, s.vcek), r.report_data,
+                                  std::nullopt);
+  ASSERT_TRUE(claims.ok()) << claims.error().message;
+  EXPECT_EQ((*claims)["policy_abi_major"], 1);
+  EXPECT_EQ((*claims)["policy_abi_minor"], 55);
+  EXPECT_EQ((*claims)["platform_tsme_enabled"], true);
+  // JSON carries fmc and the mitigation vectors; the signature still verifies from JSON.
+  auto j = SnpEvidenceToJson({r, std::nullopt});
+  EXPECT_EQ(j["attestation_report"]["reported_tcb"]["fmc"], 1);
+  EXPECT_EQ(j["attestation_report"]["current_mit_vector"], 0x30);
+  auto back = SnpEvidenceFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(
+      VerifySnpEvidence(*back, SyntheticOptions(s, s.vcek), std::nullopt, std::nullopt).ok());
+  // AMD's real Turin roots do not accept the synthetic chain.
+  SnpVerifyOptions real;
+  real.extra_certs = {s.vcek};
+  EXPECT_NE(ErrorOf({r, std::nullopt}, real).find("SNP certificate chain"), std::string::npos);
+}
+
+TEST(SnpSynthetic, EachCheckNamesItself) {
+  Synthetic s = LoadSynthetic();
+  auto o = SyntheticOptions(s, s.vcek);
+  auto fails = [&](SnpReport r, const SnpVerifyOptions& opts, const std::string& want) {
+    std::string err = ErrorOf({Sign(std::move(r), s.key), std::nullopt}, opts);
+    EXPECT_NE(err.find(want), std::string::npos) << "want \"" << want << "\", got: " << err;
+  };
+  SnpReport r = TurinV5();
+  r.reported_tcb.fmc = 2;
+  r.committed_tcb.fmc = 1;
+  fails(r, o, "SNP TCB: reported TCB fmc is 2 but the endorsement key was issued for 1");
+  r = TurinV5();
+  r.reported_tcb.microcode = 9;
+  fails(r, o, "SNP TCB: reported TCB microcode");
+  r = TurinV5();
+  r.committed_tcb.snp = 5;  // above the current 4
+  fails(r, o, "SNP TCB: committed snp 5 is above the current 4");
+  r = TurinV5();
+  r.chip_id[3] ^= 1;
+  fails(r, o, "SNP chip identity");
+  r = TurinV5();
+  r.key_info = 1 << 2;  // says VLEK
+  fails(r, o, "SNP signature: the report says it is signed by a VLEK");
+  r = TurinV5();
+  r.sig_algo = 2;
+  fails(r, o, "SNP signature: algorithm 2");
+  r = TurinV5();
+  r.vmpl = 2;
+  fails(r, o, "SNP VMPL");
+  // A masked CHIP_ID claims no chip: a VCEK still verifies it.
+  r = TurinV5();
+  r.chip_id = Bytes(64, 0);
+  EXPECT_EQ(ErrorOf({Sign(r, s.key), std::nullopt}, o), "verified");
+  // The VLEK path: KEY_INFO says VLEK, the chain goes through the ASVK, no hwID.
+  r = TurinV5();
+  r.key_info = 1 << 2;
+  r.chip_id = Bytes(64, 0);
+  EXPECT_EQ(ErrorOf({Sign(r, s.key), std::nullopt}, SyntheticOptions(s, s.vlek)), "verified");
+  // Certificates checked as of a time before they were issued.
+  o.at = At("1999-01-01T00:00:00Z");
+  fails(TurinV5(), o, "SNP certificate validity");
+}
+
+TEST(SnpSynthetic, InitDataBindsHostData) {
+  Synthetic s = LoadSynthetic();
+  SnpReport r = TurinV5();
+  Bytes digest = crypto::Sha256("algorithm = \"sha256\"\nversion = \"0.1.0\"\n");
+  r.host_data = digest;
+  r = Sign(r, s.key);
+  auto o = SyntheticOptions(s, s.vcek);
+  EXPECT_TRUE(VerifySnpEvidence({r, std::nullopt}, o, std::nullopt, digest).ok());
+  // A SHA-384 init-data digest is truncated to HOST_DATA's 32 bytes, as upstream does.
+  Bytes long_digest = digest;
+  long_digest.resize(48, 0xEE);
+  EXPECT_TRUE(VerifySnpEvidence({r, std::nullopt}, o, std::nullopt, long_digest).ok());
+  Bytes other = digest;
+  other[31] ^= 1;
+  EXPECT_FALSE(VerifySnpEvidence({r, std::nullopt}, o, std::nullopt, other).ok());
+}
+
+}  // namespace
+}  // namespace coco::attestation

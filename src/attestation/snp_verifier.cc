@@ -172,7 +172,8 @@ Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpV
       r.generation = gen;
     }
   }
-  COCO_ASSIGN_OR_RETURN(AmdCertificates amd, BuiltInAmdCertificates(gen));
+  COCO_ASSIGN_OR_RETURN(AmdCertificates amd,
+                        opts.roots ? opts.roots(gen) : BuiltInAmdCertificates(gen));
 
   std::optional<crypto::Certificate> vek;
   std::string vek_type;
