@@ -123,6 +123,9 @@ struct AmdCertificates {
 };
 Result<AmdCertificates> BuiltInAmdCertificates(SnpGeneration g);
 
+// The generation whose ASK/ASVK issued an endorsement key ("SEV-Milan", "SEV-VLEK-Genoa", ...).
+std::optional<SnpGeneration> SnpGenerationOfSigner(const crypto::Certificate& vek);
+
 struct SnpVerifyOptions {
   // Where to find a VCEK when the evidence carries none:
   // <vcek_dir>/vcek/<hwid>/[bl.._tee.._snp.._ucode..[_fmc..]_]vcek.der as upstream's offline

@@ -32,18 +32,6 @@ std::string Dec(uint64_t v) {
   return buf;
 }
 
-// The generation a signing certificate belongs to, from its issuer's name ("SEV-Milan",
-// "SEV-VLEK-Genoa", ...).
-std::optional<SnpGeneration> GenerationOfIssuer(const crypto::Certificate& c) {
-  auto cn = c.IssuerCommonName();
-  if (!cn.ok()) return std::nullopt;
-  for (SnpGeneration g : {SnpGeneration::kMilan, SnpGeneration::kGenoa, SnpGeneration::kTurin}) {
-    std::string n = SnpGenerationName(g);
-    if (*cn == "SEV-" + n || *cn == "SEV-VLEK-" + n) return g;
-  }
-  return std::nullopt;
-}
-
 struct Typed {
   std::string type;  // VCEK, VLEK, ASK, ARK
   crypto::Certificate cert;
@@ -132,6 +120,16 @@ Result<crypto::Certificate> LoadOfflineVcek(const std::string& dir, const SnpRep
 
 }  // namespace
 
+std::optional<SnpGeneration> SnpGenerationOfSigner(const crypto::Certificate& vek) {
+  auto cn = vek.IssuerCommonName();
+  if (!cn.ok()) return std::nullopt;
+  for (SnpGeneration g : {SnpGeneration::kMilan, SnpGeneration::kGenoa, SnpGeneration::kTurin}) {
+    std::string n = SnpGenerationName(g);
+    if (*cn == "SEV-" + n || *cn == "SEV-VLEK-" + n) return g;
+  }
+  return std::nullopt;
+}
+
 Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpVerifyOptions& opts,
                                          const std::optional<Bytes>& expected_report_data,
                                          const std::optional<Bytes>& expected_init_data) {
@@ -160,7 +158,7 @@ Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpV
   // key's issuer tells.
   SnpGeneration gen = r.generation;
   if (r.version == 2 && vek_entry) {
-    if (auto g = GenerationOfIssuer(vek_entry->cert)) {
+    if (auto g = SnpGenerationOfSigner(vek_entry->cert)) {
       if ((*g == SnpGeneration::kTurin) != (gen == SnpGeneration::kTurin)) {
         Bytes raw = r.raw;
         if (raw.empty()) {

@@ -15,6 +15,7 @@ void AddImageCommands(CLI::App& app);  // coco image ...
 void AddImageCryptCommands(CLI::App* image);  // coco image encrypt|decrypt
 void AddKeyProviderCommand(CLI::App& app);    // coco keyprovider (ocicrypt key-provider protocol)
 void AddRunCommand(CLI::App& app);            // coco run (a pod VM)
+void AddEvidenceCommands(CLI::App& app);      // coco evidence verify (offline)
 
 // Exit code of the command that ran (0 unless it failed).
 int ExitCode();

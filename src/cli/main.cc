@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
       "default/key/1 key.bin\n"
       "  coco attest --url http://127.0.0.1:8080\n"
       "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin\n"
-      "  coco image pull docker://127.0.0.1:5000/app:v1 --store /tmp/store\n",
+      "  coco image pull docker://127.0.0.1:5000/app:v1 --store /tmp/store\n"
+      "  coco evidence verify evidence.json --at 2026-01-01T00:00:00Z\n",
       "coco"};
   app.require_subcommand(1);
   coco::cli::AddKbsCommands(app);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   coco::cli::AddImageCommands(app);
   coco::cli::AddKeyProviderCommand(app);
   coco::cli::AddRunCommand(app);
+  coco::cli::AddEvidenceCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
