@@ -18,8 +18,8 @@ Result<AdminAuth> AdminAuth::Create(std::vector<crypto::Key> public_keys,
     CompiledRule c{rule.role, {}};
     for (const auto& re : rule.allowed_endpoints) {
       if (re.rfind("^/kbs", 0) != 0 || re.empty() || re.back() != '$')
-        return MakeError("InvalidArgument", "admin ACL regex \"" + re +
-                                                "\" must start with ^/kbs and end with $");
+        return MakeError("InvalidArgument",
+                         "admin ACL regex \"" + re + "\" must start with ^/kbs and end with $");
       try {
         c.endpoints.emplace_back(re, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
@@ -71,8 +71,8 @@ Status AdminAuth::Authorize(const std::string& authorization, const std::string&
 
 Result<std::string> MakeAdminToken(const crypto::Key& private_key, const std::string& role,
                                    int64_t now, int64_t lifetime_secs) {
-  nlohmann::json claims = {{"iss", "coco-kbs"},   {"sub", "admin"}, {"aud", {"KBS"}},
-                           {"role", role},        {"iat", now},     {"exp", now + lifetime_secs}};
+  nlohmann::json claims = {{"iss", "coco-kbs"}, {"sub", "admin"}, {"aud", {"KBS"}},
+                           {"role", role},      {"iat", now},     {"exp", now + lifetime_secs}};
   return jose::SignJwt(private_key, claims);
 }
 

@@ -144,11 +144,13 @@ Result<std::unique_ptr<Broker>> Broker::Create(
 Status Broker::LoadPolicies() {
   COCO_ASSIGN_OR_RETURN(auto rp_text, storage_->Get(kNsPolicy, kResourcePolicyKey));
   COCO_ASSIGN_OR_RETURN(
-      auto rp, CompileResourcePolicy(rp_text ? *rp_text : std::string(AffirmingResourcePolicyText())));
+      auto rp,
+      CompileResourcePolicy(rp_text ? *rp_text : std::string(AffirmingResourcePolicyText())));
   COCO_ASSIGN_OR_RETURN(auto ap_text, storage_->Get(kNsAttestationPolicy, "default_cpu"));
   COCO_ASSIGN_OR_RETURN(
-      auto ap, CompileAttestationPolicy("default_cpu", ap_text ? *ap_text
-                                                               : std::string(DefaultAttestationPolicyText())));
+      auto ap,
+      CompileAttestationPolicy("default_cpu",
+                               ap_text ? *ap_text : std::string(DefaultAttestationPolicyText())));
   std::lock_guard<std::mutex> lock(policy_mu_);
   resource_policy_ = std::move(rp);
   attestation_policy_ = std::move(ap);
@@ -252,8 +254,8 @@ Response Broker::Auth(const Request& r) {
   Session s = sessions_.Create(*tee, nonce, clock_());
   nlohmann::json challenge = {{"nonce", nonce}, {"extra-params", ""}};
   Response resp = Ok(challenge.dump());
-  resp.headers.emplace_back("Set-Cookie",
-                            std::string(kSessionCookie) + "=" + s.id + "; Expires=" + HttpDate(s.expires));
+  resp.headers.emplace_back(
+      "Set-Cookie", std::string(kSessionCookie) + "=" + s.id + "; Expires=" + HttpDate(s.expires));
   return resp;
 }
 
@@ -387,10 +389,11 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
 
 nlohmann::json Broker::TeePubkey(const nlohmann::json& claims) const {
   std::vector<std::string> paths = options_.extra_teekey_paths;
-  for (const char* p : {"/tdx/attester_runtime_data/tee-pubkey", "/tdx/attester_user_data/tee-pubkey",
-                        "/customized_claims/runtime_data/tee-pubkey",
-                        "/submods/cpu0/ear.veraison.annotated-evidence/runtime_data_claims/tee-pubkey",
-                        "/tee-pubkey"})
+  for (const char* p :
+       {"/tdx/attester_runtime_data/tee-pubkey", "/tdx/attester_user_data/tee-pubkey",
+        "/customized_claims/runtime_data/tee-pubkey",
+        "/submods/cpu0/ear.veraison.annotated-evidence/runtime_data_claims/tee-pubkey",
+        "/tee-pubkey"})
     paths.emplace_back(p);
   for (const auto& p : paths) {
     try {
@@ -463,8 +466,8 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
     if (r.method == "POST") return SetResourcePolicy(r);
     if (r.method == "GET") {
       auto text = storage_->Get(kNsPolicy, kResourcePolicyKey);
-      std::string t = text.ok() && text->has_value() ? **text
-                                                     : std::string(AffirmingResourcePolicyText());
+      std::string t =
+          text.ok() && text->has_value() ? **text : std::string(AffirmingResourcePolicyText());
       return Ok(nlohmann::json{{"policy", Base64UrlEncode(t)}}.dump());
     }
   } else if (what == "attestation-policy" && seg.size() == 3) {
@@ -483,7 +486,7 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
 
 // Reads {"policy": "<base64url, no padding>", ...} as both policy endpoints take it.
 Result<std::pair<nlohmann::json, std::string>> Broker::ParsePolicyRequest(const Request& r,
-                                                                         const char* what) {
+                                                                          const char* what) {
   COCO_ASSIGN_OR_RETURN(nlohmann::json body, ParseBody(r.body, what));
   COCO_ASSIGN_OR_RETURN(std::string b64, StringField(body, "policy", what));
   auto text = Base64UrlDecode(b64);

@@ -8,10 +8,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "attestation/verifier.h"
 #include "kbs/admin_auth.h"
@@ -29,7 +28,7 @@ inline constexpr const char* kProtocolVersion = "0.4.0";
 inline constexpr const char* kSessionCookie = "kbs-session-id";
 
 struct BrokerOptions {
-  bool dev = false;                 // accept the sample TEE
+  bool dev = false;  // accept the sample TEE
   int64_t session_timeout_secs = 300;
   size_t max_sessions = 8192;
   int64_t token_lifetime_secs = 300;
@@ -38,8 +37,8 @@ struct BrokerOptions {
 
 struct Request {
   std::string method;
-  std::string path;                           // raw path, no query
-  std::map<std::string, std::string> headers; // lower-case names
+  std::string path;                            // raw path, no query
+  std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 };
 
@@ -73,7 +72,7 @@ class Broker {
   Response GetResource(const Request& r, const std::string& path);
   Response Admin(const Request& r, const std::vector<std::string>& segments);
   Result<std::pair<nlohmann::json, std::string>> ParsePolicyRequest(const Request& r,
-                                                                     const char* what);
+                                                                    const char* what);
   Response SetResourcePolicy(const Request& r);
   Response SetAttestationPolicy(const Request& r);
   Response SetReferenceValue(const Request& r);

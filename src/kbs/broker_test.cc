@@ -26,8 +26,8 @@ class BrokerTest : public ::testing::Test {
     o.dev = dev;
     o.token_lifetime_secs = 60;
     o.session_timeout_secs = 30;
-    auto b = Broker::Create(o, storage_.get(), std::move(*admin), std::move(v),
-                            [this] { return now_; });
+    auto b =
+        Broker::Create(o, storage_.get(), std::move(*admin), std::move(v), [this] { return now_; });
     ASSERT_TRUE(b.ok()) << b.error().message;
     broker_ = std::move(*b);
     admin_token_ = *MakeAdminToken(admin_key_, "admin", now_, 3600);
@@ -64,7 +64,8 @@ class BrokerTest : public ::testing::Test {
   };
   Flow Auth() {
     Flow f;
-    Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");
+    Response r =
+        Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");
     EXPECT_EQ(r.status, 200) << r.body;
     auto ch = nlohmann::json::parse(r.body);
     f.nonce = ch["nonce"];
@@ -128,7 +129,8 @@ TEST_F(BrokerTest, FullFlowReleasesEncryptedResource) {
 TEST_F(BrokerTest, ContraindicatedWithoutReferenceValuesIsDenied) {
   ASSERT_EQ(AdminCall("POST", "/kbs/v0/resource/default/key/1", "s").status, 200);
   Flow f = Auth();
-  ASSERT_EQ(Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}}).status, 200);
+  ASSERT_EQ(Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}}).status,
+            200);
   Response res = Call("GET", "/kbs/v0/resource/default/key/1", "", {{"cookie", f.cookie}});
   EXPECT_EQ(res.status, 401);
   EXPECT_EQ(Variant(res), "PolicyDeny");
@@ -136,7 +138,8 @@ TEST_F(BrokerTest, ContraindicatedWithoutReferenceValuesIsDenied) {
 }
 
 TEST_F(BrokerTest, ProtocolRefusals) {
-  Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.1.1","tee":"sample","extra-params":""})");
+  Response r =
+      Call("POST", "/kbs/v0/auth", R"({"version":"0.1.1","tee":"sample","extra-params":""})");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(Variant(r), "AttestationError");
   EXPECT_NE(r.body.find("0.1.1"), std::string::npos);
@@ -157,7 +160,8 @@ TEST_F(BrokerTest, ProtocolRefusals) {
   EXPECT_NE(r.body.find("already used"), std::string::npos);
 
   Flow g = Auth();
-  r = Call("POST", "/kbs/v0/attest", AttestBody(g, g.nonce, /*tamper=*/true), {{"cookie", g.cookie}});
+  r = Call("POST", "/kbs/v0/attest", AttestBody(g, g.nonce, /*tamper=*/true),
+           {{"cookie", g.cookie}});
   EXPECT_EQ(Variant(r), "AttestationError");
   EXPECT_NE(r.body.find("report_data"), std::string::npos);
 
@@ -194,7 +198,8 @@ TEST_F(BrokerTest, OddJsonShapesAreRefusedNotThrown) {
 
 TEST_F(BrokerTest, SampleRefusedWithoutDev) {
   Start(false);
-  Response r = Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");
+  Response r =
+      Call("POST", "/kbs/v0/auth", R"({"version":"0.4.0","tee":"sample","extra-params":""})");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(Variant(r), "AttestationError");
   EXPECT_NE(r.body.find("--dev"), std::string::npos);
@@ -204,11 +209,12 @@ TEST_F(BrokerTest, AdminAuthorisation) {
   EXPECT_EQ(Variant(Call("POST", "/kbs/v0/resource/a/b/c", "x")), "AdminAuthAccess");
   auto other = *crypto::Key::GenerateEd25519();
   std::string forged = *MakeAdminToken(other, "admin", now_, 60);
-  EXPECT_EQ(Variant(Call("POST", "/kbs/v0/resource/a/b/c", "x",
-                         {{"authorization", "Bearer " + forged}})),
-            "AdminAuthAccess");
+  EXPECT_EQ(
+      Variant(Call("POST", "/kbs/v0/resource/a/b/c", "x", {{"authorization", "Bearer " + forged}})),
+      "AdminAuthAccess");
   std::string auditor = *MakeAdminToken(admin_key_, "auditor", now_, 60);
-  Response r = Call("POST", "/kbs/v0/resource/a/b/c", "x", {{"authorization", "Bearer " + auditor}});
+  Response r =
+      Call("POST", "/kbs/v0/resource/a/b/c", "x", {{"authorization", "Bearer " + auditor}});
   EXPECT_EQ(Variant(r), "AdminAuthAccess");
   EXPECT_NE(r.body.find("auditor"), std::string::npos);
   std::string expired = *MakeAdminToken(admin_key_, "admin", now_ - 100, 10);
@@ -240,7 +246,8 @@ TEST_F(BrokerTest, PathsAndPolicies) {
 
   ASSERT_EQ(AdminCall("POST", "/kbs/v0/resource/default/key/1", "s").status, 200);
   Flow f = Auth();
-  ASSERT_EQ(Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}}).status, 200);
+  ASSERT_EQ(Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}}).status,
+            200);
   EXPECT_EQ(Call("GET", "/kbs/v0/resource/default/key/1", "", {{"cookie", f.cookie}}).status, 200);
   r = Call("GET", "/kbs/v0/resource/default/key/missing", "", {{"cookie", f.cookie}});
   EXPECT_EQ(Variant(r), "PluginInternalError");

@@ -1,8 +1,8 @@
 #include "kbs/config.h"
 
-#include <set>
-
 #include <toml++/toml.h>
+
+#include <set>
 
 namespace coco::kbs {
 namespace {
@@ -11,8 +11,8 @@ Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed,
                  const std::string& where) {
   for (const auto& [k, v] : t) {
     if (!allowed.count(std::string(k.str())))
-      return MakeError("InvalidArgument",
-                       "unknown config key " + where + std::string(k.str()) + " (see coco-kbs --help)");
+      return MakeError("InvalidArgument", "unknown config key " + where + std::string(k.str()) +
+                                              " (see coco-kbs --help)");
   }
   return Status::Ok();
 }
@@ -54,7 +54,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   }
   COCO_RETURN_IF_ERROR(CheckKeys(doc,
                                  {"data_dir", "listen", "dev", "log_json", "max_body_bytes",
-                                  "worker_threads", "tls", "session", "token", "admin"},
+                                  "worker_threads", "tls", "session", "token", "admin", "snp"},
                                  ""));
   COCO_RETURN_IF_ERROR(Read(doc, "data_dir", &c->data_dir, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "listen", &c->listen, ""));
@@ -84,6 +84,13 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(CheckKeys(*t, {"lifetime_secs", "extra_teekey_paths"}, "token."));
     COCO_RETURN_IF_ERROR(Read(*t, "lifetime_secs", &c->token_lifetime_secs, "token."));
     COCO_RETURN_IF_ERROR(ReadStrings(*t, "extra_teekey_paths", &c->extra_teekey_paths, "token."));
+  }
+  if (auto* snp = doc["snp"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*snp, {"vcek_dir", "max_vmpl"}, "snp."));
+    COCO_RETURN_IF_ERROR(Read(*snp, "vcek_dir", &c->snp_vcek_dir, "snp."));
+    COCO_RETURN_IF_ERROR(Read(*snp, "max_vmpl", &c->snp_max_vmpl, "snp."));
+    if (c->snp_max_vmpl < 0 || c->snp_max_vmpl > 3)
+      return MakeError("InvalidArgument", "snp.max_vmpl must be 0 to 3");
   }
   if (auto* a = doc["admin"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*a, {"public_keys", "acl"}, "admin."));
@@ -129,6 +136,10 @@ const char* ConfigReference() {
   [token]
   lifetime_secs = 300              # attestation token validity; --token-lifetime
   extra_teekey_paths = []          # JSON pointers to the TEE key in token claims, tried first
+
+  [snp]                            # SEV-SNP evidence (AMD's roots are built in; no KDS fetch)
+  vcek_dir = ""                    # offline VCEKs: DIR/vcek/<hwid>/[bl.._tee.._snp.._ucode.._]vcek.der
+  max_vmpl = 0                     # highest VMPL a report may come from
 
   [admin]
   public_keys = []                 # PEM files (Ed25519 or P-256); default <data_dir>/admin-key.pub.pem

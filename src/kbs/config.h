@@ -25,6 +25,10 @@ struct Config {
   std::vector<std::string> extra_teekey_paths;
   std::vector<std::string> admin_public_keys;  // empty: <data_dir>/admin-key.pub.pem
   std::vector<AclRule> admin_acl = DefaultAcl();
+  // SEV-SNP verifier: offline VCEK store (DIR/vcek/<hwid>/[<tcb>_]vcek.der) for evidence that
+  // carries no certificates, and the highest VMPL accepted.
+  std::string snp_vcek_dir;
+  int64_t snp_max_vmpl = 0;
 };
 
 // Reads a TOML config file into `config` (keys absent from the file keep their value).

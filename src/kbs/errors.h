@@ -12,7 +12,8 @@ struct KbsError {
   std::string detail;   // why; never contains secret material
 };
 
-inline constexpr const char* kErrorTypePrefix = "https://github.com/confidential-containers/kbs/errors/";
+inline constexpr const char* kErrorTypePrefix =
+    "https://github.com/confidential-containers/kbs/errors/";
 
 int StatusFor(const std::string& variant);
 std::string ErrorBody(const KbsError& error);

@@ -25,7 +25,9 @@ class HttplibServer final : public HttpServer {
     server_->set_keep_alive_timeout(5);
     server_->set_tcp_nodelay(true);
     server_->set_read_timeout(10, 0);
-    auto handler = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
+    auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+      Dispatch(req, res);
+    };
     const std::string any = R"(/.*)";
     server_->Get(any, handler);
     server_->Post(any, handler);
@@ -35,17 +37,17 @@ class HttplibServer final : public HttpServer {
     server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 413) {
-        res.set_content(ErrorBody({"PayloadTooLarge",
-                                   "request body exceeds the limit of " +
-                                       std::to_string(options_.max_body_bytes) +
-                                       " bytes (max_body_bytes / --max-body)"}),
+        res.set_content(ErrorBody({"PayloadTooLarge", "request body exceeds the limit of " +
+                                                          std::to_string(options_.max_body_bytes) +
+                                                          " bytes (max_body_bytes / --max-body)"}),
                         "application/json");
       } else {
         res.set_content(ErrorBody({"HTTPFailed", "HTTP error " + std::to_string(res.status)}),
                         "application/json");
       }
-      log::Info("request", {{"method", req.method}, {"path", req.path},
-                            {"status", std::to_string(res.status)}});
+      log::Info(
+          "request",
+          {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
     });
   }
 
@@ -84,13 +86,16 @@ class HttplibServer final : public HttpServer {
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k, v);
     res.set_content(out.body, out.content_type);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f", ms);
     log::Write(log::Level::kInfo, "request",
-               {{"method", r.method}, {"path", r.path}, {"status", std::to_string(out.status)},
-                {"ms", buf}, {"remote", req.remote_addr}});
+               {{"method", r.method},
+                {"path", r.path},
+                {"status", std::to_string(out.status)},
+                {"ms", buf},
+                {"remote", req.remote_addr}});
   }
 
   HttpOptions options_;

@@ -12,11 +12,11 @@ namespace coco::kbs {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;             // 0 picks a free port
-  std::string tls_cert;        // PEM; HTTPS when both are set
+  int port = 8080;       // 0 picks a free port
+  std::string tls_cert;  // PEM; HTTPS when both are set
   std::string tls_key;
   size_t max_body_bytes = 2 * 1024 * 1024;
-  int worker_threads = 64;     // connections served at once (keep-alive holds one)
+  int worker_threads = 64;  // connections served at once (keep-alive holds one)
 };
 
 class HttpServer {

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "attestation/snp.h"
 #include "attestation/verifier.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -85,7 +86,8 @@ int ShowPolicy(const std::string& name) {
 
 int Serve(Config config, const std::string& port_file) {
   log::SetJson(config.log_json);
-  if (config.data_dir.empty()) return Fatal("--data-dir DIR is required (run `coco-kbs init` first)");
+  if (config.data_dir.empty())
+    return Fatal("--data-dir DIR is required (run `coco-kbs init` first)");
   if (!std::filesystem::exists(DbPath(config.data_dir)))
     return Fatal(DbPath(config.data_dir) + " does not exist: run `coco-kbs init --data-dir " +
                  config.data_dir + "` first");
@@ -109,11 +111,16 @@ int Serve(Config config, const std::string& port_file) {
   if (!admin.ok()) return Fatal(admin.error().message);
 
   if (config.dev) {
-    log::Warn("!!! DEVELOPMENT MODE: the sample TEE is accepted. Sample evidence proves nothing; "
-              "never run --dev where secrets matter !!!");
+    log::Warn(
+        "!!! DEVELOPMENT MODE: the sample TEE is accepted. Sample evidence proves nothing; "
+        "never run --dev where secrets matter !!!");
   }
   std::vector<std::unique_ptr<attestation::Verifier>> verifiers;
   verifiers.push_back(attestation::NewSampleVerifier());
+  attestation::SnpVerifyOptions snp;
+  snp.vcek_dir = config.snp_vcek_dir;
+  snp.max_vmpl = static_cast<uint32_t>(config.snp_max_vmpl);
+  verifiers.push_back(attestation::NewSnpVerifier(std::move(snp)));
   BrokerOptions bo;
   bo.dev = config.dev;
   bo.session_timeout_secs = config.session_timeout_secs;
@@ -192,28 +199,42 @@ int main(int argc, char** argv) {
   app.footer(ConfigReference());
   Config config;
   std::string config_file, port_file;
-  app.add_option("--config", config_file, "TOML configuration file (keys below)")->check(CLI::ExistingFile);
-  auto* o_dir = app.add_option("--data-dir", config.data_dir, "directory of the database and admin keys");
-  auto* o_listen = app.add_option("--listen", config.listen, "HOST:PORT to serve on")->capture_default_str();
-  auto* o_dev = app.add_flag("--dev", config.dev, "development mode: accept the sample TEE (loud warning)");
+  app.add_option("--config", config_file, "TOML configuration file (keys below)")
+      ->check(CLI::ExistingFile);
+  auto* o_dir =
+      app.add_option("--data-dir", config.data_dir, "directory of the database and admin keys");
+  auto* o_listen =
+      app.add_option("--listen", config.listen, "HOST:PORT to serve on")->capture_default_str();
+  auto* o_dev =
+      app.add_flag("--dev", config.dev, "development mode: accept the sample TEE (loud warning)");
   auto* o_cert = app.add_option("--tls-cert", config.tls_cert, "PEM certificate: serve HTTPS");
   auto* o_key = app.add_option("--tls-key", config.tls_key, "PEM private key for --tls-cert");
-  auto* o_st = app.add_option("--session-timeout", config.session_timeout_secs, "session lifetime, seconds")->capture_default_str();
-  auto* o_tl = app.add_option("--token-lifetime", config.token_lifetime_secs, "attestation token lifetime, seconds")->capture_default_str();
-  auto* o_mb = app.add_option("--max-body", config.max_body_bytes, "request body limit, bytes")->capture_default_str();
-  auto* o_ms = app.add_option("--max-sessions", config.max_sessions, "bound on live sessions")->capture_default_str();
+  auto* o_st =
+      app.add_option("--session-timeout", config.session_timeout_secs, "session lifetime, seconds")
+          ->capture_default_str();
+  auto* o_tl = app.add_option("--token-lifetime", config.token_lifetime_secs,
+                              "attestation token lifetime, seconds")
+                   ->capture_default_str();
+  auto* o_mb = app.add_option("--max-body", config.max_body_bytes, "request body limit, bytes")
+                   ->capture_default_str();
+  auto* o_ms = app.add_option("--max-sessions", config.max_sessions, "bound on live sessions")
+                   ->capture_default_str();
   auto* o_lj = app.add_flag("--log-json", config.log_json, "log one JSON object per line");
-  app.add_option("--port-file", port_file, "write the bound port here once listening (with port 0)");
+  app.add_option("--port-file", port_file,
+                 "write the bound port here once listening (with port 0)");
 
-  auto* init = app.add_subcommand("init", "create the database, token signing key, admin key pair and DIR/admin-token");
+  auto* init = app.add_subcommand(
+      "init", "create the database, token signing key, admin key pair and DIR/admin-token");
   std::string init_dir;
   bool force = false;
   int token_days = 365;
   init->add_option("--data-dir", init_dir, "directory to initialise")->required();
   init->add_flag("--force", force, "replace an existing admin key and token");
-  init->add_option("--token-days", token_days, "admin token validity in days")->capture_default_str();
+  init->add_option("--token-days", token_days, "admin token validity in days")
+      ->capture_default_str();
 
-  auto* show = app.add_subcommand("show-policy", "print a built-in policy (default_cpu, affirming, allow-all, deny-all)");
+  auto* show = app.add_subcommand(
+      "show-policy", "print a built-in policy (default_cpu, affirming, allow-all, deny-all)");
   std::string policy_name = "default_cpu";
   show->add_option("name", policy_name, "policy name")->capture_default_str();
   app.require_subcommand(0, 1);

@@ -2,7 +2,6 @@
 
 #include <sstream>
 
-
 namespace coco::kbs {
 
 void Metrics::ObserveRequest(const std::string& route, int status, double seconds) {
@@ -50,8 +49,8 @@ std::string Metrics::Render() {
     uint64_t cum = 0;
     for (size_t i = 0; i < kBuckets.size(); ++i) {
       cum += b[i];
-      o << "kbs_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\""
-        << kBuckets[i] << "\"} " << cum << "\n";
+      o << "kbs_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBuckets[i]
+        << "\"} " << cum << "\n";
     }
     cum += b[kBuckets.size()];
     o << "kbs_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << cum

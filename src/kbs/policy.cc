@@ -6,7 +6,8 @@
 namespace coco::kbs {
 namespace {
 
-constexpr std::string_view kDefaultCpu = R"(# default_cpu: grades CPU TEE claims into an EAR trust vector.
+constexpr std::string_view kDefaultCpu =
+    R"(# default_cpu: grades CPU TEE claims into an EAR trust vector.
 # Built into coco-kbs; the values follow the AR4SI trust tiers.
 package policy
 
@@ -29,6 +30,32 @@ hardware := 2 if {
 
 configuration := 2 if {
 	input.sample.debug == false
+}
+
+# snp (AMD SEV-SNP)
+executables := 3 if {
+	input.snp.measurement in query_reference_value("snp_launch_measurement")
+}
+
+hardware := 2 if {
+	input.snp.reported_tcb_bootloader in query_reference_value("snp_bootloader")
+	input.snp.reported_tcb_microcode in query_reference_value("snp_microcode")
+	input.snp.reported_tcb_snp in query_reference_value("snp_snp_svn")
+	input.snp.reported_tcb_tee in query_reference_value("snp_tee_svn")
+}
+
+configuration := 2 if {
+	input.snp.policy_debug_allowed == false
+	input.snp.policy_migrate_ma == false
+	input.snp.platform_smt_enabled == query_reference_value("snp_smt_enabled")
+	input.snp.platform_tsme_enabled == query_reference_value("snp_tsme_enabled")
+	input.snp.policy_abi_major == query_reference_value("snp_guest_abi_major")
+	input.snp.policy_abi_minor == query_reference_value("snp_guest_abi_minor")
+	input.snp.policy_single_socket == query_reference_value("snp_single_socket")
+	input.snp.policy_smt_allowed == query_reference_value("snp_smt_allowed")
+} else := 3 if {
+	input.snp.policy_debug_allowed == false
+	input.snp.policy_migrate_ma == false
 }
 
 trust_claims := {
@@ -96,6 +123,14 @@ bool In(const nlohmann::json& value, const nlohmann::json& rv) {
   }
   return Scalar(rv) == Scalar(value);
 }
+// The policy's `==` against a reference value: equal scalars (a number and its decimal string
+// count as equal, as in In); a missing reference value never matches.
+bool Equal(const nlohmann::json& value, const nlohmann::json& rv) {
+  if (rv.is_null() || value.is_null()) return false;
+  if (rv.is_array()) return rv.size() == 1 && Scalar(rv[0]) == Scalar(value);
+  return Scalar(rv) == Scalar(value);
+}
+
 bool AtLeast(const nlohmann::json& value, const nlohmann::json& rv) {
   auto num = [](const nlohmann::json& v) -> std::optional<double> {
     if (v.is_number()) return v.get<double>();
@@ -141,6 +176,25 @@ class DefaultCpuPolicy final : public AttestationPolicy {
           AtLeast(pv.value("minor", nlohmann::json()), rv("minimum_minor_version")))
         hardware = 2;
       if (claims.value("debug", true) == false) configuration = 2;
+    } else if (tee == "snp") {
+      auto c = [&](const char* k) { return claims.value(k, nlohmann::json()); };
+      if (In(c("measurement"), rv("snp_launch_measurement"))) executables = 3;
+      if (In(c("reported_tcb_bootloader"), rv("snp_bootloader")) &&
+          In(c("reported_tcb_microcode"), rv("snp_microcode")) &&
+          In(c("reported_tcb_snp"), rv("snp_snp_svn")) &&
+          In(c("reported_tcb_tee"), rv("snp_tee_svn")))
+        hardware = 2;
+      bool safe = c("policy_debug_allowed") == false && c("policy_migrate_ma") == false;
+      if (safe && Equal(c("platform_smt_enabled"), rv("snp_smt_enabled")) &&
+          Equal(c("platform_tsme_enabled"), rv("snp_tsme_enabled")) &&
+          Equal(c("policy_abi_major"), rv("snp_guest_abi_major")) &&
+          Equal(c("policy_abi_minor"), rv("snp_guest_abi_minor")) &&
+          Equal(c("policy_single_socket"), rv("snp_single_socket")) &&
+          Equal(c("policy_smt_allowed"), rv("snp_smt_allowed"))) {
+        configuration = 2;
+      } else if (safe) {
+        configuration = 3;
+      }
     }
     v["executables"] = executables;
     v["hardware"] = hardware;

@@ -9,10 +9,9 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/result.h"
 
@@ -55,8 +54,8 @@ class ResourcePolicy {
 };
 
 // Built-in policy texts.
-std::string_view DefaultAttestationPolicyText();   // default_cpu
-std::string_view AffirmingResourcePolicyText();    // the default resource policy
+std::string_view DefaultAttestationPolicyText();  // default_cpu
+std::string_view AffirmingResourcePolicyText();   // the default resource policy
 std::string_view AllowAllResourcePolicyText();
 std::string_view DenyAllResourcePolicyText();
 

@@ -59,6 +59,71 @@ TEST(DefaultCpu, SampleAffirmingOnlyWithReferenceValues) {
   EXPECT_EQ(a->status, "warning");
 }
 
+// The claims the SNP verifier gives for the real Genoa evidence (attestation testdata).
+nlohmann::json GenoaClaims() {
+  return {{"policy_abi_major", 0},
+          {"policy_abi_minor", 0},
+          {"policy_smt_allowed", true},
+          {"policy_migrate_ma", false},
+          {"policy_debug_allowed", false},
+          {"policy_single_socket", false},
+          {"reported_tcb_bootloader", 10},
+          {"reported_tcb_tee", 0},
+          {"reported_tcb_snp", 23},
+          {"reported_tcb_microcode", 25},
+          {"platform_tsme_enabled", false},
+          {"platform_smt_enabled", true},
+          {"measurement", "6a6519d757e68c2e"},
+          {"report_data", "7e73"},
+          {"init_data", "00"},
+          {"chip_id", "371c"}};
+}
+
+TEST(DefaultCpu, SnpGradedAsUpstreamsDefaultPolicy) {
+  auto p = CompileAttestationPolicy("default_cpu", DefaultAttestationPolicyText());
+  ASSERT_TRUE(p.ok());
+  nlohmann::json rv = nlohmann::json::object();
+  auto lookup = [&](const std::string& n) { return rv.value(n, nlohmann::json()); };
+  // No reference values: only the safe-configuration tier (no debug, no migration agent).
+  auto a = (*p)->Appraise("snp", GenoaClaims(), lookup);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->trust_vector["executables"], 33);
+  EXPECT_EQ(a->trust_vector["hardware"], 97);
+  EXPECT_EQ(a->trust_vector["configuration"], 3);
+  EXPECT_EQ(a->status, "contraindicated");
+
+  rv = {{"snp_launch_measurement", {"6a6519d757e68c2e"}},
+        {"snp_bootloader", {10}},
+        {"snp_microcode", {"25"}},
+        {"snp_snp_svn", {23, 24}},
+        {"snp_tee_svn", {0}},
+        {"snp_smt_enabled", true},
+        {"snp_tsme_enabled", false},
+        {"snp_guest_abi_major", 0},
+        {"snp_guest_abi_minor", 0},
+        {"snp_single_socket", false},
+        {"snp_smt_allowed", true}};
+  a = (*p)->Appraise("snp", GenoaClaims(), lookup);
+  EXPECT_EQ(a->trust_vector["executables"], 3);
+  EXPECT_EQ(a->trust_vector["hardware"], 2);
+  EXPECT_EQ(a->trust_vector["configuration"], 2);
+  EXPECT_EQ(a->status, "affirming");
+
+  // An older microcode than the reference values list: hardware is not affirmed.
+  auto old = GenoaClaims();
+  old["reported_tcb_microcode"] = 24;
+  EXPECT_EQ((*p)->Appraise("snp", old, lookup)->trust_vector["hardware"], 97);
+  // Debug allowed: no configuration tier is reached, so the default (36) stands.
+  auto debug = GenoaClaims();
+  debug["policy_debug_allowed"] = true;
+  EXPECT_EQ((*p)->Appraise("snp", debug, lookup)->trust_vector["configuration"], 36);
+  // A configuration that differs from the reference values but is safe: tier 3.
+  rv["snp_tsme_enabled"] = true;
+  EXPECT_EQ((*p)->Appraise("snp", GenoaClaims(), lookup)->trust_vector["configuration"], 3);
+  // Sample claims are not graded as SNP.
+  EXPECT_EQ((*p)->Appraise("sample", GenoaClaims(), lookup)->trust_vector["executables"], 33);
+}
+
 TEST(ResourcePolicies, BuiltinsAndRecognition) {
   nlohmann::json affirming = {{"submods", {{"cpu0", {{"ear.status", "affirming"}}}}}};
   nlohmann::json warning = {{"submods", {{"cpu0", {{"ear.status", "warning"}}}}}};

@@ -81,9 +81,8 @@ TEST(ReferenceValues, RegisterQueryExpire) {
   auto storage = NewMemoryStorage();
   ReferenceValues rv(storage.get());
   nlohmann::json payload = {{"svn", {"1"}}, {"launch_digest", {"abcde"}}};
-  nlohmann::json msg = {{"version", "0.1.0"},
-                        {"type", "sample"},
-                        {"payload", Base64Encode(ToBytes(payload.dump()))}};
+  nlohmann::json msg = {
+      {"version", "0.1.0"}, {"type", "sample"}, {"payload", Base64Encode(ToBytes(payload.dump()))}};
   auto names = rv.Register(msg, 1000, 100);
   ASSERT_TRUE(names.ok()) << names.error().message;
   EXPECT_EQ(names->size(), 2u);

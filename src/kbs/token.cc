@@ -7,7 +7,9 @@
 namespace coco::kbs {
 
 TokenIssuer::TokenIssuer(crypto::Key key, nlohmann::json public_jwk, std::string kid)
-    : key_(key), public_key_(key.PublicOnly()), public_jwk_(std::move(public_jwk)),
+    : key_(key),
+      public_key_(key.PublicOnly()),
+      public_jwk_(std::move(public_jwk)),
       kid_(std::move(kid)) {
   nlohmann::json published = public_jwk_;
   published["use"] = "sig";
@@ -26,14 +28,15 @@ Result<std::unique_ptr<TokenIssuer>> TokenIssuer::LoadOrCreate(Storage* storage)
     return MakeError("Storage", "stored token signing key is not an EC P-256 key");
   COCO_ASSIGN_OR_RETURN(nlohmann::json jwk, jose::PublicJwk(key, "ES256"));
   // RFC 7638 thumbprint as the key id.
-  nlohmann::json thumb = {{"crv", jwk["crv"]}, {"kty", jwk["kty"]}, {"x", jwk["x"]}, {"y", jwk["y"]}};
+  nlohmann::json thumb = {
+      {"crv", jwk["crv"]}, {"kty", jwk["kty"]}, {"x", jwk["x"]}, {"y", jwk["y"]}};
   COCO_ASSIGN_OR_RETURN(std::string canon, jose::Canonicalize(thumb));
   std::string kid = Base64UrlEncode(crypto::Sha256(canon));
   return std::unique_ptr<TokenIssuer>(new TokenIssuer(key, jwk, kid));
 }
 
 Result<TokenIssuer::Issued> TokenIssuer::Issue(const nlohmann::json& cpu0_submod, int64_t now_unix,
-                                       int64_t lifetime_secs) const {
+                                               int64_t lifetime_secs) const {
   nlohmann::json claims = {
       {"eat_profile", kEatProfile},
       {"iat", now_unix},

@@ -4,10 +4,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/result.h"
 #include "crypto/crypto.h"
@@ -30,7 +29,7 @@ class TokenIssuer {
   // Signs {"eat_profile","iat","exp","iss","ear.verifier-id","submods":{"cpu0": submod}}.
   // The header carries the public "jwk" and its "kid".
   Result<Issued> Issue(const nlohmann::json& cpu0_submod, int64_t now_unix,
-                            int64_t lifetime_secs) const;
+                       int64_t lifetime_secs) const;
 
   // Verifies a token issued by this broker (signature, exp) and returns its claims.
   Result<nlohmann::json> Verify(std::string_view token, int64_t now_unix) const;
