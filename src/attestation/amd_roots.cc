@@ -1,6 +1,7 @@
 // AMD's SEV-SNP certificate authorities, as published by AMD's Key Distribution Service
-// (https://kdsintf.amd.com/vcek/v1/<Generation>/cert_chain and .../vlek/v1/<Generation>/cert_chain):
-// for each generation the ASK, the ARK and the ASVK. Public data; the ARK is the trust anchor.
+// (https://kdsintf.amd.com/vcek/v1/<Generation>/cert_chain and
+// .../vlek/v1/<Generation>/cert_chain): for each generation the ASK, the ARK and the ASVK. Public
+// data; the ARK is the trust anchor.
 #include "attestation/snp.h"
 
 namespace coco::attestation {
@@ -348,9 +349,7 @@ SUxr
 -----END CERTIFICATE-----
 )";
 
-}  // namespace
-
-Result<AmdCertificates> BuiltInAmdCertificates(SnpGeneration g) {
+Result<AmdCertificates> ParseBundle(SnpGeneration g) {
   const char* pem = g == SnpGeneration::kMilan   ? kMilanCas
                     : g == SnpGeneration::kGenoa ? kGenoaCas
                                                  : kTurinCas;
@@ -359,6 +358,16 @@ Result<AmdCertificates> BuiltInAmdCertificates(SnpGeneration g) {
     return MakeError("Internal", "built-in AMD certificates for " + SnpGenerationName(g) +
                                      " are not ASK, ARK, ASVK");
   return AmdCertificates{certs[1], certs[0], certs[2]};
+}
+
+}  // namespace
+
+Result<AmdCertificates> BuiltInAmdCertificates(SnpGeneration g) {
+  // Parsed once per generation; thread-safe (static initialization).
+  static const Result<AmdCertificates> milan = ParseBundle(SnpGeneration::kMilan);
+  static const Result<AmdCertificates> genoa = ParseBundle(SnpGeneration::kGenoa);
+  static const Result<AmdCertificates> turin = ParseBundle(SnpGeneration::kTurin);
+  return g == SnpGeneration::kMilan ? milan : g == SnpGeneration::kGenoa ? genoa : turin;
 }
 
 }  // namespace coco::attestation

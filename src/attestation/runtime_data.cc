@@ -34,8 +34,8 @@ Result<toml::table> ParseToml(std::string_view text, const std::string& what) {
     return toml::parse(text);
   } catch (const toml::parse_error& e) {
     std::ostringstream ss;
-    ss << what << " is not valid TOML: " << e.description() << " at line "
-       << e.source().begin.line << ", column " << e.source().begin.column;
+    ss << what << " is not valid TOML: " << e.description() << " at line " << e.source().begin.line
+       << ", column " << e.source().begin.column;
     return MakeError("InvalidArgument", ss.str());
   }
 }
@@ -44,7 +44,8 @@ Result<toml::table> ParseToml(std::string_view text, const std::string& what) {
 
 nlohmann::json PrimaryRuntimeData(const nlohmann::json& tee_pubkey, const std::string& nonce,
                                   const std::string& additional_evidence) {
-  return {{"tee-pubkey", tee_pubkey}, {"nonce", nonce}, {"additional-evidence", additional_evidence}};
+  return {
+      {"tee-pubkey", tee_pubkey}, {"nonce", nonce}, {"additional-evidence", additional_evidence}};
 }
 
 Result<Bytes> RuntimeDataDigest(const nlohmann::json& runtime_data, crypto::HashAlg alg) {

@@ -18,7 +18,8 @@ class SampleVerifier final : public Verifier {
     if (svn == ev.end() || !svn->is_string())
       return MakeError("Evidence", "sample evidence has no string field \"svn\"");
     auto decoded = Base64Decode(rd->get<std::string>());
-    if (!decoded.ok()) return MakeError("Evidence", "sample report_data: " + decoded.error().message);
+    if (!decoded.ok())
+      return MakeError("Evidence", "sample report_data: " + decoded.error().message);
     if (!ConstantTimeEqual(*decoded, input.expected_report_data))
       return MakeError("Evidence",
                        "sample report_data does not match the digest of the runtime data "

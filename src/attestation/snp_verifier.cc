@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "attestation/snp.h"
 #include "base/file.h"
@@ -118,6 +119,40 @@ Result<crypto::Certificate> LoadOfflineVcek(const std::string& dir, const SnpRep
                                      base + prefix + "_vcek.der or " + base + "vcek.der)");
 }
 
+// Chains that verified, by the digest of their certificates (ARK, ASK or ASVK, endorsement
+// key). A certificate's signature does not change, so a chain seen before needs only its
+// validity dates checked again. Bounded: emptied when full. Thread-safe.
+class VerifiedChains {
+ public:
+  static VerifiedChains& Get() {
+    static VerifiedChains chains;
+    return chains;
+  }
+  static Bytes Key(const crypto::Certificate& ark, const crypto::Certificate& ask,
+                   const crypto::Certificate& vek) {
+    crypto::Hasher h(crypto::HashAlg::kSha256);
+    for (const auto* c : {&ark, &ask, &vek}) {
+      uint64_t n = c->der().size();
+      h.Update(&n, sizeof n);
+      h.Update(c->der().data(), c->der().size());
+    }
+    return h.Finish();
+  }
+  bool Contains(const Bytes& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return verified_.count(key) != 0;
+  }
+  void Add(const Bytes& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (verified_.size() >= 4096) verified_.clear();
+    verified_.insert(key);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<Bytes> verified_;
+};
+
 }  // namespace
 
 std::optional<SnpGeneration> SnpGenerationOfSigner(const crypto::Certificate& vek) {
@@ -199,11 +234,16 @@ Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpV
       ask = &t.cert;
     }
   }
-  COCO_RETURN_IF_ERROR(amd.ark.VerifySignedBy(amd.ark));
-  if (auto s = ask->VerifySignedBy(amd.ark); !s.ok())
-    return Fail("certificate chain", s.error().message);
-  if (auto s = vek->VerifySignedBy(*ask); !s.ok())
-    return Fail("certificate chain", s.error().message);
+  Bytes chain_key = VerifiedChains::Key(amd.ark, *ask, *vek);
+  if (!VerifiedChains::Get().Contains(chain_key)) {
+    if (auto s = amd.ark.VerifySignedBy(amd.ark); !s.ok())
+      return Fail("certificate chain", s.error().message);
+    if (auto s = ask->VerifySignedBy(amd.ark); !s.ok())
+      return Fail("certificate chain", s.error().message);
+    if (auto s = vek->VerifySignedBy(*ask); !s.ok())
+      return Fail("certificate chain", s.error().message);
+    VerifiedChains::Get().Add(chain_key);
+  }
   for (const crypto::Certificate* c :
        std::initializer_list<const crypto::Certificate*>{&amd.ark, ask, &*vek}) {
     if (auto s = c->CheckValidAt(at); !s.ok())
