@@ -119,8 +119,13 @@ class Service final : public ImageService {
       kbsclient::KbsClientOptions ko;
       ko.url = cfg_.kbs_url;
       ko.init_data_toml = cfg_.init_data;
-      COCO_ASSIGN_OR_RETURN(client_,
-                            kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester()));
+      // The guest's own TEE when it has one. The sample fallback is no downgrade: detection
+      // prefers real hardware, and a production broker refuses sample evidence.
+      attestation::DetectOptions detect;
+      detect.allow_sample = true;
+      COCO_ASSIGN_OR_RETURN(auto attester, attestation::DetectAttester(detect));
+      tee_ = attester->tee();
+      COCO_ASSIGN_OR_RETURN(client_, kbsclient::KbsClient::Create(ko, std::move(attester)));
     }
     if (!attested_) {
       auto t0 = Clock::now();
@@ -132,7 +137,7 @@ class Service final : public ImageService {
       attested_ = true;
       attest_us_ = Micros(t0);
       if (for_pull) {
-        Note("attested to " + cfg_.kbs_url + " (sample TEE" +
+        Note("attested to " + cfg_.kbs_url + " (" + tee_ + " TEE" +
              std::string(cfg_.init_data ? ", init-data digest bound" : "") + "): token issued");
       }
     }
@@ -158,6 +163,7 @@ class Service final : public ImageService {
   std::vector<std::string>* log_ = nullptr;
   ImageServiceConfig cfg_;
   std::mutex broker_mu_;
+  std::string tee_;  // the attester's TEE, once the client exists
   std::unique_ptr<kbsclient::KbsClient> client_;
   bool attested_ = false;
   int64_t attest_us_ = 0;

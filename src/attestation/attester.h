@@ -2,9 +2,8 @@
 #pragma once
 
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -21,5 +20,16 @@ class Attester {
 
 // The development attester: {"svn":"1","report_data":base64(report_data)}. Proves nothing.
 std::unique_ptr<Attester> NewSampleAttester();
+
+struct DetectOptions {
+  // Use the sample attester when no TEE is found. Off: finding no TEE is an error.
+  bool allow_sample = false;
+  std::string dev_dir = "/dev";
+  std::string configfs_root = "/sys/kernel/config/tsm/report";
+};
+// The attester of the TEE this guest runs in: SNP when /dev/sev-guest exists or configfs-tsm's
+// provider is sev_guest. A TDX guest (/dev/tdx_guest, provider tdx_guest) is recognised and
+// refused until its attester exists. Falls back to the sample attester only when allowed.
+Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o);
 
 }  // namespace coco::attestation

@@ -2,10 +2,9 @@
 // and init-data (TOML) parsing with its digest.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -25,8 +24,8 @@ Result<Bytes> RuntimeDataDigest(const nlohmann::json& runtime_data,
 struct InitData {
   std::string algorithm;  // "sha256" | "sha384" | "sha512"
   std::string version;
-  nlohmann::json data;    // the [data] table; "aa.toml"/"cdh.toml" values converted to JSON
-  Bytes digest;           // H_algorithm(raw TOML bytes)
+  nlohmann::json data;  // the [data] table; "aa.toml"/"cdh.toml" values converted to JSON
+  Bytes digest;         // H_algorithm(raw TOML bytes)
 };
 
 // Parses an init-data TOML document (upstream format: algorithm, version, [data]).

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "attestation/attester.h"
+#include "attestation/tsm.h"
 #include "attestation/verifier.h"
 #include "base/bytes.h"
 #include "base/result.h"
@@ -151,5 +153,21 @@ Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpV
 nlohmann::json SnpClaims(const SnpReport& r);
 
 std::unique_ptr<Verifier> NewSnpVerifier(SnpVerifyOptions opts);
+
+// ---- Guest side ----------------------------------------------------------------------------
+
+struct SnpAttesterOptions {
+  std::string configfs_root = "/sys/kernel/config/tsm/report";  // preferred when present
+  std::string device = "/dev/sev-guest";                        // else the ioctl interface
+  uint32_t vmpl = 0;  // the VMPL to request the report at (0: the guest's own)
+  // Tests: a recorded provider instead of the kernel's configfs.
+  std::shared_ptr<TsmFs> tsm;
+};
+// SNP evidence in upstream's JSON form, with the certificate table when the host provides one.
+std::unique_ptr<Attester> NewSnpAttester(SnpAttesterOptions opts = {});
+
+// The report inside a /dev/sev-guest SNP_GET_(EXT_)REPORT response (MSG_REPORT_RSP: status u32,
+// report size u32, 24 reserved bytes, the report).
+Result<Bytes> ReportFromGuestResponse(const Bytes& resp);
 
 }  // namespace coco::attestation

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace coco::attestation {
@@ -483,6 +484,152 @@ TEST(SnpSynthetic, InitDataBindsHostData) {
   Bytes other = digest;
   other[31] ^= 1;
   EXPECT_FALSE(VerifySnpEvidence({r, std::nullopt}, o, std::nullopt, other).ok());
+}
+
+}  // namespace
+}  // namespace coco::attestation
+
+namespace coco::attestation {
+namespace {
+
+// ---- Guest side: the attester on a recorded provider -----------------------------------------
+
+// configfs-tsm as the kernel behaves, replaying one recorded report: entries appear on
+// MakeEntry, `generation` counts writes, outblob is the recorded report.
+class RecordedTsm final : public TsmFs {
+ public:
+  RecordedTsm(Bytes report, Bytes aux, std::string provider = "sev_guest")
+      : report_(std::move(report)), aux_(std::move(aux)), provider_(std::move(provider)) {}
+  Status MakeEntry(const std::string& e) override {
+    if (entries_.count(e)) return MakeError("Io", "exists");
+    entries_[e] = {};
+    return Status::Ok();
+  }
+  Status RemoveEntry(const std::string& e) override {
+    removed_.push_back(e);
+    entries_.erase(e);
+    return Status::Ok();
+  }
+  Status Write(const std::string& e, const std::string& attr, const Bytes& data) override {
+    if (!entries_.count(e)) return MakeError("NotFound", "no entry");
+    entries_[e][attr] = data;
+    ++generation_;
+    return Status::Ok();
+  }
+  Result<Bytes> Read(const std::string& e, const std::string& attr) override {
+    if (!entries_.count(e)) return MakeError("NotFound", "no entry");
+    if (attr == "generation") {
+      if (race_once_ && reads_of_generation_++ == 1) ++generation_;  // a concurrent writer
+      std::string g = std::to_string(generation_) + "\n";
+      return Bytes(g.begin(), g.end());
+    }
+    if (attr == "provider") return Bytes(provider_.begin(), provider_.end());
+    if (attr == "outblob") return report_;
+    if (attr == "auxblob") {
+      if (aux_.empty()) return MakeError("NotFound", "no auxblob");
+      return aux_;
+    }
+    return MakeError("NotFound", attr);
+  }
+  bool race_once_ = false;
+  int reads_of_generation_ = 0;
+  std::vector<std::string> removed_;
+  std::map<std::string, std::map<std::string, Bytes>> entries_;
+
+ private:
+  Bytes report_, aux_;
+  std::string provider_;
+  int generation_ = 0;
+};
+
+Bytes VcekTable() {
+  Bytes vcek = ReadData("snp/test-vcek.der");
+  Bytes t = {0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64,
+             0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd};
+  t.resize(48, 0);
+  t[16] = 48;
+  t[20] = static_cast<uint8_t>(vcek.size() & 0xFF);
+  t[21] = static_cast<uint8_t>(vcek.size() >> 8);
+  t.insert(t.end(), vcek.begin(), vcek.end());
+  return t;
+}
+
+TEST(SnpAttester, RecordedReportThroughConfigfsTsmVerifies) {
+  Bytes report = ReadData("snp/test-report.bin");
+  Bytes report_data(report.begin() + 0x50, report.begin() + 0x90);
+  auto tsm = std::make_shared<RecordedTsm>(report, VcekTable());
+  SnpAttesterOptions ao;
+  ao.tsm = tsm;
+  auto attester = NewSnpAttester(ao);
+  EXPECT_EQ(attester->tee(), "snp");
+  auto ev = attester->GetEvidence(report_data);
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  EXPECT_TRUE(tsm->entries_.empty());  // the entry was removed
+  ASSERT_EQ(tsm->removed_.size(), 1u);
+  // Upstream's JSON shape with the VCEK in cert_chain; the verifier takes it as it is.
+  EXPECT_EQ((*ev)["cert_chain"][0]["cert_type"], "VCEK");
+  EXPECT_EQ((*ev)["attestation_report"]["version"], 2);
+  auto e = SnpEvidenceFromJson(*ev);
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  SnpVerifyOptions vo;
+  vo.at = At("2026-01-01T00:00:00Z");
+  auto claims = VerifySnpEvidence(*e, vo, report_data, std::nullopt);
+  EXPECT_TRUE(claims.ok()) << claims.error().message;
+
+  // Report data other than what the report carries: the attester notices.
+  Bytes other = report_data;
+  other[0] ^= 1;
+  auto bad = NewSnpAttester(ao)->GetEvidence(other);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("report data"), std::string::npos);
+  // A concurrent writer between our two generation reads: one retry, then it succeeds.
+  tsm->race_once_ = true;
+  EXPECT_TRUE(NewSnpAttester(ao)->GetEvidence(report_data).ok());
+  EXPECT_EQ(tsm->reads_of_generation_, 4);  // two attempts of two reads
+  // Another TEE's provider is refused.
+  auto tdx = std::make_shared<RecordedTsm>(report, Bytes(), "tdx_guest");
+  ao.tsm = tdx;
+  bad = NewSnpAttester(ao)->GetEvidence(report_data);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("tdx_guest"), std::string::npos);
+  EXPECT_TRUE(tdx->entries_.empty());
+}
+
+TEST(SnpAttester, GuestDeviceResponse) {
+  Bytes report = ReadData("snp/test-report.bin");
+  Bytes resp(0x20, 0);
+  resp[4] = kSnpReportSize & 0xFF;
+  resp[5] = kSnpReportSize >> 8;
+  resp.insert(resp.end(), report.begin(), report.end());
+  resp.resize(4000, 0);
+  auto r = ReportFromGuestResponse(resp);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, report);
+  resp[0] = 0x16;  // a firmware status
+  EXPECT_NE(ReportFromGuestResponse(resp).error().message.find("status 22"), std::string::npos);
+  resp[0] = 0;
+  resp[4] = 0x10;
+  EXPECT_FALSE(ReportFromGuestResponse(resp).ok());
+  EXPECT_FALSE(ReportFromGuestResponse(Bytes(100, 0)).ok());
+}
+
+TEST(Detect, FindsTheTeeOrFallsBackOnlyWhenAllowed) {
+  std::string dir = ::testing::TempDir() + "/coco-detect";
+  ASSERT_EQ(system(("rm -rf " + dir + " && mkdir -p " + dir + "/dev").c_str()), 0);
+  DetectOptions o;
+  o.dev_dir = dir + "/dev";
+  o.configfs_root = dir + "/no-configfs";
+  auto none = DetectAttester(o);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("no TEE found"), std::string::npos);
+  o.allow_sample = true;
+  EXPECT_EQ((*DetectAttester(o))->tee(), "sample");
+  std::ofstream(dir + "/dev/tdx_guest").put('\0');
+  auto tdx = DetectAttester(o);
+  ASSERT_FALSE(tdx.ok());
+  EXPECT_NE(tdx.error().message.find("TDX"), std::string::npos);
+  std::ofstream(dir + "/dev/sev-guest").put('\0');
+  EXPECT_EQ((*DetectAttester(o))->tee(), "snp");
 }
 
 }  // namespace

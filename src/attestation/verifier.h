@@ -3,10 +3,9 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -14,9 +13,9 @@
 namespace coco::attestation {
 
 struct VerifierInput {
-  nlohmann::json evidence;                 // the TEE-specific "primary_evidence" JSON
-  Bytes expected_report_data;              // H(JCS(runtime data)), as the broker computed it
-  std::optional<Bytes> expected_init_data; // H(init-data TOML) when init-data was sent
+  nlohmann::json evidence;                  // the TEE-specific "primary_evidence" JSON
+  Bytes expected_report_data;               // H(JCS(runtime data)), as the broker computed it
+  std::optional<Bytes> expected_init_data;  // H(init-data TOML) when init-data was sent
 };
 
 class Verifier {
