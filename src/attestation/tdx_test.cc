@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "attestation/ccel.h"
+
 namespace coco::attestation {
 namespace {
 
@@ -136,6 +138,95 @@ TEST(TdxSignatures, EveryFlipNamesItsCheck) {
   b[pem] = b[pem] == 'A' ? 'B' : 'A';
   std::string err = ErrorOf(b);
   EXPECT_NE(err.find("TDX PCK"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace coco::attestation
+
+namespace coco::attestation {
+namespace {
+
+// Upstream's golden for a log, with the device paths of boot services applications left out
+// (not decoded yet).
+nlohmann::json Golden(const std::string& name) {
+  auto j = nlohmann::json::parse(ToString(ReadData(name)));
+  nlohmann::json events = j.is_object() ? j["uefi_event_logs"] : j;
+  for (auto& e : events)
+    if (e["type_name"] == "EV_EFI_BOOT_SERVICES_APPLICATION") e["details"].erase("device_paths");
+  return events;
+}
+
+TEST(Ccel, ClaimsEqualUpstreamsGoldens) {
+  for (const auto& [log, golden] :
+       {std::pair{"tdx/CCEL_data", "ccel/CCEL_data_out.json"},
+        std::pair{"ccel/CCEL_data_ovmf", "ccel/CCEL_data_ovmf_out.json"},
+        std::pair{"ccel/CCEL_data_grub", "ccel/CCEL_data_grub_out.json"}}) {
+    auto events = ParseCcel(ReadData(log));
+    ASSERT_TRUE(events.ok()) << log << ": " << events.error().message;
+    auto claims = CcelClaims(*events);
+    ASSERT_TRUE(claims.ok()) << log << ": " << claims.error().message;
+    nlohmann::json want = Golden(golden);
+    ASSERT_EQ(claims->size(), want.size()) << log;
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_EQ((*claims)[i], want[i]) << log << " event " << i;
+  }
+  // And the claims upstream gives for tdx_quote_4 with CCEL_data.
+  auto expected = nlohmann::json::parse(ToString(ReadData("tdx/parse_tdx_claims_expected.json")));
+  EXPECT_EQ(*CcelClaims(*ParseCcel(ReadData("tdx/CCEL_data"))), expected["uefi_event_logs"]);
+}
+
+TEST(Ccel, ReplaysIntoRtmrs) {
+  struct Case {
+    const char* log;
+    const char* rtmr[4];
+  };
+  const std::string zero(96, '0');
+  for (const Case& c :
+       {Case{"tdx/CCEL_data",
+             {"2dc712306a963eadb894ad47dbaa17df44814151555aee11cbb843becca88950ffd079664902e6f2"
+              "2c66f7c8213543f4",
+              "0fa3be56af61208bbd179dc7b124988eb929319154663c539d6f46445ecac2fec287075047ff7bd1"
+              "922829fec28cd3cf",
+              nullptr, nullptr}},
+        Case{"ccel/CCEL_data_ovmf",
+             {"8566f998798db09443b244c62de9a3041fb02e2e6936c4396d784bba2e90177329ec5aba3bb48440"
+              "4f2ab9cc90abe193",
+              "775b9f6bfe99f8a31396f0d0218e67ffa796d3b96ccf961cbb0deba48c79c00f082cda1a5567c1c1"
+              "6305f1fc210c13c6",
+              "94eaf7a7bf398ed8d888c91057ae0261802e4f3df084213a76ca7f0b5055ac9d2241de43cd58d9e8"
+              "b49c503bbf25f34a",
+              nullptr}},
+        Case{"ccel/CCEL_data_grub",
+             {"cec0a104f691f60da2387fea3c2de00c4ac035e2bb479ff02edcce69039d9e9907f0b3e55031da3d"
+              "c7038f423adebd79",
+              "6c289e0c62182d41ebe97bdbc9872d10998a08eaa86adcdc684001a363207ee72942c7522cdf00a4"
+              "bbc3d784bed7b670",
+              "08919d017ba0e52cd6d966351c7de16fe76c1d3d3d3da4554239e4c7d16cb8b82a94e7eaea3a0e6e"
+              "18eb690b999fd31e",
+              nullptr}}}) {
+    auto events = ParseCcel(ReadData(c.log));
+    ASSERT_TRUE(events.ok()) << c.log;
+    for (uint32_t i = 0; i < 4; ++i) {
+      auto reg = ReplayCcel(*events, i + 1);
+      ASSERT_TRUE(reg.ok());
+      EXPECT_EQ(HexEncode(*reg), c.rtmr[i] ? c.rtmr[i] : zero) << c.log << " RTMR" << i;
+    }
+  }
+}
+
+TEST(Ccel, RefusesBrokenLogs) {
+  Bytes log = ReadData("tdx/CCEL_data");
+  EXPECT_FALSE(ParseCcel(Bytes(log.begin(), log.begin() + 30)).ok());
+  Bytes bad_type = log;
+  // The first event after the header: its type set to a value no TCG spec defines.
+  size_t header = 32 + (bad_type[28] | bad_type[29] << 8 | bad_type[30] << 16);
+  bad_type[header + 4] = 0x77;
+  auto r = ParseCcel(bad_type);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("unknown event type"), std::string::npos);
+  Bytes huge = log;
+  huge[header + 8 + 4 + 2 + 48 + 3] = 0x7F;  // the first event's data size
+  EXPECT_FALSE(ParseCcel(huge).ok());
 }
 
 }  // namespace
