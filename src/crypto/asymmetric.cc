@@ -65,6 +65,41 @@ Status EcdsaVerifyRaw(const Key& key, HashAlg hash, std::string_view data, const
   return VerifyDigestSignature(key, Md(hash), data, der, "ECDSA");
 }
 
+Status RsaVerify(const Key& key, HashAlg hash, std::string_view data, const Bytes& signature,
+                 bool pss) {
+  COCO_RETURN_IF_ERROR(RequireKey(key, Key::Type::kRsa, false, "RsaVerify"));
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return CryptoError("cannot allocate digest context");
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, Md(hash), nullptr, key.get()) != 1)
+    return CryptoError("cannot initialise RSA verification");
+  if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1 ||
+              EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, Md(hash)) != 1))
+    return CryptoError("cannot set up RSA-PSS verification");
+  if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), U8(data), data.size()) != 1) {
+    ERR_clear_error();
+    return MakeError("Crypto", std::string(pss ? "RSA-PSS" : "RSASSA-PKCS1-v1_5") +
+                                   " signature does not verify");
+  }
+  return Status::Ok();
+}
+
+Result<Key> PublicKeyFromDer(const Bytes& spki) {
+  const unsigned char* p = spki.data();
+  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));  // NOLINT
+  if (!pkey || p != spki.data() + spki.size()) {
+    if (pkey) EVP_PKEY_free(pkey);
+    ERR_clear_error();
+    return InvalidArgument("not a DER SubjectPublicKeyInfo");
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PUBKEY(bio.get(), pkey);
+  EVP_PKEY_free(pkey);
+  COCO_ASSIGN_OR_RETURN(std::string pem, BioContents(bio.get()));
+  return Key::FromPem(pem);
+}
+
 Result<Bytes> Ed25519Sign(const Key& key, std::string_view data) {
   COCO_RETURN_IF_ERROR(RequireKey(key, Key::Type::kEd25519, true, "Ed25519Sign"));
   return DigestSign(key, nullptr, data, "Ed25519");

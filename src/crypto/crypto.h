@@ -104,6 +104,13 @@ Status EcdsaVerify(const Key& key, std::string_view data, const Bytes& signature
 // evidence formats that fix their own hash.
 Status EcdsaVerifyRaw(const Key& key, HashAlg hash, std::string_view data, const Bytes& r_s);
 
+// RSA signatures with an explicit digest: PKCS#1 v1.5 (RSASSA), or PSS with MGF1 of the same
+// digest and any salt length (as TPMs choose it). Used by verifiers of evidence formats.
+Status RsaVerify(const Key& key, HashAlg hash, std::string_view data, const Bytes& signature,
+                 bool pss);
+// Public keys from DER SubjectPublicKeyInfo.
+Result<Key> PublicKeyFromDer(const Bytes& spki);
+
 Result<Bytes> Ed25519Sign(const Key& key, std::string_view data);
 Status Ed25519Verify(const Key& key, std::string_view data, const Bytes& signature);
 
