@@ -4,6 +4,7 @@
 
 #include "attestation/runtime_data.h"
 #include "attestation/snp.h"
+#include "attestation/tpm.h"
 #include "base/file.h"
 #include "cli/commands.h"
 #include "crypto/x509.h"
@@ -23,6 +24,7 @@ struct EvidenceOptions {
   std::string init_data_file;
   std::string init_data_digest_hex;
   uint32_t max_vmpl = 0;
+  std::vector<std::string> trusted_aks;
 };
 
 // Every certificate of a file: DER (one) or PEM (one or more).
@@ -128,8 +130,27 @@ Status Run(const EvidenceOptions& o) {
     init_data = parsed_init->digest;
   }
   if (tee == "snp") return RunSnp(o, data, j, report_data, init_data);
-  if (tee == "tdx" || tee == "tpm")
-    return MakeError("Unimplemented", tee + " evidence verification is not implemented yet");
+  if (tee == "tpm") {
+    if (!j) return MakeError("InvalidArgument", "TPM evidence is upstream's JSON form");
+    COCO_ASSIGN_OR_RETURN(attestation::TpmEvidence e, attestation::TpmEvidenceFromJson(*j));
+    attestation::TpmVerifyOptions to;
+    for (const auto& f : o.trusted_aks) {
+      COCO_ASSIGN_OR_RETURN(std::string pem, ReadFile(f));
+      auto key = crypto::Key::FromPem(pem);
+      if (!key.ok()) return MakeError("InvalidArgument", f + ": " + key.error().message);
+      COCO_ASSIGN_OR_RETURN(Bytes der, key->PublicDer());
+      to.trusted_aks.push_back(der);
+    }
+    COCO_ASSIGN_OR_RETURN(nlohmann::json claims,
+                          attestation::VerifyTpmEvidence(e, to, report_data, init_data));
+    std::cout << claims.dump(2) << "\n";
+    std::cerr << "coco: verified: TPM quote" << (report_data ? ", report_data bound" : "")
+              << (init_data ? ", init-data bound to PCR 8" : "") << "\n";
+    return Status::Ok();
+  }
+  if (tee == "tdx")
+    return MakeError("Unimplemented",
+                     "TDX evidence verification is not complete yet (collateral and TCB status)");
   if (tee == "sample")
     return MakeError("InvalidArgument",
                      "sample evidence carries no signature: there is nothing to verify offline");
@@ -145,8 +166,9 @@ void AddEvidenceCommands(CLI::App& app) {
   auto* verify = evidence->add_subcommand(
       "verify",
       "verify TEE evidence offline and print its claims as JSON (upstream's claim names)\n"
-      "FILE is upstream's evidence JSON (as an attester sends it) or a raw SNP report (1184 "
-      "bytes).\nCertificates come from the evidence, --cert, --cert-table or --vcek-dir; AMD's "
+      "FILE is upstream's evidence JSON (as an attester sends it: SNP or TPM) or a raw SNP "
+      "report (1184 bytes).\nCertificates come from the evidence, --cert, --cert-table or "
+      "--vcek-dir; AMD's "
       "roots are built in and nothing is fetched from the network.\n"
       "On failure the check that failed is named and the exit code is 1.\n\n"
       "Examples:\n"
@@ -176,6 +198,8 @@ void AddEvidenceCommands(CLI::App& app) {
                    "init-data TOML whose digest must be bound to HOST_DATA / MRCONFIGID")
       ->excludes(digest_opt);
   verify->add_option("--max-vmpl", o->max_vmpl, "highest SNP VMPL accepted")->capture_default_str();
+  verify->add_option("--trusted-ak", o->trusted_aks,
+                     "a PEM public key: TPM quotes are accepted only from these keys; repeatable");
   verify->callback([o] {
     auto s = Run(*o);
     if (!s.ok()) Fail("evidence verify: " + s.error().message);

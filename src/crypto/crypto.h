@@ -72,6 +72,7 @@ class Key {
 
   Result<std::string> PrivatePem() const;  // PKCS#8
   Result<std::string> PublicPem() const;   // SubjectPublicKeyInfo
+  Result<Bytes> PublicDer() const;         // SubjectPublicKeyInfo, DER
   Key PublicOnly() const;
 
   struct EcPoint {

@@ -245,6 +245,16 @@ Result<std::string> Key::PublicPem() const {
   return BioContents(bio.get());
 }
 
+Result<Bytes> Key::PublicDer() const {
+  if (!pkey_) return InvalidArgument("PublicDer: the key is empty");
+  unsigned char* der = nullptr;
+  int n = i2d_PUBKEY(pkey_.get(), &der);
+  if (n <= 0) return CryptoError("cannot write SubjectPublicKeyInfo public key");
+  Bytes out(der, der + n);
+  OPENSSL_free(der);
+  return out;
+}
+
 Key Key::PublicOnly() const {
   if (!pkey_ || !has_private_) return *this;
   unsigned char* der = nullptr;

@@ -52,10 +52,11 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     return MakeError("InvalidArgument", "config " + path + ": " + std::string(e.description()) +
                                             " at line " + std::to_string(e.source().begin.line));
   }
-  COCO_RETURN_IF_ERROR(CheckKeys(doc,
-                                 {"data_dir", "listen", "dev", "log_json", "max_body_bytes",
-                                  "worker_threads", "tls", "session", "token", "admin", "snp"},
-                                 ""));
+  COCO_RETURN_IF_ERROR(
+      CheckKeys(doc,
+                {"data_dir", "listen", "dev", "log_json", "max_body_bytes", "worker_threads", "tls",
+                 "session", "token", "admin", "snp", "tpm"},
+                ""));
   COCO_RETURN_IF_ERROR(Read(doc, "data_dir", &c->data_dir, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "listen", &c->listen, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "dev", &c->dev, ""));
@@ -91,6 +92,10 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(Read(*snp, "max_vmpl", &c->snp_max_vmpl, "snp."));
     if (c->snp_max_vmpl < 0 || c->snp_max_vmpl > 3)
       return MakeError("InvalidArgument", "snp.max_vmpl must be 0 to 3");
+  }
+  if (auto* tpm = doc["tpm"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*tpm, {"trusted_aks"}, "tpm."));
+    COCO_RETURN_IF_ERROR(ReadStrings(*tpm, "trusted_aks", &c->tpm_trusted_aks, "tpm."));
   }
   if (auto* a = doc["admin"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*a, {"public_keys", "acl"}, "admin."));
@@ -140,6 +145,9 @@ const char* ConfigReference() {
   [snp]                            # SEV-SNP evidence (AMD's roots are built in; no KDS fetch)
   vcek_dir = ""                    # offline VCEKs: DIR/vcek/<hwid>/[bl.._tee.._snp.._ucode.._]vcek.der
   max_vmpl = 0                     # highest VMPL a report may come from
+
+  [tpm]                            # TPM 2.0 quotes
+  trusted_aks = []                 # PEM attestation keys; when set, quotes from others are refused
 
   [admin]
   public_keys = []                 # PEM files (Ed25519 or P-256); default <data_dir>/admin-key.pub.pem

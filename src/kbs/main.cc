@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "attestation/snp.h"
+#include "attestation/tpm.h"
 #include "attestation/verifier.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -121,6 +122,17 @@ int Serve(Config config, const std::string& port_file) {
   snp.vcek_dir = config.snp_vcek_dir;
   snp.max_vmpl = static_cast<uint32_t>(config.snp_max_vmpl);
   verifiers.push_back(attestation::NewSnpVerifier(std::move(snp)));
+  attestation::TpmVerifyOptions tpm;
+  for (const auto& f : config.tpm_trusted_aks) {
+    auto pem = ReadFile(f);
+    if (!pem.ok()) return Fatal("tpm.trusted_aks: " + pem.error().message);
+    auto key = crypto::Key::FromPem(*pem);
+    if (!key.ok()) return Fatal("tpm.trusted_aks: " + f + ": " + key.error().message);
+    auto der = key->PublicDer();
+    if (!der.ok()) return Fatal("tpm.trusted_aks: " + f + ": " + der.error().message);
+    tpm.trusted_aks.push_back(*der);
+  }
+  verifiers.push_back(attestation::NewTpmVerifier(std::move(tpm)));
   BrokerOptions bo;
   bo.dev = config.dev;
   bo.session_timeout_secs = config.session_timeout_secs;

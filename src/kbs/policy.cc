@@ -58,6 +58,20 @@ configuration := 2 if {
 	input.snp.policy_migrate_ma == false
 }
 
+# tpm (TPM 2.0 quotes)
+hardware := 2 if {
+	input.tpm
+}
+
+executables := 3 if {
+	input.tpm.pcr11 in query_reference_value("tpm_pcr11")
+	input.tpm.ak_public in query_reference_value("trusted_aks")
+}
+
+configuration := 0 if {
+	input.tpm
+}
+
 trust_claims := {
 	"executables": executables,
 	"hardware": hardware,
@@ -195,6 +209,12 @@ class DefaultCpuPolicy final : public AttestationPolicy {
       } else if (safe) {
         configuration = 3;
       }
+    } else if (tee == "tpm") {
+      hardware = 2;
+      if (In(claims.value("pcr11", nlohmann::json()), rv("tpm_pcr11")) &&
+          In(claims.value("ak_public", nlohmann::json()), rv("trusted_aks")))
+        executables = 3;
+      configuration = 0;
     }
     v["executables"] = executables;
     v["hardware"] = hardware;

@@ -124,6 +124,25 @@ TEST(DefaultCpu, SnpGradedAsUpstreamsDefaultPolicy) {
   EXPECT_EQ((*p)->Appraise("sample", GenoaClaims(), lookup)->trust_vector["executables"], 33);
 }
 
+TEST(DefaultCpu, TpmGradedAsUpstreamsDefaultPolicy) {
+  auto p = CompileAttestationPolicy("default_cpu", DefaultAttestationPolicyText());
+  ASSERT_TRUE(p.ok());
+  nlohmann::json claims = {{"pcr11", "ab"}, {"ak_public", "AK"}, {"init_data", "00"}};
+  nlohmann::json rv = nlohmann::json::object();
+  auto lookup = [&](const std::string& n) { return rv.value(n, nlohmann::json()); };
+  auto a = (*p)->Appraise("tpm", claims, lookup);
+  EXPECT_EQ(a->trust_vector["hardware"], 2);
+  EXPECT_EQ(a->trust_vector["executables"], 33);
+  EXPECT_EQ(a->trust_vector["configuration"], 0);
+  EXPECT_EQ(a->status, "warning");
+  rv = {{"tpm_pcr11", {"ab"}}, {"trusted_aks", {"AK"}}};
+  a = (*p)->Appraise("tpm", claims, lookup);
+  EXPECT_EQ(a->trust_vector["executables"], 3);
+  EXPECT_EQ(a->status, "affirming");
+  rv["trusted_aks"] = {"another"};
+  EXPECT_EQ((*p)->Appraise("tpm", claims, lookup)->trust_vector["executables"], 33);
+}
+
 TEST(ResourcePolicies, BuiltinsAndRecognition) {
   nlohmann::json affirming = {{"submods", {{"cpu0", {{"ear.status", "affirming"}}}}}};
   nlohmann::json warning = {{"submods", {{"cpu0", {{"ear.status", "warning"}}}}}};
