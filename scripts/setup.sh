@@ -14,7 +14,7 @@ PACKAGES=(
   libgpgme-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
   skopeo docker-registry busybox-static gnupg
   qemu-system-x86 crun runc squashfs-tools linux-source-6.1 flex bison libelf-dev bc
-  clang libclang-rt-14-dev swtpm swtpm-tools tpm2-tools
+  clang libclang-rt-14-dev swtpm swtpm-tools tpm2-tools libtss2-dev
   python3 python3-cryptography python3-jwcrypto
   curl ca-certificates openssl
 )

@@ -1,9 +1,10 @@
-// coco attest / coco get-resource: act as a guest with the sample attester.
+// coco attest / coco get-resource: act as a guest, with the sample attester or a TPM.
 #include <unistd.h>
 
 #include <iostream>
 
 #include "attestation/attester.h"
+#include "attestation/tpm_attester.h"
 #include "base/file.h"
 #include "cli/commands.h"
 #include "kbsclient/kbs_client.h"
@@ -15,12 +16,23 @@ struct GuestOptions {
   std::string url = "http://127.0.0.1:8080";
   std::string ca_cert;
   std::string init_data;
+  std::string tee = "sample";
+  std::string tpm_tcti = "device:/dev/tpmrm0";
 };
 
 void AddCommon(CLI::App* cmd, GuestOptions* o) {
   cmd->add_option("--url", o->url, "broker URL")->capture_default_str();
   cmd->add_option("--cert-file", o->ca_cert, "PEM CA certificate to trust for an https broker");
   cmd->add_option("--init-data", o->init_data, "init-data TOML file sent with the evidence");
+  cmd->add_option("--tee", o->tee,
+                  "the evidence: sample (proves nothing; --dev brokers only) or tpm (a TPM 2.0 "
+                  "quote)")
+      ->check(CLI::IsMember({"sample", "tpm"}))
+      ->capture_default_str();
+  cmd->add_option("--tpm-tcti", o->tpm_tcti,
+                  "the TPM to quote with, as a TSS2 TCTI (device:/dev/tpmrm0, "
+                  "swtpm:host=127.0.0.1,port=2321, ...)")
+      ->capture_default_str();
 }
 
 Result<std::unique_ptr<kbsclient::KbsClient>> MakeClient(const GuestOptions& o) {
@@ -31,6 +43,11 @@ Result<std::unique_ptr<kbsclient::KbsClient>> MakeClient(const GuestOptions& o) 
     COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(o.init_data));
     ko.init_data_toml = text;
   }
+  if (o.tee == "tpm") {
+    attestation::TpmAttesterOptions to;
+    to.tcti = o.tpm_tcti;
+    return kbsclient::KbsClient::Create(ko, attestation::NewTpmAttester(to));
+  }
   return kbsclient::KbsClient::Create(ko, attestation::NewSampleAttester());
 }
 
@@ -38,10 +55,10 @@ Result<std::unique_ptr<kbsclient::KbsClient>> MakeClient(const GuestOptions& o) 
 
 void AddGuestCommands(CLI::App& app) {
   auto o = std::make_shared<GuestOptions>();
-  auto* attest = app.add_subcommand(
-      "attest",
-      "attest to the broker with the sample TEE and print the attestation token (a JWT)\n"
-      "  coco attest --url http://127.0.0.1:8080 | cut -d. -f2 | base64 -d");
+  auto* attest =
+      app.add_subcommand("attest",
+                         "attest to the broker and print the attestation token (a JWT)\n"
+                         "  coco attest --url http://127.0.0.1:8080 | cut -d. -f2 | base64 -d");
   AddCommon(attest, o.get());
   attest->callback([o] {
     auto client = MakeClient(*o);
@@ -55,7 +72,7 @@ void AddGuestCommands(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto* get = app.add_subcommand(
       "get-resource",
-      "attest with the sample TEE, fetch a resource and write its plaintext to stdout\n"
+      "attest, fetch a resource and write its plaintext to stdout\n"
       "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin");
   AddCommon(get, g.get());
   get->add_option("resource", *path, "kbs:///<repo>/<type>/<tag>")->required();

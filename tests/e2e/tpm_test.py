@@ -204,6 +204,32 @@ def test():
     res = c.get_resource_raw("default/app/secret")
     check(res.status in (401, 403), "broker: after PCR 11 changed the resource is refused (%d)"
           % res.status)
+
+    # coco's own TPM attester (TSS2 ESAPI): its attestation key is a primary key of the
+    # endorsement hierarchy, learnt here from the claims of a first attestation.
+    tcti = "swtpm:host=127.0.0.1,port=%d" % tpm.port
+    r = subprocess.run([COCO, "attest", "--url", broker.url, "--tee", "tpm", "--tpm-tcti", tcti],
+                       capture_output=True, timeout=120)
+    check(r.returncode == 0, "coco attest --tee tpm attests with swtpm (%s)"
+          % r.stderr.decode(errors="replace").strip())
+    token = r.stdout.decode().strip()
+    claims = json.loads(h.b64u_dec(token.split(".")[1]))
+    tpm_claims = claims["submods"]["cpu0"]["ear.veraison.annotated-evidence"]["tpm"]
+    broker.register_reference_values({"tpm_pcr11": [tpm_claims["pcr11"]],
+                                      "trusted_aks": [tpm_claims["ak_public"]]})
+
+    def get_resource():
+        return subprocess.run([COCO, "get-resource", "--url", broker.url, "--tee", "tpm",
+                               "--tpm-tcti", tcti, "kbs:///default/app/secret"],
+                              capture_output=True, timeout=120)
+    r = get_resource()
+    check(r.returncode == 0 and r.stdout == b"released to an attested TPM",
+          "coco get-resource --tee tpm: released to coco's own TPM quote (%s)"
+          % r.stderr.decode(errors="replace").strip()[-200:])
+    tpm.extend(11, hashlib.sha256(b"yet another workload").digest())
+    r = get_resource()
+    check(r.returncode != 0, "coco get-resource --tee tpm: refused after PCR 11 changed (%s)"
+          % r.stderr.decode(errors="replace").strip()[-200:])
     ok("TPM quotes verified")
 
 
