@@ -16,7 +16,7 @@ Error Bad(const std::string& what) { return MakeError("Evidence", "CCEL: " + wha
 
 class Reader {
  public:
-  Reader(const Bytes& b, size_t pos = 0) : b_(b), pos_(pos) {}
+  Reader(const Bytes& b, size_t pos = 0) : b_(b), pos_(std::min(pos, b.size())) {}
   size_t pos() const { return pos_; }
   size_t left() const { return b_.size() - pos_; }
   Result<uint64_t> Le(size_t n, const char* what) {
@@ -323,6 +323,7 @@ Result<std::vector<CcelEvent>> ParseCcel(const Bytes& log) {
   std::map<uint16_t, size_t> sizes;
   if (type == kEvNoAction) {
     COCO_ASSIGN_OR_RETURN(Bytes spec, r.Take(static_cast<size_t>(spec_size), "the Spec ID event"));
+    if (spec.size() < 24) return Bad("the Spec ID event is shorter than its 24-byte header");
     Reader s(spec, 24);
     COCO_ASSIGN_OR_RETURN(uint64_t n, s.Le(4, "the algorithm count"));
     for (uint64_t i = 0; i < n; ++i) {
