@@ -9,9 +9,9 @@
 
 namespace coco::cli {
 
-void AddKbsCommands(CLI::App& app);    // coco kbs ... (broker administration)
-void AddGuestCommands(CLI::App& app);  // coco attest, coco get-resource (act as a guest)
-void AddImageCommands(CLI::App& app);  // coco image ...
+void AddKbsCommands(CLI::App& app);           // coco kbs ... (broker administration)
+void AddGuestCommands(CLI::App& app);         // coco attest, coco get-resource (act as a guest)
+void AddImageCommands(CLI::App& app);         // coco image ...
 void AddImageCryptCommands(CLI::App* image);  // coco image encrypt|decrypt
 void AddKeyProviderCommand(CLI::App& app);    // coco keyprovider (ocicrypt key-provider protocol)
 void AddRunCommand(CLI::App& app);            // coco run (a pod VM)
