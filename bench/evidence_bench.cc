@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   auto tpm_quote = att::ParseTpmsAttest(tpm_ev->message);
   coco::Bytes tpm_rd(tpm_quote->extra_data.begin(), tpm_quote->extra_data.begin() + 48);
   auto tpm_verifier = att::NewTpmVerifier({});
-  auto tpm_key = coco::crypto::PublicKeyFromDer(tpm_ev->ak_public);
+  auto tpm_key = coco::crypto::Key::FromPublicDer(tpm_ev->ak_public);
   auto tpm_sig = att::ParseTpmtSignature(tpm_ev->signature);
   std::string_view tpm_msg(reinterpret_cast<const char*>(tpm_ev->message.data()),
                            tpm_ev->message.size());

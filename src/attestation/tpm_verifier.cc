@@ -188,7 +188,7 @@ Result<nlohmann::json> VerifyTpmEvidence(const TpmEvidence& e, const TpmVerifyOp
   if (!o.trusted_aks.empty() &&
       std::find(o.trusted_aks.begin(), o.trusted_aks.end(), e.ak_public) == o.trusted_aks.end())
     return Bad("attestation key", "the quote's attestation key is not among the trusted ones");
-  auto key = crypto::PublicKeyFromDer(e.ak_public);
+  auto key = crypto::Key::FromPublicDer(e.ak_public);
   if (!key.ok()) return Bad("attestation key", key.error().message);
 
   // The signature over TPMS_ATTEST.

@@ -85,21 +85,6 @@ Status RsaVerify(const Key& key, HashAlg hash, std::string_view data, const Byte
   return Status::Ok();
 }
 
-Result<Key> PublicKeyFromDer(const Bytes& spki) {
-  const unsigned char* p = spki.data();
-  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));  // NOLINT
-  if (!pkey || p != spki.data() + spki.size()) {
-    if (pkey) EVP_PKEY_free(pkey);
-    ERR_clear_error();
-    return InvalidArgument("not a DER SubjectPublicKeyInfo");
-  }
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PUBKEY(bio.get(), pkey);
-  EVP_PKEY_free(pkey);
-  COCO_ASSIGN_OR_RETURN(std::string pem, BioContents(bio.get()));
-  return Key::FromPem(pem);
-}
-
 Result<Bytes> Ed25519Sign(const Key& key, std::string_view data) {
   COCO_RETURN_IF_ERROR(RequireKey(key, Key::Type::kEd25519, true, "Ed25519Sign"));
   return DigestSign(key, nullptr, data, "Ed25519");

@@ -61,6 +61,8 @@ class Key {
   static Result<Key> GenerateEd25519();
   // PEM: PKCS#8 / traditional private key, or SubjectPublicKeyInfo public key.
   static Result<Key> FromPem(std::string_view pem);
+  // A public key from DER SubjectPublicKeyInfo.
+  static Result<Key> FromPublicDer(const Bytes& spki);
   // Public keys from raw JOSE parameters (big-endian unsigned integers; x/y padded or not).
   static Result<Key> FromEcPublic(Curve curve, const Bytes& x, const Bytes& y);
   static Result<Key> FromRsaPublic(const Bytes& n, const Bytes& e);
@@ -109,9 +111,6 @@ Status EcdsaVerifyRaw(const Key& key, HashAlg hash, std::string_view data, const
 // digest and any salt length (as TPMs choose it). Used by verifiers of evidence formats.
 Status RsaVerify(const Key& key, HashAlg hash, std::string_view data, const Bytes& signature,
                  bool pss);
-// Public keys from DER SubjectPublicKeyInfo.
-Result<Key> PublicKeyFromDer(const Bytes& spki);
-
 Result<Bytes> Ed25519Sign(const Key& key, std::string_view data);
 Status Ed25519Verify(const Key& key, std::string_view data, const Bytes& signature);
 

@@ -76,6 +76,17 @@ Result<Key> Key::Wrap(EVP_PKEY* owned) {
   return Key(std::move(shared), type, curve, has_private);
 }
 
+Result<Key> Key::FromPublicDer(const Bytes& spki) {
+  const unsigned char* p = spki.data();
+  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));  // NOLINT
+  if (!pkey || p != spki.data() + spki.size()) {
+    EVP_PKEY_free(pkey);
+    ERR_clear_error();
+    return InvalidArgument("not a DER SubjectPublicKeyInfo");
+  }
+  return Wrap(pkey);
+}
+
 Result<Key> Key::GenerateEc(Curve curve) {
   EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", GroupName(curve));
   if (!pkey) return CryptoError("EC key generation on " + CurveName(curve) + " failed");
