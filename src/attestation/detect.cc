@@ -30,14 +30,17 @@ std::string TsmProvider(const std::string& root) {
 }  // namespace
 
 Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o) {
-  std::string provider = TsmProvider(o.configfs_root);
-  if (Exists(o.dev_dir + "/sev-guest") || provider == "sev_guest") {
+  // The device nodes first: probing configfs-tsm means creating and removing a report entry.
+  bool sev = Exists(o.dev_dir + "/sev-guest");
+  bool tdx = Exists(o.dev_dir + "/tdx_guest");
+  std::string provider = sev || tdx ? "" : TsmProvider(o.configfs_root);
+  if (sev || provider == "sev_guest") {
     SnpAttesterOptions so;
     so.configfs_root = o.configfs_root;
     so.device = o.dev_dir + "/sev-guest";
     return NewSnpAttester(so);
   }
-  if (Exists(o.dev_dir + "/tdx_guest") || provider == "tdx_guest")
+  if (tdx || provider == "tdx_guest")
     return MakeError("Unimplemented",
                      "this guest is a TDX guest, and the TDX attester is not "
                      "built yet");
