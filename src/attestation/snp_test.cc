@@ -287,9 +287,10 @@ TEST(SnpVerify, OfflineVcekStore) {
   EXPECT_EQ(ErrorOf(e, o), "verified");
 }
 
-TEST(SnpCertTable, ParsesFirmwareTable) {
+// A certificate table as the firmware writes it: one VCEK entry, the all-zero terminator, then
+// the certificate.
+Bytes VcekTable() {
   Bytes vcek = ReadData("snp/test-vcek.der");
-  // One VCEK entry, then the all-zero terminator, then the data.
   Bytes t = {0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64,
              0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd};
   t.resize(48, 0);
@@ -297,6 +298,12 @@ TEST(SnpCertTable, ParsesFirmwareTable) {
   t[20] = static_cast<uint8_t>(vcek.size() & 0xFF);
   t[21] = static_cast<uint8_t>(vcek.size() >> 8);
   t.insert(t.end(), vcek.begin(), vcek.end());
+  return t;
+}
+
+TEST(SnpCertTable, ParsesFirmwareTable) {
+  Bytes vcek = ReadData("snp/test-vcek.der");
+  Bytes t = VcekTable();
   auto certs = ParseSnpCertTable(t);
   ASSERT_TRUE(certs.ok()) << certs.error().message;
   ASSERT_EQ(certs->size(), 1u);
@@ -541,18 +548,6 @@ class RecordedTsm final : public TsmFs {
   std::string provider_;
   int generation_ = 0;
 };
-
-Bytes VcekTable() {
-  Bytes vcek = ReadData("snp/test-vcek.der");
-  Bytes t = {0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64,
-             0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd};
-  t.resize(48, 0);
-  t[16] = 48;
-  t[20] = static_cast<uint8_t>(vcek.size() & 0xFF);
-  t[21] = static_cast<uint8_t>(vcek.size() >> 8);
-  t.insert(t.end(), vcek.begin(), vcek.end());
-  return t;
-}
 
 TEST(SnpAttester, RecordedReportThroughConfigfsTsmVerifies) {
   Bytes report = ReadData("snp/test-report.bin");
