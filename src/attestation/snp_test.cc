@@ -9,17 +9,10 @@
 #include <map>
 #include <sstream>
 
+#include "attestation/testdata_util.h"
+
 namespace coco::attestation {
 namespace {
-
-Bytes ReadData(const std::string& name) {
-  std::ifstream f(std::string(COCO_ATTESTATION_TESTDATA) + "/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  EXPECT_FALSE(s.empty()) << name;
-  return Bytes(s.begin(), s.end());
-}
 
 crypto::Certificate Cert(const std::string& name) {
   auto c = crypto::Certificate::FromDer(ReadData(name));

@@ -8,16 +8,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "attestation/testdata_util.h"
 #include "crypto/crypto.h"
 
 namespace coco::attestation {
 namespace {
 
 nlohmann::json Evidence() {
-  std::ifstream f(std::string(COCO_ATTESTATION_TESTDATA) + "/tpm/tpm_evidence.json");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return nlohmann::json::parse(ss.str());
+  return nlohmann::json::parse(ToString(ReadData("tpm/tpm_evidence.json")));
 }
 
 std::string ErrorOf(const nlohmann::json& j, const std::optional<Bytes>& rd = std::nullopt,
