@@ -28,8 +28,8 @@ struct DetectOptions {
   std::string configfs_root = "/sys/kernel/config/tsm/report";
 };
 // The attester of the TEE this guest runs in: SNP when /dev/sev-guest exists or configfs-tsm's
-// provider is sev_guest. A TDX guest (/dev/tdx_guest, provider tdx_guest) is recognised and
-// refused until its attester exists. Falls back to the sample attester only when allowed.
+// provider is sev_guest; TDX when /dev/tdx_guest exists or the provider is tdx_guest. Falls
+// back to the sample attester only when allowed.
 Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o);
 
 }  // namespace coco::attestation

@@ -3,6 +3,7 @@
 
 #include "attestation/attester.h"
 #include "attestation/snp.h"
+#include "attestation/tdx.h"
 #include "attestation/tsm.h"
 
 namespace coco::attestation {
@@ -40,10 +41,11 @@ Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o) {
     so.device = o.dev_dir + "/sev-guest";
     return NewSnpAttester(so);
   }
-  if (tdx || provider == "tdx_guest")
-    return MakeError("Unimplemented",
-                     "this guest is a TDX guest, and the TDX attester is not "
-                     "built yet");
+  if (tdx || provider == "tdx_guest") {
+    TdxAttesterOptions to;
+    to.configfs_root = o.configfs_root;
+    return NewTdxAttester(to);
+  }
   if (o.allow_sample) return NewSampleAttester();
   return MakeError("FailedPrecondition",
                    "no TEE found (no " + o.dev_dir + "/sev-guest, " + o.dev_dir +

@@ -2,13 +2,13 @@
 // signature chain (attestation key, QE report, PCK certificate chain to Intel's SGX root), the
 // PCK certificate's SGX extensions, and upstream's claims.
 //
-// Still to come: collateral (TCB info, QE identity, CRLs) and TCB status, the CCEL event log,
-// the verifier in the broker, and the attester.
+// The collateral and TCB status are in tdx_collateral.h; the verifier and attester below.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <ctime>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +16,9 @@
 
 #include "base/bytes.h"
 #include "base/result.h"
+#include "attestation/attester.h"
+#include "attestation/tsm.h"
+#include "attestation/verifier.h"
 #include "crypto/x509.h"
 
 namespace coco::attestation {
@@ -83,6 +86,9 @@ Result<crypto::Certificate> IntelSgxRootCa();
 
 struct TdxSignatureOptions {
   std::optional<std::time_t> at;  // certificate validity time; now when unset
+  // The trust anchor. Unset: Intel's built-in SGX Root CA. Only tests set it (to Intel's
+  // self-contained sample collateral, which has its own root).
+  std::optional<crypto::Certificate> root;
 };
 // Checks the quote's signatures: the PCK chain (leaf <- Platform/Processor CA <- Intel SGX Root
 // CA, the built-in one), the QE report signed by the PCK key, the QE report data binding the
@@ -94,5 +100,39 @@ Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOp
 // quote.size for version 5, td_attributes flags, report_data, init_data (MRCONFIGID) and
 // platform_instance_id (Platform CA PCKs).
 nlohmann::json TdxClaims(const TdxQuote& q, const PckInfo& pck);
+
+class TdxCollateralSource;
+
+// Upstream's evidence: {"quote": "<base64 quote>", "cc_eventlog": "<base64 CCEL>" | null}.
+struct TdxEvidence {
+  Bytes quote;
+  std::optional<Bytes> cc_eventlog;
+};
+Result<TdxEvidence> TdxEvidenceFromJson(const nlohmann::json& j);
+nlohmann::json TdxEvidenceToJson(const TdxEvidence& e);
+
+struct TdxVerifyOptions {
+  std::shared_ptr<TdxCollateralSource> collateral;  // required: TCB status needs it
+  std::optional<std::time_t> at;                    // now when unset
+  std::optional<crypto::Certificate> root;          // tests only (see TdxSignatureOptions)
+};
+// Verifies TDX evidence: the quote's signatures, its TCB status against the collateral
+// (Revoked fails), REPORT_DATA = the runtime-data digest padded to 64 bytes, MRCONFIGID = the
+// init-data digest padded to 48, and, when an event log is sent, that it replays into the
+// quote's RTMRs. Returns upstream's claims with the TCB status ones and uefi_event_logs.
+Result<nlohmann::json> VerifyTdxEvidence(const TdxEvidence& e, const TdxVerifyOptions& opts,
+                                         const std::optional<Bytes>& expected_report_data,
+                                         const std::optional<Bytes>& expected_init_data);
+std::unique_ptr<Verifier> NewTdxVerifier(TdxVerifyOptions opts);
+
+// ---- Guest side ----------------------------------------------------------------------------
+
+struct TdxAttesterOptions {
+  std::string configfs_root = "/sys/kernel/config/tsm/report";
+  std::string ccel_path = "/sys/firmware/acpi/tables/data/CCEL";  // sent when readable
+  std::shared_ptr<TsmFs> tsm;  // tests: a recorded provider instead of the kernel's configfs
+};
+// A TD quote through configfs-tsm (provider tdx_guest), with the CCEL when present.
+std::unique_ptr<Attester> NewTdxAttester(TdxAttesterOptions opts = {});
 
 }  // namespace coco::attestation

@@ -168,7 +168,12 @@ Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOp
                                              " certificates, expected PCK, CA and root");
   const crypto::Certificate& pck = (*chain)[0];
   const crypto::Certificate& ca = (*chain)[1];
-  COCO_ASSIGN_OR_RETURN(const crypto::Certificate root, IntelSgxRootCa());
+  std::optional<crypto::Certificate> anchor = o.root;
+  if (!anchor) {
+    COCO_ASSIGN_OR_RETURN(crypto::Certificate intel, IntelSgxRootCa());
+    anchor = intel;
+  }
+  const crypto::Certificate& root = *anchor;
   if (!((*chain)[2] == root))
     return Fail("PCK certificate chain", "its root is not Intel's SGX Root CA");
   COCO_ASSIGN_OR_RETURN(std::string ca_cn, ca.SubjectCommonName());

@@ -149,6 +149,88 @@ Result<std::optional<Bytes>> Certificate::Extension(const std::string& oid) cons
   return std::optional<Bytes>(Bytes(d, d + ASN1_STRING_length(v)));
 }
 
+Bytes Certificate::Serial() const {
+  BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509_.get()), nullptr));
+  if (!bn) return {};
+  Bytes out(static_cast<size_t>(BN_num_bytes(bn.get())));
+  BN_bn2bin(bn.get(), out.data());
+  return out;
+}
+
+Bytes Certificate::PublicKeyBits() const {
+  const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(x509_.get());
+  if (!bits) return {};
+  const unsigned char* d = ASN1_STRING_get0_data(bits);
+  return Bytes(d, d + ASN1_STRING_length(bits));
+}
+
+Result<RevocationList> RevocationList::Parse(const Bytes& pem_or_der) {
+  static constexpr std::string_view kPem = "-----BEGIN X509 CRL-----";
+  std::string_view text(reinterpret_cast<const char*>(pem_or_der.data()), pem_or_der.size());
+  X509_CRL* raw = nullptr;
+  size_t start = text.find_first_not_of(" \t\r\n");
+  if (start != std::string_view::npos && text.substr(start, kPem.size()) == kPem) {
+    BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    if (!bio) return CryptoError("BIO_new_mem_buf");
+    raw = PEM_read_bio_X509_CRL(bio.get(), nullptr, NoPassword, nullptr);
+    if (raw && PEM_read_bio_X509_CRL(bio.get(), nullptr, NoPassword, nullptr) != nullptr) {
+      X509_CRL_free(raw);
+      return InvalidArgument("the PEM text holds more than one CRL");
+    }
+  } else {
+    const unsigned char* p = pem_or_der.data();
+    raw = d2i_X509_CRL(nullptr, &p, static_cast<long>(pem_or_der.size()));  // NOLINT
+    if (raw && p != pem_or_der.data() + pem_or_der.size()) {
+      X509_CRL_free(raw);
+      return InvalidArgument("DER CRL has trailing bytes");
+    }
+  }
+  ERR_clear_error();
+  if (!raw) return InvalidArgument("not an X.509 CRL (PEM or DER)");
+  return RevocationList(std::shared_ptr<X509_CRL>(raw, X509_CRL_free));
+}
+
+std::string RevocationList::IssuerText() const { return NameText(X509_CRL_get_issuer(crl_.get())); }
+std::time_t RevocationList::ThisUpdate() const {
+  return AsnTime(X509_CRL_get0_lastUpdate(crl_.get()));
+}
+std::time_t RevocationList::NextUpdate() const {
+  const ASN1_TIME* t = X509_CRL_get0_nextUpdate(crl_.get());
+  return t ? AsnTime(t) : 0;
+}
+
+std::optional<uint64_t> RevocationList::Number() const {
+  Asn1IntPtr n(static_cast<ASN1_INTEGER*>(
+      X509_CRL_get_ext_d2i(crl_.get(), NID_crl_number, nullptr, nullptr)));
+  uint64_t v = 0;
+  if (!n || ASN1_INTEGER_get_uint64(&v, n.get()) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return v;
+}
+
+Status RevocationList::VerifySignedBy(const Certificate& issuer) const {
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl_.get()), X509_get_subject_name(issuer.x509_.get())) !=
+      0) {
+    return CryptoError("the CRL of \"" + IssuerText() + "\" is not issued by \"" +
+                       issuer.SubjectText() + "\"");
+  }
+  EVP_PKEY* key = X509_get0_pubkey(issuer.x509_.get());
+  if (!key || X509_CRL_verify(crl_.get(), key) != 1) {
+    ERR_clear_error();
+    return CryptoError("the signature of the CRL of \"" + IssuerText() +
+                       "\" does not verify with that issuer's key");
+  }
+  return Status::Ok();
+}
+
+bool RevocationList::Revokes(const Certificate& cert) const {
+  X509_REVOKED* entry = nullptr;
+  return X509_CRL_get0_by_serial(crl_.get(), &entry,
+                                 X509_get0_serialNumber(cert.x509_.get())) == 1;
+}
+
 Result<uint64_t> DerUnsignedInteger(const Bytes& der) {
   const unsigned char* p = der.data();
   Asn1IntPtr i(d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(der.size())));  // NOLINT

@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 
 typedef struct x509_st X509;
+typedef struct X509_crl_st X509_CRL;
 
 namespace coco::crypto {
 
@@ -47,14 +48,41 @@ class Certificate {
   // The contents of the extension's extnValue OCTET STRING, by dotted OID; nullopt when the
   // certificate does not carry it; an error when it carries it more than once.
   Result<std::optional<Bytes>> Extension(const std::string& oid) const;
+  // The serial number, big-endian, without sign padding.
+  Bytes Serial() const;
+  // The DER subjectPublicKey BIT STRING contents (for EC keys: 04 || x || y).
+  Bytes PublicKeyBits() const;
 
   bool operator==(const Certificate& o) const { return der_ == o.der_; }
 
  private:
+  friend class RevocationList;
   Certificate(std::shared_ptr<X509> x509, Bytes der)
       : x509_(std::move(x509)), der_(std::move(der)) {}
   std::shared_ptr<X509> x509_;
   Bytes der_;
+};
+
+// An X.509 certificate revocation list.
+class RevocationList {
+ public:
+  // One CRL, PEM ("-----BEGIN X509 CRL-----") or DER; anything else is refused.
+  static Result<RevocationList> Parse(const Bytes& pem_or_der);
+
+  std::string IssuerText() const;
+  std::time_t ThisUpdate() const;
+  std::time_t NextUpdate() const;  // 0 when the CRL has none
+  // The cRLNumber extension; nullopt when absent.
+  std::optional<uint64_t> Number() const;
+  // Checks the CRL's signature with `issuer`'s key and that it names `issuer`'s subject.
+  Status VerifySignedBy(const Certificate& issuer) const;
+  // Whether `cert`'s serial number is listed. Only meaningful for a CRL verified against the
+  // certificate's issuer.
+  bool Revokes(const Certificate& cert) const;
+
+ private:
+  explicit RevocationList(std::shared_ptr<X509_CRL> crl) : crl_(std::move(crl)) {}
+  std::shared_ptr<X509_CRL> crl_;
 };
 
 // DER helpers for extension values.

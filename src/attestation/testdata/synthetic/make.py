@@ -3,7 +3,11 @@
 real vector covers (Turin, version 5) and reports that break one check each. Not AMD's keys:
 the test hands this chain to the verifier in place of the built-in roots.
 
-  src/attestation/testdata/synthetic/make.py   (writes into its own directory)
+Also makes a CA, two certificates and a CRL from that CA revoking one of them (crl_*), for the
+revocation checks of the TDX collateral tests.
+
+  src/attestation/testdata/synthetic/make.py       (writes everything into its own directory)
+  src/attestation/testdata/synthetic/make.py crl   (only the CRL files)
 """
 import datetime
 import os
@@ -71,5 +75,29 @@ def main():
                                            serialization.NoEncryption()))
 
 
+def revocation():
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = cert("CRL Test CA", "CRL Test CA", ca_key.public_key(), ca_key)
+    revoked = cert("Revoked", "CRL Test CA", ec.generate_private_key(ec.SECP256R1()).public_key(),
+                   ca_key)
+    good = cert("Good", "CRL Test CA", ec.generate_private_key(ec.SECP256R1()).public_key(), ca_key)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(name("CRL Test CA"))
+           .last_update(datetime.datetime(2025, 1, 1)).next_update(datetime.datetime(2025, 2, 1))
+           .add_revoked_certificate(x509.RevokedCertificateBuilder()
+                                    .serial_number(revoked.serial_number)
+                                    .revocation_date(datetime.datetime(2025, 1, 1)).build())
+           .add_extension(x509.CRLNumber(42), False)
+           .sign(ca_key, hashes.SHA256()))
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+    write("crl_certs.pem", pem(ca) + pem(revoked) + pem(good))
+    write("crl.der", crl.public_bytes(serialization.Encoding.DER))
+    write("crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["crl"]:
+        revocation()
+    else:
+        main()
+        revocation()
