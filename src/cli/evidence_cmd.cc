@@ -4,6 +4,8 @@
 
 #include "attestation/runtime_data.h"
 #include "attestation/snp.h"
+#include "attestation/tdx.h"
+#include "attestation/tdx_collateral.h"
 #include "attestation/tpm.h"
 #include "base/file.h"
 #include "cli/commands.h"
@@ -96,6 +98,38 @@ Status RunSnp(const EvidenceOptions& o, const std::string& data, const nlohmann:
   return Status::Ok();
 }
 
+Status RunTdx(const EvidenceOptions& o, const std::string& data, const nlohmann::json* j,
+              const std::optional<Bytes>& report_data, const std::optional<Bytes>& init_data) {
+  if (o.collateral.empty())
+    return MakeError("InvalidArgument",
+                     "TDX evidence needs Intel's collateral to grade its TCB: give --collateral "
+                     "DIR (tcb_info_<FMSPC>.json, qe_identity.json, tcb_signing_chain.pem, "
+                     "pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der})");
+  attestation::TdxVerifyOptions vo;
+  attestation::TdxCollateralOptions co;
+  if (!o.at.empty()) {
+    COCO_ASSIGN_OR_RETURN(std::time_t at, crypto::ParseRfc3339(o.at));
+    vo.at = co.at = at;
+  }
+  vo.collateral = attestation::NewTdxCollateralDir(o.collateral, co);
+  attestation::TdxEvidence e;
+  if (j) {
+    COCO_ASSIGN_OR_RETURN(e, attestation::TdxEvidenceFromJson(*j));
+  } else {
+    e.quote = ToBytes(data);
+  }
+  COCO_ASSIGN_OR_RETURN(nlohmann::json claims,
+                        attestation::VerifyTdxEvidence(e, vo, report_data, init_data));
+  std::cout << claims.dump(2) << "\n";
+  std::cerr << "coco: verified: TDX quote version " << claims["quote"]["header"]["version"].get<std::string>()
+            << ", TCB status " << claims["tcb_status"].get<std::string>()
+            << (claims["collateral_expiration_status"] == "1" ? " (collateral expired)" : "")
+            << (e.cc_eventlog ? ", event log replayed into the RTMRs" : "")
+            << (report_data ? ", report_data bound" : "")
+            << (init_data ? ", init-data bound to MRCONFIGID" : "") << "\n";
+  return Status::Ok();
+}
+
 Status Run(const EvidenceOptions& o) {
   COCO_ASSIGN_OR_RETURN(std::string data, ReadInput(o.file));
   std::optional<nlohmann::json> parsed;
@@ -148,9 +182,7 @@ Status Run(const EvidenceOptions& o) {
               << (init_data ? ", init-data bound to PCR 8" : "") << "\n";
     return Status::Ok();
   }
-  if (tee == "tdx")
-    return MakeError("Unimplemented",
-                     "TDX evidence verification is not complete yet (collateral and TCB status)");
+  if (tee == "tdx") return RunTdx(o, data, j, report_data, init_data);
   if (tee == "sample")
     return MakeError("InvalidArgument",
                      "sample evidence carries no signature: there is nothing to verify offline");
@@ -166,15 +198,16 @@ void AddEvidenceCommands(CLI::App& app) {
   auto* verify = evidence->add_subcommand(
       "verify",
       "verify TEE evidence offline and print its claims as JSON (upstream's claim names)\n"
-      "FILE is upstream's evidence JSON (as an attester sends it: SNP or TPM) or a raw SNP "
-      "report (1184 bytes).\nCertificates come from the evidence, --cert, --cert-table or "
-      "--vcek-dir; AMD's "
-      "roots are built in and nothing is fetched from the network.\n"
+      "FILE is upstream's evidence JSON (as an attester sends it: SNP, TDX or TPM), a raw SNP "
+      "report (1184 bytes) or a raw TD quote.\nSNP certificates come from the evidence, --cert, "
+      "--cert-table or --vcek-dir; TDX collateral from --collateral. AMD's and Intel's roots "
+      "are built in and nothing is fetched from the network.\n"
       "On failure the check that failed is named and the exit code is 1.\n\n"
       "Examples:\n"
       "  coco evidence verify evidence.json\n"
       "  coco evidence verify report.bin --cert vcek.der --at 2026-01-01T00:00:00Z\n"
-      "  coco evidence verify report.bin --cert-table certs.bin --report-data <128 hex>");
+      "  coco evidence verify report.bin --cert-table certs.bin --report-data <128 hex>\n"
+      "  coco evidence verify quote.dat --collateral /etc/coco-kbs/tdx-collateral");
   verify->add_option("FILE", o->file, "evidence file, or - for stdin")->required();
   verify->add_option("--tee", o->tee, "the TEE: snp, tdx, tpm, sample (default: detected)")
       ->check(CLI::IsMember({"snp", "tdx", "tpm", "sample"}));
@@ -185,7 +218,9 @@ void AddEvidenceCommands(CLI::App& app) {
   verify->add_option("--vcek-dir", o->vcek_dir,
                      "offline VCEK store: DIR/vcek/<hwid>/[<tcb>_]vcek.der");
   verify->add_option("--collateral", o->collateral,
-                     "TDX collateral directory (TCB info, QE identity, CRLs)");
+                     "TDX collateral directory: tcb_info_<FMSPC>.json, qe_identity.json, "
+                     "tcb_signing_chain.pem, pck_crl_{platform,processor}.{pem,der}, "
+                     "root_ca_crl.{pem,der}");
   verify->add_option("--at", o->at,
                      "check certificate validity as of this RFC 3339 time instead of now");
   verify->add_option("--report-data", o->report_data_hex,

@@ -55,7 +55,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   COCO_RETURN_IF_ERROR(
       CheckKeys(doc,
                 {"data_dir", "listen", "dev", "log_json", "max_body_bytes", "worker_threads", "tls",
-                 "session", "token", "admin", "snp", "tpm"},
+                 "session", "token", "admin", "snp", "tdx", "tpm"},
                 ""));
   COCO_RETURN_IF_ERROR(Read(doc, "data_dir", &c->data_dir, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "listen", &c->listen, ""));
@@ -92,6 +92,10 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(Read(*snp, "max_vmpl", &c->snp_max_vmpl, "snp."));
     if (c->snp_max_vmpl < 0 || c->snp_max_vmpl > 3)
       return MakeError("InvalidArgument", "snp.max_vmpl must be 0 to 3");
+  }
+  if (auto* tdx = doc["tdx"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*tdx, {"collateral_dir"}, "tdx."));
+    COCO_RETURN_IF_ERROR(Read(*tdx, "collateral_dir", &c->tdx_collateral_dir, "tdx."));
   }
   if (auto* tpm = doc["tpm"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*tpm, {"trusted_aks"}, "tpm."));
@@ -145,6 +149,11 @@ const char* ConfigReference() {
   [snp]                            # SEV-SNP evidence (AMD's roots are built in; no KDS fetch)
   vcek_dir = ""                    # offline VCEKs: DIR/vcek/<hwid>/[bl.._tee.._snp.._ucode.._]vcek.der
   max_vmpl = 0                     # highest VMPL a report may come from
+
+  [tdx]                            # TDX quotes (Intel's SGX root is built in; no PCS fetch)
+  collateral_dir = ""              # tcb_info_<FMSPC>.json, qe_identity.json, tcb_signing_chain.pem,
+                                   # pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der};
+                                   # unset: TDX evidence is refused
 
   [tpm]                            # TPM 2.0 quotes
   trusted_aks = []                 # PEM attestation keys; when set, quotes from others are refused

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "attestation/snp.h"
+#include "attestation/tdx.h"
+#include "attestation/tdx_collateral.h"
 #include "attestation/tpm.h"
 #include "attestation/verifier.h"
 #include "base/file.h"
@@ -122,6 +124,10 @@ int Serve(Config config, const std::string& port_file) {
   snp.vcek_dir = config.snp_vcek_dir;
   snp.max_vmpl = static_cast<uint32_t>(config.snp_max_vmpl);
   verifiers.push_back(attestation::NewSnpVerifier(std::move(snp)));
+  attestation::TdxVerifyOptions tdx;  // without collateral, TDX evidence is refused with why
+  if (!config.tdx_collateral_dir.empty())
+    tdx.collateral = attestation::NewTdxCollateralDir(config.tdx_collateral_dir, {});
+  verifiers.push_back(attestation::NewTdxVerifier(std::move(tdx)));
   attestation::TpmVerifyOptions tpm;
   for (const auto& f : config.tpm_trusted_aks) {
     auto pem = ReadFile(f);

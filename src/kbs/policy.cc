@@ -7,7 +7,7 @@ namespace coco::kbs {
 namespace {
 
 constexpr std::string_view kDefaultCpu =
-    R"(# default_cpu: grades CPU TEE claims into an EAR trust vector.
+    R"rego(# default_cpu: grades CPU TEE claims into an EAR trust vector.
 # Built into coco-kbs; the values follow the AR4SI trust tiers.
 package policy
 
@@ -58,6 +58,44 @@ configuration := 2 if {
 	input.snp.policy_migrate_ma == false
 }
 
+# tdx (Intel TDX)
+executables := 3 if {
+	input.tdx.quote.body.rtmr_1 in query_reference_value("rtmr_1")
+	input.tdx.quote.body.rtmr_2 in query_reference_value("rtmr_2")
+	tdx_kernel_ok
+	tdx_kernel_params_ok
+} else := 4 if {
+	input.tdx.quote.body.rtmr_1 in query_reference_value("rtmr_1")
+	input.tdx.quote.body.rtmr_2 in query_reference_value("rtmr_2")
+}
+
+hardware := 2 if {
+	input.tdx.quote.header.tee_type == "81000000"
+	input.tdx.quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
+	input.tdx.quote.body.mr_td in query_reference_value("mr_td")
+	input.tdx.tcb_status == "UpToDate"
+	input.tdx.collateral_expiration_status == "0"
+}
+
+configuration := 2 if {
+	input.tdx.td_attributes.debug == false
+	input.tdx.quote.body.xfam in query_reference_value("xfam")
+}
+
+tdx_kernel_ok if {
+	event := input.tdx.uefi_event_logs[_]
+	event.type_name == "EV_EFI_BOOT_SERVICES_APPLICATION"
+	"File(kernel)" in event.details.device_paths
+	event.digests[_].digest == query_reference_value("tdvfkernel")
+}
+
+tdx_kernel_params_ok if {
+	event := input.tdx.uefi_event_logs[_]
+	event.type_name == "EV_EVENT_TAG"
+	event.details.string == "LOADED_IMAGE::LoadOptions"
+	event.digests[_].digest == query_reference_value("tdvfkernelparams")
+}
+
 # tpm (TPM 2.0 quotes)
 hardware := 2 if {
 	input.tpm
@@ -77,7 +115,7 @@ trust_claims := {
 	"hardware": hardware,
 	"configuration": configuration,
 }
-)";
+)rego";
 
 constexpr std::string_view kAffirming = R"(# Release a resource only when every submodule of the
 # attestation token is affirming.
@@ -174,6 +212,54 @@ nlohmann::json EmptyVector() {
           {"storage-opaque", 0},    {"sourced-data", 0}};
 }
 
+// The TDX part of default_cpu (see its text above).
+void TdxAppraise(const nlohmann::json& claims, const ReferenceValueLookup& rv, int* executables,
+                 int* hardware, int* configuration) {
+  auto at = [&](std::initializer_list<const char*> path) {
+    const nlohmann::json* j = &claims;
+    for (const char* k : path) {
+      if (!j->is_object() || !j->contains(k)) return nlohmann::json();
+      j = &(*j)[k];
+    }
+    return *j;
+  };
+  // An event of the log that matches `pick` and has a digest equal to the reference value.
+  auto logged = [&](const char* rv_name, auto pick) {
+    nlohmann::json want = rv(rv_name);
+    if (want.is_null()) return false;
+    for (const auto& e : at({"uefi_event_logs"})) {
+      if (!pick(e)) continue;
+      for (const auto& d : e.value("digests", nlohmann::json::array()))
+        if (Equal(d.value("digest", nlohmann::json()), want)) return true;
+    }
+    return false;
+  };
+  bool rtmrs = In(at({"quote", "body", "rtmr_1"}), rv("rtmr_1")) &&
+               In(at({"quote", "body", "rtmr_2"}), rv("rtmr_2"));
+  if (rtmrs) {
+    bool kernel = logged("tdvfkernel", [](const nlohmann::json& e) {
+      if (e.value("type_name", "") != "EV_EFI_BOOT_SERVICES_APPLICATION") return false;
+      auto paths = e.value("details", nlohmann::json::object())
+                       .value("device_paths", nlohmann::json::array());
+      return std::find(paths.begin(), paths.end(), "File(kernel)") != paths.end();
+    });
+    bool params = logged("tdvfkernelparams", [](const nlohmann::json& e) {
+      return e.value("type_name", "") == "EV_EVENT_TAG" &&
+             e.value("details", nlohmann::json::object()).value("string", "") ==
+                 "LOADED_IMAGE::LoadOptions";
+    });
+    *executables = kernel && params ? 3 : 4;
+  }
+  if (at({"quote", "header", "tee_type"}) == "81000000" &&
+      at({"quote", "header", "vendor_id"}) == "939a7233f79c4ca9940a0db3957f0607" &&
+      In(at({"quote", "body", "mr_td"}), rv("mr_td")) && at({"tcb_status"}) == "UpToDate" &&
+      at({"collateral_expiration_status"}) == "0")
+    *hardware = 2;
+  if (at({"td_attributes", "debug"}) == false &&
+      In(at({"quote", "body", "xfam"}), rv("xfam")))
+    *configuration = 2;
+}
+
 class DefaultCpuPolicy final : public AttestationPolicy {
  public:
   std::string id() const override { return "default_cpu"; }
@@ -209,6 +295,8 @@ class DefaultCpuPolicy final : public AttestationPolicy {
       } else if (safe) {
         configuration = 3;
       }
+    } else if (tee == "tdx") {
+      TdxAppraise(claims, rv, &executables, &hardware, &configuration);
     } else if (tee == "tpm") {
       hardware = 2;
       if (In(claims.value("pcr11", nlohmann::json()), rv("tpm_pcr11")) &&

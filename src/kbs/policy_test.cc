@@ -124,6 +124,52 @@ TEST(DefaultCpu, SnpGradedAsUpstreamsDefaultPolicy) {
   EXPECT_EQ((*p)->Appraise("sample", GenoaClaims(), lookup)->trust_vector["executables"], 33);
 }
 
+TEST(DefaultCpu, TdxGradedAsUpstreamsDefaultPolicy) {
+  auto p = CompileAttestationPolicy("default_cpu", DefaultAttestationPolicyText());
+  ASSERT_TRUE(p.ok());
+  nlohmann::json claims = {
+      {"quote",
+       {{"header", {{"tee_type", "81000000"}, {"vendor_id", "939a7233f79c4ca9940a0db3957f0607"}}},
+        {"body", {{"mr_td", "aa"}, {"rtmr_1", "r1"}, {"rtmr_2", "r2"}, {"xfam", "e7"}}}}},
+      {"td_attributes", {{"debug", false}}},
+      {"tcb_status", "UpToDate"},
+      {"collateral_expiration_status", "0"},
+      {"uefi_event_logs",
+       {{{"type_name", "EV_EFI_BOOT_SERVICES_APPLICATION"},
+         {"details", {{"device_paths", {"VenMedia(X,)", "File(kernel)"}}}},
+         {"digests", {{{"alg", "SHA-384"}, {"digest", "k1"}}}}},
+        {{"type_name", "EV_EVENT_TAG"},
+         {"details", {{"string", "LOADED_IMAGE::LoadOptions"}}},
+         {"digests", {{{"alg", "SHA-384"}, {"digest", "p1"}}}}}}}};
+  nlohmann::json rv = {{"rtmr_1", {"r1"}}, {"rtmr_2", {"r2"}}, {"mr_td", {"aa"}},
+                       {"xfam", {"e7"}},   {"tdvfkernel", "k1"}, {"tdvfkernelparams", {"p1"}}};
+  auto lookup = [&](const std::string& n) { return rv.value(n, nlohmann::json()); };
+  auto grade = [&](const nlohmann::json& c) { return (*p)->Appraise("tdx", c, lookup)->trust_vector; };
+  auto v = grade(claims);
+  EXPECT_EQ(v["executables"], 3);
+  EXPECT_EQ(v["hardware"], 2);
+  EXPECT_EQ(v["configuration"], 2);
+  // Without the kernel event (a grub boot): the RTMRs alone give tier 4.
+  auto grub = claims;
+  grub["uefi_event_logs"].erase(0);
+  EXPECT_EQ(grade(grub)["executables"], 4);
+  // Not UpToDate, or expired collateral: hardware is not affirmed.
+  auto old = claims;
+  old["tcb_status"] = "OutOfDate";
+  EXPECT_EQ(grade(old)["hardware"], 97);
+  auto expired = claims;
+  expired["collateral_expiration_status"] = "1";
+  EXPECT_EQ(grade(expired)["hardware"], 97);
+  // A debug TD: no configuration tier.
+  auto debug = claims;
+  debug["td_attributes"]["debug"] = true;
+  EXPECT_EQ(grade(debug)["configuration"], 36);
+  // Another RTMR 1: no executables tier.
+  auto other = claims;
+  other["quote"]["body"]["rtmr_1"] = "r9";
+  EXPECT_EQ(grade(other)["executables"], 33);
+}
+
 TEST(DefaultCpu, TpmGradedAsUpstreamsDefaultPolicy) {
   auto p = CompileAttestationPolicy("default_cpu", DefaultAttestationPolicyText());
   ASSERT_TRUE(p.ok());
