@@ -217,6 +217,83 @@ nlohmann::json Str(std::string s) { return {{"string", std::move(s)}}; }
 
 // ---- Event details, per type ---------------------------------------------------------------
 
+
+// A UEFI GUID in its text form (the first three fields little-endian).
+std::string GuidText(const uint8_t* g) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+                static_cast<unsigned>(g[0] | g[1] << 8 | g[2] << 16 | static_cast<uint32_t>(g[3]) << 24),
+                static_cast<unsigned>(g[4] | g[5] << 8), static_cast<unsigned>(g[6] | g[7] << 8),
+                g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+  return buf;
+}
+
+uint64_t LeAt(const Bytes& b, size_t off, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(b[off + i]) << (8 * i);
+  return v;
+}
+
+// One device path node in upstream's text form; nodes it does not name print as
+// Path(type,subtype,hex).
+std::string DevicePathNode(uint8_t type, uint8_t sub, const Bytes& data) {
+  char buf[160];
+  if (type == 1 && sub == 1 && data.size() >= 2) {  // PCI: function, device
+    std::snprintf(buf, sizeof buf, "Pci(%u,%u)", data[0], data[1]);
+    return buf;
+  }
+  if (type == 2 && sub == 1 && data.size() >= 8) {  // ACPI: compressed EISA HID, UID
+    uint32_t hid = static_cast<uint32_t>(LeAt(data, 0, 4));
+    uint32_t vendor = hid & 0xFFFF;
+    std::snprintf(buf, sizeof buf, "ACPI(%c%c%c%04X,%u)", static_cast<char>((vendor >> 10 & 0x1F) + '@'),
+                  static_cast<char>((vendor >> 5 & 0x1F) + '@'),
+                  static_cast<char>((vendor & 0x1F) + '@'), hid >> 16,
+                  static_cast<unsigned>(LeAt(data, 4, 4)));
+    return buf;
+  }
+  if (type == 4 && sub == 1 && data.size() >= 38 && (data[36] == 1 || data[36] == 2)) {  // HD
+    uint32_t number = static_cast<uint32_t>(LeAt(data, 0, 4));
+    std::string sig;
+    if (data[36] == 1) {
+      std::snprintf(buf, sizeof buf, "MBR,0x%08x", static_cast<unsigned>(LeAt(data, 20, 4)));
+      sig = buf;
+    } else {
+      sig = "GPT," + GuidText(data.data() + 20);
+    }
+    std::string out = "HD(" + std::to_string(number) + "," + sig;
+    if (number != 0) {
+      std::snprintf(buf, sizeof buf, ",0x%llx,0x%llx",
+                    static_cast<unsigned long long>(LeAt(data, 4, 8)),    // NOLINT(runtime/int)
+                    static_cast<unsigned long long>(LeAt(data, 12, 8)));  // NOLINT(runtime/int)
+      out += buf;
+    }
+    return out + ")";
+  }
+  if (type == 4 && sub == 3 && data.size() >= 16)  // vendor media
+    return "VenMedia(" + GuidText(data.data()) + "," +
+           HexEncode(Bytes(data.begin() + 16, data.end())) + ")";
+  if (type == 4 && sub == 4 && !data.empty() && data.size() % 2 == 0) {  // file path, UTF-16
+    auto cps = Utf16(data.data(), data.size() / 2 - 1, true);
+    if (cps) return "File(" + Encode(*cps) + ")";
+  }
+  return "Path(" + std::to_string(type) + "," + std::to_string(sub) + "," + HexEncode(data) + ")";
+}
+
+Result<nlohmann::json> DevicePaths(const Bytes& path) {
+  nlohmann::json out = nlohmann::json::array();
+  size_t at = 0;
+  while (at < path.size()) {
+    if (path.size() - at < 4) return Bad("a device path node is shorter than 4 bytes");
+    size_t len = static_cast<size_t>(LeAt(path, at + 2, 2));
+    if (len < 4 || len > path.size() - at) return Bad("a device path node runs past the end");
+    out.push_back(DevicePathNode(path[at], path[at + 1],
+                                 Bytes(path.begin() + static_cast<long>(at + 4),
+                                       path.begin() + static_cast<long>(at + len))));
+    at += len;
+  }
+  return out;
+}
+
 Result<nlohmann::json> Details(uint32_t type, const Bytes& d) {
   switch (type) {
     case 0x1:
@@ -290,9 +367,16 @@ Result<nlohmann::json> Details(uint32_t type, const Bytes& d) {
                             {"variable_name", hex(0, 4) + "-" + hex(4, 6) + "-" + hex(6, 8) + "-" +
                                                   hex(8, 10) + "-" + hex(10, 16)}};
     }
-    case 0x80000003: {  // EV_EFI_BOOT_SERVICES_APPLICATION: device paths not decoded yet
-      if (d.size() < 32) return Bad("an EV_EFI_BOOT_SERVICES_APPLICATION event is too short");
-      return nlohmann::json::object();
+    case 0x80000003: {  // EV_EFI_BOOT_SERVICES_APPLICATION: an image and its device path
+      Reader r(d, 24);
+      COCO_ASSIGN_OR_RETURN(uint64_t len, r.Le(8, "the device path length"));
+      if (len == 0) return nlohmann::json::object();
+      if (len < 4 || len - 4 > d.size() - 32)
+        return Bad("an EV_EFI_BOOT_SERVICES_APPLICATION device path runs past the end");
+      // The nodes before the end node.
+      COCO_ASSIGN_OR_RETURN(nlohmann::json paths,
+                            DevicePaths(Bytes(d.begin() + 32, d.begin() + 32 + (len - 4))));
+      return nlohmann::json{{"device_paths", paths}};
     }
     case 0x8000000A:
     case 0x8000000B: {  // a length-prefixed description

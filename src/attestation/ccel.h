@@ -32,9 +32,9 @@ Result<Bytes> ReplayCcel(const std::vector<CcelEvent>& events, uint32_t index, u
 
 // Upstream's claim form, "uefi_event_logs": per event {details, digest_matches_event, digests
 // [{alg, digest}], event (base64), index, type_name}. `details` is parsed per event type as
-// upstream does (strings, EFI variables, tags); device paths of EV_EFI_BOOT_SERVICES_APPLICATION
-// are not decoded yet (their details are empty). Fails where upstream fails (e.g. a string
-// event that is not UTF-8).
+// upstream does (strings, EFI variables, tags, and the device paths of boot services
+// applications: Pci, ACPI, HD, VenMedia and File nodes by name, others as Path(type,subtype,hex)).
+// Fails where upstream fails (e.g. a string event that is not UTF-8).
 Result<nlohmann::json> CcelClaims(const std::vector<CcelEvent>& events);
 
 }  // namespace coco::attestation
