@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "base/bytes.h"
-#include "base/result.h"
 #include "attestation/attester.h"
 #include "attestation/tsm.h"
 #include "attestation/verifier.h"
+#include "base/bytes.h"
+#include "base/result.h"
 #include "crypto/x509.h"
 
 namespace coco::attestation {
@@ -78,6 +78,8 @@ struct PckInfo {
   bool platform_ca = false;                   // issued by the Platform CA (else the Processor CA)
   std::optional<Bytes> platform_instance_id;  // 16, Platform CA only
   std::optional<bool> dynamic_platform, cached_keys, smt_enabled;
+  // Set by VerifyTdxQuoteSignatures: the verified PCK certificate and its issuing CA.
+  std::optional<crypto::Certificate> pck_cert, ca_cert;
 };
 Result<PckInfo> ParsePckExtensions(const crypto::Certificate& pck);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
+#include <set>
 
 #include "crypto/crypto.h"
 
@@ -28,7 +30,8 @@ struct Doc {
   std::string name;  // "TCB info", "QE identity"
 
   Result<const nlohmann::json*> Member(const nlohmann::json& j, const char* key) const {
-    if (!j.is_object() || !j.contains(key)) return Fail(name, "has no \"" + std::string(key) + "\"");
+    if (!j.is_object() || !j.contains(key))
+      return Fail(name, "has no \"" + std::string(key) + "\"");
     return &j[key];
   }
   Result<std::string> String(const nlohmann::json& j, const char* key) const {
@@ -39,16 +42,16 @@ struct Doc {
   Result<uint64_t> Number(const nlohmann::json& j, const char* key, uint64_t max) const {
     COCO_ASSIGN_OR_RETURN(const nlohmann::json* v, Member(j, key));
     if (!v->is_number_unsigned() || v->get<uint64_t>() > max)
-      return Fail(name, "\"" + std::string(key) + "\" is not a number from 0 to " +
-                            std::to_string(max));
+      return Fail(name,
+                  "\"" + std::string(key) + "\" is not a number from 0 to " + std::to_string(max));
     return v->get<uint64_t>();
   }
   Result<Bytes> Hex(const nlohmann::json& j, const char* key, size_t size) const {
     COCO_ASSIGN_OR_RETURN(std::string text, String(j, key));
     auto b = HexDecode(text);
     if (!b.ok() || b->size() != size)
-      return Fail(name, "\"" + std::string(key) + "\" is not " + std::to_string(size) +
-                            " bytes of hex");
+      return Fail(name,
+                  "\"" + std::string(key) + "\" is not " + std::to_string(size) + " bytes of hex");
     return *b;
   }
   Result<std::time_t> Time(const nlohmann::json& j, const char* key) const {
@@ -239,13 +242,45 @@ std::string Converge(const std::string& platform, const std::string& other) {
 
 std::string SvnText(const Bytes& b) { return HexEncode(b); }
 
+// PCK CRLs whose signature by a CA was already checked, keyed by the hash of both.
+class VerifiedCrls {
+ public:
+  static VerifiedCrls& Get() {
+    static VerifiedCrls crls;
+    return crls;
+  }
+  bool Contains(const crypto::Certificate& ca, const crypto::RevocationList& crl) {
+    Bytes k = Key(ca, crl);
+    std::lock_guard<std::mutex> lock(mu_);
+    return verified_.count(k) != 0;
+  }
+  void Add(const crypto::Certificate& ca, const crypto::RevocationList& crl) {
+    Bytes k = Key(ca, crl);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (verified_.size() >= 256) verified_.clear();
+    verified_.insert(k);
+  }
+
+ private:
+  static Bytes Key(const crypto::Certificate& ca, const crypto::RevocationList& crl) {
+    crypto::Hasher h(crypto::HashAlg::kSha256);
+    uint64_t n = ca.der().size();
+    h.Update(&n, sizeof n);
+    h.Update(ca.der().data(), ca.der().size());
+    h.Update(crl.der().data(), crl.der().size());
+    return h.Finish();
+  }
+  std::mutex mu_;
+  std::set<Bytes> verified_;
+};
+
 }  // namespace
 
 Result<std::string_view> RawJsonMember(std::string_view json, std::string_view key) {
   size_t i = 0;
   auto ws = [&] {
-    while (i < json.size() && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' ||
-                               json[i] == '\r'))
+    while (i < json.size() &&
+           (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r'))
       ++i;
   };
   auto fail = [](const std::string& why) -> Error {
@@ -364,8 +399,8 @@ Result<TdxCollateral> LoadTdxCollateral(const TdxCollateralFiles& files,
   return c;
 }
 
-Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck,
-                                     const TdxCollateral& c, std::time_t at) {
+Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, const TdxCollateral& c,
+                                     std::time_t at) {
   // The collateral must be for this platform.
   if (pck.fmspc != c.fmspc)
     return Fail("collateral", "the TCB info is for FMSPC " + HexEncode(c.fmspc) +
@@ -377,11 +412,14 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck,
     return Fail("TCB signing chain", s.error().message);
 
   // Revocation: the PCK CRL comes from the quote's CA; the root CRL covers that CA.
-  auto chain = crypto::Certificate::AllFromPem(q.pck_chain_pem);
-  if (!chain.ok() || chain->size() != 3) return Fail("PCK certificate chain", "not three certs");
-  const crypto::Certificate& pck_cert = (*chain)[0];
-  const crypto::Certificate& ca = (*chain)[1];
-  if (auto s = c.pck_crl->VerifySignedBy(ca); !s.ok()) return Fail("PCK CRL", s.error().message);
+  if (!pck.pck_cert || !pck.ca_cert)
+    return Fail("PCK certificate chain", "grading needs the quote's verified PCK chain");
+  const crypto::Certificate& pck_cert = *pck.pck_cert;
+  const crypto::Certificate& ca = *pck.ca_cert;
+  if (!VerifiedCrls::Get().Contains(ca, *c.pck_crl)) {
+    if (auto s = c.pck_crl->VerifySignedBy(ca); !s.ok()) return Fail("PCK CRL", s.error().message);
+    VerifiedCrls::Get().Add(ca, *c.pck_crl);
+  }
   if (c.pck_crl->Revokes(pck_cert)) return Fail("PCK CRL", "the PCK certificate is revoked");
   if (c.root_ca_crl->Revokes(ca)) return Fail("root CA CRL", "the PCK CA certificate is revoked");
 
@@ -401,8 +439,8 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck,
   if (!platform)
     return Fail("TCB level", "no TCB level of the TCB info matches the platform (PCK TCB " +
                                  SvnText(pck.tcb_components) + ", PCESVN " +
-                                 std::to_string(pck.pcesvn) + ", TEE_TCB_SVN " +
-                                 SvnText(tee_svn) + ")");
+                                 std::to_string(pck.pcesvn) + ", TEE_TCB_SVN " + SvnText(tee_svn) +
+                                 ")");
   std::string status = platform->status;
   std::time_t tcb_date = platform->date;
   std::vector<std::string> advisories = platform->advisory_ids;
@@ -428,8 +466,8 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck,
       return Fail("TDX module", "SEAMATTRIBUTES do not match " + m->id + "'s attributes");
     const TdxTcbLevel* l = IsvLevel(m->levels, tee_svn[0]);
     if (!l)
-      return Fail("TDX module", "no TCB level of " + m->id + " matches its SVN " +
-                                    std::to_string(tee_svn[0]));
+      return Fail("TDX module",
+                  "no TCB level of " + m->id + " matches its SVN " + std::to_string(tee_svn[0]));
     fold(*l);
   } else if (c.tdx_module) {
     if (!ConstantTimeEqual(c.tdx_module->mrsigner, q.body.mrsigner_seam))
@@ -461,18 +499,18 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck,
   if (status == "Revoked") return Fail("TCB status", "the platform's TCB level is Revoked");
 
   // Supplemental claims, as Intel's library reports them.
-  std::time_t earliest_issue = std::min({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(),
-                                         c.root_ca_crl->ThisUpdate()});
-  std::time_t latest_issue = std::max({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(),
-                                       c.root_ca_crl->ThisUpdate()});
-  std::time_t earliest_expiry = std::min({c.tcb_next_update, c.qe_next_update,
-                                          c.tcb_signer->NotAfter(), c.root->NotAfter()});
+  std::time_t earliest_issue =
+      std::min({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(), c.root_ca_crl->ThisUpdate()});
+  std::time_t latest_issue =
+      std::max({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(), c.root_ca_crl->ThisUpdate()});
+  std::time_t earliest_expiry =
+      std::min({c.tcb_next_update, c.qe_next_update, c.tcb_signer->NotAfter(), c.root->NotAfter()});
   for (const crypto::RevocationList* crl : {&*c.pck_crl, &*c.root_ca_crl})
     if (crl->NextUpdate() != 0) earliest_expiry = std::min(earliest_expiry, crl->NextUpdate());
-  for (const crypto::Certificate& cert : *chain) {
-    earliest_issue = std::min(earliest_issue, cert.NotBefore());
-    latest_issue = std::max(latest_issue, cert.NotBefore());
-    earliest_expiry = std::min(earliest_expiry, cert.NotAfter());
+  for (const crypto::Certificate* cert : {&pck_cert, &ca, &*c.root}) {
+    earliest_issue = std::min(earliest_issue, cert->NotBefore());
+    latest_issue = std::max(latest_issue, cert->NotBefore());
+    earliest_expiry = std::min(earliest_expiry, cert->NotAfter());
   }
   static const char* kSgxTypes[] = {"Standard", "Scalable", "Scalable with Integrity"};
   nlohmann::json j;

@@ -42,8 +42,8 @@ struct TdxTcbLevel {
 };
 
 struct TdxModuleIdentity {
-  std::string id;  // "TDX_03"; empty for the TD 1.0 `tdxModule` entry
-  Bytes mrsigner;  // 48
+  std::string id;                     // "TDX_03"; empty for the TD 1.0 `tdxModule` entry
+  Bytes mrsigner;                     // 48
   Bytes attributes, attributes_mask;  // 8 each
   std::vector<TdxTcbLevel> levels;
 };
@@ -93,8 +93,8 @@ Result<std::string_view> RawJsonMember(std::string_view json, std::string_view k
 // tcb_status, tcb_date, advisory_ids, collateral_expiration_status, earliest/latest dates,
 // CRL numbers, tcb_eval_num, root_key_id, sgx_type, platform_provider_id and the platform
 // configuration flags.
-Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck,
-                                     const TdxCollateral& c, std::time_t at);
+Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, const TdxCollateral& c,
+                                     std::time_t at);
 
 // Where collateral comes from. Implementations cache and are thread-safe.
 class TdxCollateralSource {

@@ -152,8 +152,7 @@ TEST(TdxCollateral, EveryBrokenPartNamesItsCheck) {
   EXPECT_NE(LoadError(t).find("TDX TCB info: its signature"), std::string::npos);
   t = f;
   t.qe_identity = flip_in(f.qe_identity, "\"isvprodid\":");  // 2 -> 3
-  EXPECT_NE(LoadError(t).find("TDX QE identity: its signature does not verify"),
-            std::string::npos)
+  EXPECT_NE(LoadError(t).find("TDX QE identity: its signature does not verify"), std::string::npos)
       << LoadError(t);
   // Whitespace outside the signed member does not matter; inside it does.
   t = f;
@@ -269,8 +268,7 @@ TEST_F(TdxGrading, ModuleAndQeStatusesFoldIn) {
 
 TEST_F(TdxGrading, ModuleIdentityIsChecked) {
   g_.quote.body.tcb_svn[1] = 7;
-  EXPECT_NE(Status().find("TDX TDX module: the TCB info has no identity TDX_07"),
-            std::string::npos)
+  EXPECT_NE(Status().find("TDX TDX module: the TCB info has no identity TDX_07"), std::string::npos)
       << Status();
   g_.quote.body.tcb_svn[1] = 3;
   g_.quote.body.tcb_svn[0] = 2;  // TDX_03's only level is isvsvn 3
@@ -323,8 +321,8 @@ TEST(TdxCollateral, DirectorySourceFindsAndCachesFiles) {
 TEST(TdxEvidence, VerifiesEndToEnd) {
   TdxVerifyOptions o;
   o.at = At();
-  o.collateral = NewTdxCollateralDir(
-      std::string(COCO_ATTESTATION_TESTDATA) + "/tdx/collateral", Opts());
+  o.collateral =
+      NewTdxCollateralDir(std::string(COCO_ATTESTATION_TESTDATA) + "/tdx/collateral", Opts());
   TdxEvidence e;
   e.quote = ReadData("tdx/tdx_quote_6.dat");
   Graded g = Quote("tdx/tdx_quote_6.dat");

@@ -1,6 +1,8 @@
 // Intel's SGX Root CA (the anchor of every PCK certificate chain), the PCK certificate's SGX
 // extensions, and the TDX quote's signature chain.
 #include <algorithm>
+#include <mutex>
+#include <set>
 
 #include "attestation/tdx.h"
 #include "crypto/crypto.h"
@@ -159,6 +161,39 @@ Result<PckInfo> ParsePckExtensions(const crypto::Certificate& pck) {
   return info;
 }
 
+// Chains whose signatures were already checked (signatures do not expire; validity is checked
+// on every use), keyed by the hash of their certificates.
+class VerifiedPckChains {
+ public:
+  static VerifiedPckChains& Get() {
+    static VerifiedPckChains chains;
+    return chains;
+  }
+  static Bytes Key(const crypto::Certificate& a, const crypto::Certificate& b,
+                   const crypto::Certificate& c) {
+    crypto::Hasher h(crypto::HashAlg::kSha256);
+    for (const auto* cert : {&a, &b, &c}) {
+      uint64_t n = cert->der().size();
+      h.Update(&n, sizeof n);
+      h.Update(cert->der().data(), cert->der().size());
+    }
+    return h.Finish();
+  }
+  bool Contains(const Bytes& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return verified_.count(key) != 0;
+  }
+  void Add(const Bytes& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (verified_.size() >= 4096) verified_.clear();
+    verified_.insert(key);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<Bytes> verified_;
+};
+
 Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOptions& o) {
   std::time_t at = o.at ? *o.at : std::time(nullptr);
   auto chain = crypto::Certificate::AllFromPem(q.pck_chain_pem);
@@ -180,11 +215,15 @@ Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOp
   if (ca_cn != "Intel SGX PCK Platform CA" && ca_cn != "Intel SGX PCK Processor CA")
     return Fail("PCK certificate chain",
                 "the intermediate is \"" + ca_cn + "\", not a PCK Platform or Processor CA");
-  using Link = std::pair<const crypto::Certificate*, const crypto::Certificate*>;
-  for (const Link& link : {Link{&pck, &ca}, Link{&ca, &root}, Link{&root, &root}}) {
-    const auto& [child, parent] = link;
-    if (auto s = child->VerifySignedBy(*parent); !s.ok())
-      return Fail("PCK certificate chain", s.error().message);
+  Bytes chain_key = VerifiedPckChains::Key(root, ca, pck);
+  if (!VerifiedPckChains::Get().Contains(chain_key)) {
+    using Link = std::pair<const crypto::Certificate*, const crypto::Certificate*>;
+    for (const Link& link : {Link{&pck, &ca}, Link{&ca, &root}, Link{&root, &root}}) {
+      const auto& [child, parent] = link;
+      if (auto s = child->VerifySignedBy(*parent); !s.ok())
+        return Fail("PCK certificate chain", s.error().message);
+    }
+    VerifiedPckChains::Get().Add(chain_key);
   }
   for (const crypto::Certificate* c : {&pck, &ca, &root}) {
     if (auto s = c->CheckValidAt(at); !s.ok())
@@ -192,6 +231,8 @@ Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOp
   }
   COCO_ASSIGN_OR_RETURN(PckInfo info, ParsePckExtensions(pck));
   info.platform_ca = ca_cn == "Intel SGX PCK Platform CA";
+  info.pck_cert = pck;
+  info.ca_cert = ca;
   // Only a Platform CA issues PCKs that name a platform instance and its configuration.
   bool has_instance = info.platform_instance_id.has_value() || info.smt_enabled.has_value();
   if (info.platform_ca != has_instance)

@@ -45,9 +45,8 @@ class TdxAttester final : public Attester {
     std::shared_ptr<TsmFs> fs =
         o_.tsm ? o_.tsm : std::shared_ptr<TsmFs>(NewConfigfsTsm(o_.configfs_root));
     if (!o_.tsm && !ConfigfsTsmAvailable(o_.configfs_root))
-      return MakeError("FailedPrecondition",
-                       "TDX quotes need configfs-tsm (" + o_.configfs_root +
-                           "); this kernel does not offer it");
+      return MakeError("FailedPrecondition", "TDX quotes need configfs-tsm (" + o_.configfs_root +
+                                                 "); this kernel does not offer it");
     COCO_ASSIGN_OR_RETURN(TsmReport r, GetTsmReport(*fs, data));
     if (r.provider != "tdx_guest")
       return MakeError("FailedPrecondition",
@@ -94,8 +93,9 @@ Result<nlohmann::json> VerifyTdxEvidence(const TdxEvidence& e, const TdxVerifyOp
                                          const std::optional<Bytes>& expected_report_data,
                                          const std::optional<Bytes>& expected_init_data) {
   if (!opts.collateral)
-    return Fail("collateral", "none configured: give a collateral directory (--collateral, or "
-                              "[tdx] collateral_dir in the broker's config)");
+    return Fail("collateral",
+                "none configured: give a collateral directory (--collateral, or "
+                "[tdx] collateral_dir in the broker's config)");
   std::time_t at = opts.at ? *opts.at : std::time(nullptr);
   COCO_ASSIGN_OR_RETURN(TdxQuote q, ParseTdxQuote(e.quote));
   TdxSignatureOptions so;

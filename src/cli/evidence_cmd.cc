@@ -121,8 +121,9 @@ Status RunTdx(const EvidenceOptions& o, const std::string& data, const nlohmann:
   COCO_ASSIGN_OR_RETURN(nlohmann::json claims,
                         attestation::VerifyTdxEvidence(e, vo, report_data, init_data));
   std::cout << claims.dump(2) << "\n";
-  std::cerr << "coco: verified: TDX quote version " << claims["quote"]["header"]["version"].get<std::string>()
-            << ", TCB status " << claims["tcb_status"].get<std::string>()
+  std::cerr << "coco: verified: TDX quote version "
+            << claims["quote"]["header"]["version"].get<std::string>() << ", TCB status "
+            << claims["tcb_status"].get<std::string>()
             << (claims["collateral_expiration_status"] == "1" ? " (collateral expired)" : "")
             << (e.cc_eventlog ? ", event log replayed into the RTMRs" : "")
             << (report_data ? ", report_data bound" : "")

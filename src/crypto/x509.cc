@@ -187,7 +187,13 @@ Result<RevocationList> RevocationList::Parse(const Bytes& pem_or_der) {
   }
   ERR_clear_error();
   if (!raw) return InvalidArgument("not an X.509 CRL (PEM or DER)");
-  return RevocationList(std::shared_ptr<X509_CRL>(raw, X509_CRL_free));
+  std::shared_ptr<X509_CRL> crl(raw, X509_CRL_free);
+  unsigned char* buf = nullptr;
+  int n = i2d_X509_CRL(raw, &buf);
+  if (n <= 0) return CryptoError("re-encoding a CRL");
+  Bytes der(buf, buf + n);
+  OPENSSL_free(buf);
+  return RevocationList(std::move(crl), std::move(der));
 }
 
 std::string RevocationList::IssuerText() const { return NameText(X509_CRL_get_issuer(crl_.get())); }
@@ -227,8 +233,7 @@ Status RevocationList::VerifySignedBy(const Certificate& issuer) const {
 
 bool RevocationList::Revokes(const Certificate& cert) const {
   X509_REVOKED* entry = nullptr;
-  return X509_CRL_get0_by_serial(crl_.get(), &entry,
-                                 X509_get0_serialNumber(cert.x509_.get())) == 1;
+  return X509_CRL_get0_by_serial(crl_.get(), &entry, X509_get0_serialNumber(cert.x509_.get())) == 1;
 }
 
 Result<uint64_t> DerUnsignedInteger(const Bytes& der) {

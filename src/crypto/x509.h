@@ -69,6 +69,7 @@ class RevocationList {
   // One CRL, PEM ("-----BEGIN X509 CRL-----") or DER; anything else is refused.
   static Result<RevocationList> Parse(const Bytes& pem_or_der);
 
+  const Bytes& der() const { return der_; }
   std::string IssuerText() const;
   std::time_t ThisUpdate() const;
   std::time_t NextUpdate() const;  // 0 when the CRL has none
@@ -81,8 +82,10 @@ class RevocationList {
   bool Revokes(const Certificate& cert) const;
 
  private:
-  explicit RevocationList(std::shared_ptr<X509_CRL> crl) : crl_(std::move(crl)) {}
+  RevocationList(std::shared_ptr<X509_CRL> crl, Bytes der)
+      : crl_(std::move(crl)), der_(std::move(der)) {}
   std::shared_ptr<X509_CRL> crl_;
+  Bytes der_;
 };
 
 // DER helpers for extension values.

@@ -255,8 +255,7 @@ void TdxAppraise(const nlohmann::json& claims, const ReferenceValueLookup& rv, i
       In(at({"quote", "body", "mr_td"}), rv("mr_td")) && at({"tcb_status"}) == "UpToDate" &&
       at({"collateral_expiration_status"}) == "0")
     *hardware = 2;
-  if (at({"td_attributes", "debug"}) == false &&
-      In(at({"quote", "body", "xfam"}), rv("xfam")))
+  if (at({"td_attributes", "debug"}) == false && In(at({"quote", "body", "xfam"}), rv("xfam")))
     *configuration = 2;
 }
 

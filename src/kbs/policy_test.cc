@@ -141,10 +141,12 @@ TEST(DefaultCpu, TdxGradedAsUpstreamsDefaultPolicy) {
         {{"type_name", "EV_EVENT_TAG"},
          {"details", {{"string", "LOADED_IMAGE::LoadOptions"}}},
          {"digests", {{{"alg", "SHA-384"}, {"digest", "p1"}}}}}}}};
-  nlohmann::json rv = {{"rtmr_1", {"r1"}}, {"rtmr_2", {"r2"}}, {"mr_td", {"aa"}},
+  nlohmann::json rv = {{"rtmr_1", {"r1"}}, {"rtmr_2", {"r2"}},   {"mr_td", {"aa"}},
                        {"xfam", {"e7"}},   {"tdvfkernel", "k1"}, {"tdvfkernelparams", {"p1"}}};
   auto lookup = [&](const std::string& n) { return rv.value(n, nlohmann::json()); };
-  auto grade = [&](const nlohmann::json& c) { return (*p)->Appraise("tdx", c, lookup)->trust_vector; };
+  auto grade = [&](const nlohmann::json& c) {
+    return (*p)->Appraise("tdx", c, lookup)->trust_vector;
+  };
   auto v = grade(claims);
   EXPECT_EQ(v["executables"], 3);
   EXPECT_EQ(v["hardware"], 2);
