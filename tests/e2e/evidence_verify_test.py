@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""`coco evidence verify` on real SEV-SNP evidence from AMD machines (src/attestation/testdata),
-cross-checked by an independent implementation: Python's `cryptography` verifies the same
-report signatures and certificate chains from the raw bytes.
+"""`coco evidence verify` on real SEV-SNP evidence from AMD machines and a real TDX quote with
+Intel's collateral for its platform (src/attestation/testdata), cross-checked by an independent
+implementation: Python's `cryptography` verifies the same report and quote signatures,
+certificate chains, collateral signatures and CRLs from the raw bytes.
 
 Env: COCO_CLI (coco binary).
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -74,6 +76,111 @@ def python_verifies(report, vek, gen):
         return True
     except InvalidSignature:
         return False
+
+
+def raw_member(text, key):
+    """The exact text of a top-level member of a JSON object: what Intel signs."""
+    dec = json.JSONDecoder()
+    start = text.index('"%s"' % key) + len(key) + 2
+    start = text.index(":", start) + 1
+    while text[start] in " \t\r\n":
+        start += 1
+    _, end = dec.raw_decode(text, start)
+    return text[start:end]
+
+
+def tdx():
+    """tdx_quote_6 with Intel's TCB info, QE identity, TCB signing chain and CRLs."""
+    tdx_dir = os.path.join(DATA, "..", "tdx")
+    coll = os.path.join(tdx_dir, "collateral")
+    quote_path = os.path.join(tdx_dir, "tdx_quote_6.dat")
+    quote = open(quote_path, "rb").read()
+    at = "2025-11-10T00:00:00Z"
+
+    # Independent checks: the quote's signature by its attestation key, the QE report by the PCK
+    # key, the collateral's signatures by the TCB signing certificate, the PCK CRL by the CA.
+    sig_at = 48 + 584 + 4
+    r, s_ = quote[sig_at:sig_at + 32], quote[sig_at + 32:sig_at + 64]
+    key = quote[sig_at + 64:sig_at + 128]
+    ak = ec.EllipticCurvePublicNumbers(int.from_bytes(key[:32], "big"),
+                                       int.from_bytes(key[32:], "big"),
+                                       ec.SECP256R1()).public_key()
+    der_sig = utils.encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s_, "big"))
+    try:
+        ak.verify(der_sig, quote[:48 + 584], ec.ECDSA(hashes.SHA256()))
+        check(True, "python: tdx_quote_6's signature verifies with its attestation key")
+    except InvalidSignature:
+        check(False, "python: tdx_quote_6's signature verifies with its attestation key")
+    pems = quote[quote.index(b"-----BEGIN"):].rstrip(b"\0")
+    end = b"-----END CERTIFICATE-----"
+    chain = [x509.load_pem_x509_certificate(p + end) for p in pems.split(end) if b"BEGIN" in p]
+    signer = x509.load_pem_x509_certificate(open(os.path.join(coll, "tcb_signing_chain.pem"),
+                                                 "rb").read())
+    for name, member in (("tcb_info_00A06D080000.json", "tcbInfo"),
+                         ("qe_identity.json", "enclaveIdentity")):
+        text = open(os.path.join(coll, name)).read()
+        sig = bytes.fromhex(json.loads(text)["signature"])
+        der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                         int.from_bytes(sig[32:], "big"))
+        try:
+            signer.public_key().verify(der, raw_member(text, member).encode(),
+                                       ec.ECDSA(hashes.SHA256()))
+            check(True, "python: %s is signed by Intel's TCB signing key" % name)
+        except InvalidSignature:
+            check(False, "python: %s is signed by Intel's TCB signing key" % name)
+    crl = x509.load_pem_x509_crl(open(os.path.join(coll, "pck_crl_platform.pem"), "rb").read())
+    check(crl.is_signature_valid(chain[1].public_key()),
+          "python: the platform PCK CRL is signed by the quote's PCK Platform CA")
+    check(crl.get_revoked_certificate_by_serial_number(chain[0].serial_number) is None,
+          "python: the quote's PCK certificate is not revoked")
+
+    rc, out, err = verify(quote_path, "--collateral", coll, "--at", at)
+    check(rc == 0, "coco: tdx_quote_6 verifies with its collateral (%s)" % err.strip())
+    if rc == 0:
+        claims = json.loads(out)
+        check(claims["tcb_status"] == "OutOfDate" and claims["tcb_date"] == "2018-01-04T00:00:00Z",
+              "coco: TCB status OutOfDate, 2018-01-04 (PCESVN 11 is below the newest level's 13)")
+        check(claims["collateral_expiration_status"] == "1",
+              "coco: the recorded CRLs are older than the TCB info: collateral expired")
+        check(claims["quote"]["body"]["report_data"] == quote[48 + 520:48 + 584].hex(),
+              "coco: report_data claim is the quote's REPORT_DATA")
+    # The same as upstream's evidence JSON.
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"quote": base64.b64encode(quote).decode(), "cc_eventlog": None}, f)
+        ev = f.name
+    try:
+        rc, _, err = verify(ev, "--collateral", coll, "--at", at,
+                            "--report-data", quote[48 + 520:48 + 584].hex())
+        check(rc == 0, "coco: the evidence JSON verifies with --report-data bound")
+        rc, _, err = verify(ev, "--collateral", coll, "--at", at, "--report-data", "00" * 64)
+        check(rc == 1 and "TDX report data" in err, "another report_data is refused (%s)"
+              % err.strip())
+    finally:
+        os.unlink(ev)
+    # Broken inputs name their check.
+    with tempfile.TemporaryDirectory(prefix="coco-tdx-") as tmp:
+        for f in os.listdir(coll):
+            with open(os.path.join(coll, f), "rb") as src, open(os.path.join(tmp, f), "wb") as dst:
+                dst.write(src.read())
+        info = os.path.join(tmp, "tcb_info_00A06D080000.json")
+        text = open(info).read().replace('"pcesvn":13', '"pcesvn":12', 1)
+        open(info, "w").write(text)
+        rc, _, err = verify(quote_path, "--collateral", tmp, "--at", at)
+        check(rc == 1 and "TDX TCB info: its signature does not verify" in err,
+              "an edited TCB info is refused (%s)" % err.strip())
+    flipped = bytearray(quote)
+    flipped[100] ^= 1
+    with tempfile.NamedTemporaryFile(suffix=".dat", delete=False) as f:
+        f.write(flipped)
+        bad = f.name
+    try:
+        rc, _, err = verify(bad, "--collateral", coll, "--at", at)
+        check(rc == 1 and "TDX signature" in err, "a flipped quote byte is refused (%s)"
+              % err.strip())
+    finally:
+        os.unlink(bad)
+    rc, _, err = verify(quote_path)
+    check(rc == 1 and "--collateral" in err, "no collateral: says to give --collateral")
 
 
 def broker_path():
@@ -195,6 +302,7 @@ def main():
                             "--at", "yesterday")
         check(rc == 1 and "RFC 3339" in err, "a bad --at is explained")
 
+    tdx()
     broker_path()
     if FAILED:
         h.fail("%d check(s) failed: %s" % (len(FAILED), "; ".join(FAILED)))
