@@ -494,54 +494,6 @@ namespace {
 
 // ---- Guest side: the attester on a recorded provider -----------------------------------------
 
-// configfs-tsm as the kernel behaves, replaying one recorded report: entries appear on
-// MakeEntry, `generation` counts writes, outblob is the recorded report.
-class RecordedTsm final : public TsmFs {
- public:
-  RecordedTsm(Bytes report, Bytes aux, std::string provider = "sev_guest")
-      : report_(std::move(report)), aux_(std::move(aux)), provider_(std::move(provider)) {}
-  Status MakeEntry(const std::string& e) override {
-    if (entries_.count(e)) return MakeError("Io", "exists");
-    entries_[e] = {};
-    return Status::Ok();
-  }
-  Status RemoveEntry(const std::string& e) override {
-    removed_.push_back(e);
-    entries_.erase(e);
-    return Status::Ok();
-  }
-  Status Write(const std::string& e, const std::string& attr, const Bytes& data) override {
-    if (!entries_.count(e)) return MakeError("NotFound", "no entry");
-    entries_[e][attr] = data;
-    ++generation_;
-    return Status::Ok();
-  }
-  Result<Bytes> Read(const std::string& e, const std::string& attr) override {
-    if (!entries_.count(e)) return MakeError("NotFound", "no entry");
-    if (attr == "generation") {
-      if (race_once_ && reads_of_generation_++ == 1) ++generation_;  // a concurrent writer
-      std::string g = std::to_string(generation_) + "\n";
-      return Bytes(g.begin(), g.end());
-    }
-    if (attr == "provider") return Bytes(provider_.begin(), provider_.end());
-    if (attr == "outblob") return report_;
-    if (attr == "auxblob") {
-      if (aux_.empty()) return MakeError("NotFound", "no auxblob");
-      return aux_;
-    }
-    return MakeError("NotFound", attr);
-  }
-  bool race_once_ = false;
-  int reads_of_generation_ = 0;
-  std::vector<std::string> removed_;
-  std::map<std::string, std::map<std::string, Bytes>> entries_;
-
- private:
-  Bytes report_, aux_;
-  std::string provider_;
-  int generation_ = 0;
-};
-
 TEST(SnpAttester, RecordedReportThroughConfigfsTsmVerifies) {
   Bytes report = ReadData("snp/test-report.bin");
   Bytes report_data(report.begin() + 0x50, report.begin() + 0x90);
@@ -613,9 +565,7 @@ TEST(Detect, FindsTheTeeOrFallsBackOnlyWhenAllowed) {
   o.allow_sample = true;
   EXPECT_EQ((*DetectAttester(o))->tee(), "sample");
   std::ofstream(dir + "/dev/tdx_guest").put('\0');
-  auto tdx = DetectAttester(o);
-  ASSERT_FALSE(tdx.ok());
-  EXPECT_NE(tdx.error().message.find("TDX"), std::string::npos);
+  EXPECT_EQ((*DetectAttester(o))->tee(), "tdx");
   std::ofstream(dir + "/dev/sev-guest").put('\0');
   EXPECT_EQ((*DetectAttester(o))->tee(), "snp");
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "attestation/ccel.h"
 #include "attestation/tdx.h"
 #include "attestation/testdata_util.h"
@@ -359,6 +361,46 @@ TEST(TdxEvidence, VerifiesEndToEnd) {
   r = VerifyTdxEvidence(e, o, std::nullopt, std::nullopt);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("TDX collateral: none configured"), std::string::npos);
+}
+
+TEST(TdxAttester, RecordedQuoteThroughConfigfsTsmVerifies) {
+  Bytes quote = ReadData("tdx/tdx_quote_6.dat");
+  Graded g = Quote("tdx/tdx_quote_6.dat");
+  std::string dir = ::testing::TempDir() + "/coco-tdx-attester";
+  ASSERT_EQ(system(("rm -rf " + dir + " && mkdir -p " + dir).c_str()), 0);
+  auto tsm = std::make_shared<RecordedTsm>(quote, Bytes(), "tdx_guest");
+  TdxAttesterOptions ao;
+  ao.tsm = tsm;
+  ao.ccel_path = dir + "/CCEL";  // absent: no event log is sent
+  auto attester = NewTdxAttester(ao);
+  EXPECT_EQ(attester->tee(), "tdx");
+  auto ev = attester->GetEvidence(g.quote.body.report_data);
+  ASSERT_TRUE(ev.ok()) << ev.error().message;
+  EXPECT_TRUE(tsm->entries_.empty());  // the entry was removed
+  EXPECT_TRUE((*ev)["cc_eventlog"].is_null());
+  TdxVerifyOptions o;
+  o.at = At();
+  o.collateral =
+      NewTdxCollateralDir(std::string(COCO_ATTESTATION_TESTDATA) + "/tdx/collateral", Opts());
+  auto e = TdxEvidenceFromJson(*ev);
+  ASSERT_TRUE(e.ok());
+  auto claims = VerifyTdxEvidence(*e, o, g.quote.body.report_data, std::nullopt);
+  EXPECT_TRUE(claims.ok()) << claims.error().message;
+  // With the firmware's event log present, it is sent along.
+  std::ofstream(dir + "/CCEL", std::ios::binary).write("log", 3);
+  ev = attester->GetEvidence(g.quote.body.report_data);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ((*ev)["cc_eventlog"], Base64Encode(ToBytes("log")));
+  // Other report data than the quote carries; another provider.
+  Bytes other = g.quote.body.report_data;
+  other[0] ^= 1;
+  auto bad = attester->GetEvidence(other);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("report data"), std::string::npos);
+  ao.tsm = std::make_shared<RecordedTsm>(quote, Bytes(), "sev_guest");
+  bad = NewTdxAttester(ao)->GetEvidence(g.quote.body.report_data);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("not tdx_guest"), std::string::npos);
 }
 
 }  // namespace
