@@ -20,6 +20,8 @@ BUSYBOX_APPLETS = ["sh", "ls", "cat", "echo", "mount", "umount", "ps", "mkdir", 
                    "ln", "sleep", "true", "false", "env", "id", "uname", "dmesg", "poweroff",
                    "reboot"]
 OPTIONAL_PROGRAMS = ["/usr/bin/gpg", "/usr/bin/gpgconf"]
+# Libraries the agent loads by name at run time (not in ldd's list): the TSS's TPM device TCTI.
+DLOPENED_LIBS = ["/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"]
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -159,6 +161,11 @@ def main():
     with open(args.agent, "rb") as f:
         t.file("init", stripped(args.agent, f.read()), 0o755)
     libs = set(shared_libs(args.agent))
+    for lib in DLOPENED_LIBS:
+        if not os.path.exists(lib):
+            fail("%s is missing: install libtss2-dev" % lib)
+        libs.add(lib)
+        libs.update(shared_libs(lib))
     for p in programs:
         t.copy_host_file(p, strip=True)
         libs.update(shared_libs(p))

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "attestation/attester.h"
+#include "attestation/tpm_attester.h"
 #include "image/ocicrypt_keys.h"
 #include "image/puller.h"
 #include "image/signature_check.h"
@@ -123,6 +124,7 @@ class Service final : public ImageService {
       // prefers real hardware, and a production broker refuses sample evidence.
       attestation::DetectOptions detect;
       detect.allow_sample = true;
+      detect.tpm = [] { return attestation::NewTpmAttester(); };
       COCO_ASSIGN_OR_RETURN(auto attester, attestation::DetectAttester(detect));
       tee_ = attester->tee();
       COCO_ASSIGN_OR_RETURN(client_, kbsclient::KbsClient::Create(ko, std::move(attester)));

@@ -22,6 +22,8 @@
 #include "agent/resource_api.h"
 #include "agent/sealed_secret.h"
 #include "attestation/runtime_data.h"
+#include "attestation/tpm_attester.h"
+#include "crypto/crypto.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/subprocess.h"
@@ -162,6 +164,37 @@ struct AgentService::Impl {
     };
   }
 
+  // With a TPM: the init-data digest into PCR 8 (what the verifier binds it to) and the kernel
+  // command line into PCR 11, once, before anything can attest.
+  Status MeasureIntoTpm(const std::optional<std::string>& init_data,
+                        v1::CreateSandboxResponse* resp) {
+    if (opts.tpm_device.empty() || access(opts.tpm_device.c_str(), F_OK) != 0)
+      return Status::Ok();
+    attestation::TpmAttesterOptions to;
+    to.tcti = "device:" + opts.tpm_device;
+    auto record = [&](uint32_t pcr, const Bytes& digest, const std::string& what) {
+      auto* m = resp->add_measurements();
+      m->set_pcr(pcr);
+      m->set_sha256(HexEncode(digest));
+      m->set_what(what);
+    };
+    if (init_data) {
+      COCO_ASSIGN_OR_RETURN(auto parsed, attestation::ParseInitData(*init_data));
+      Bytes d = parsed.digest;
+      d.resize(32, 0);
+      if (auto s = attestation::ExtendTpmInitData(to, d); !s.ok())
+        return MakeError(s.error().kind, "measuring init-data into the TPM: " + s.error().message);
+      record(8, d, "init-data digest");
+    }
+    COCO_ASSIGN_OR_RETURN(std::string cmdline, ReadFile("/proc/cmdline"));
+    Bytes d = crypto::Hash(crypto::HashAlg::kSha256, ToBytes(cmdline));
+    if (auto s = attestation::ExtendTpmPcr(to, attestation::kTpmBootConfigPcr, d); !s.ok())
+      return MakeError(s.error().kind,
+                       "measuring the kernel command line into the TPM: " + s.error().message);
+    record(attestation::kTpmBootConfigPcr, d, "kernel command line");
+    return Status::Ok();
+  }
+
   Result<v1::CreateSandboxResponse> CreateSandbox(const v1::CreateSandboxRequest& r) {
     std::lock_guard<std::mutex> l(mu);
     if (sandbox_created) return MakeError("AlreadyExists", "the sandbox is already set up");
@@ -184,6 +217,7 @@ struct AgentService::Impl {
     }
     COCO_ASSIGN_OR_RETURN(policy, CompileAgentPolicy(policy_name, policy_text));
     resp.set_agent_policy(policy_name);
+    COCO_RETURN_IF_ERROR(MeasureIntoTpm(init_data, &resp));
     if (r.host_time_unix_ms() > 0 && opts.guest) {
       timeval tv{static_cast<time_t>(r.host_time_unix_ms() / 1000),
                  static_cast<suseconds_t>((r.host_time_unix_ms() % 1000) * 1000)};

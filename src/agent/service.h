@@ -15,6 +15,8 @@ struct AgentOptions {
   std::string crun = "crun";
   int tunnel_fd = -1;  // the "coco.tunnel" port; -1 = no tunnel (tests)
   bool guest = true;   // running as the VM's PID 1 (reboot on DestroySandbox)
+  // The TPM the guest measures into and attests with, when this device exists ("" = none).
+  std::string tpm_device = "/dev/tpmrm0";
 };
 
 class AgentService {

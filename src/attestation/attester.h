@@ -1,6 +1,7 @@
 // Attester: produces TEE evidence inside the guest (or the `coco` CLI acting as a guest).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,10 +27,14 @@ struct DetectOptions {
   bool allow_sample = false;
   std::string dev_dir = "/dev";
   std::string configfs_root = "/sys/kernel/config/tsm/report";
+  // Makes the TPM attester (it lives in coco_attestation_tpm, which only TPM users link). When
+  // set and <dev_dir>/tpmrm0 exists, a guest without SNP or TDX attests with its TPM.
+  std::function<std::unique_ptr<Attester>()> tpm;
 };
 // The attester of the TEE this guest runs in: SNP when /dev/sev-guest exists or configfs-tsm's
-// provider is sev_guest; TDX when /dev/tdx_guest exists or the provider is tdx_guest. Falls
-// back to the sample attester only when allowed.
+// provider is sev_guest; TDX when /dev/tdx_guest exists or the provider is tdx_guest; else the
+// TPM when /dev/tpmrm0 exists and `tpm` is set. Falls back to the sample attester only when
+// allowed.
 Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o);
 
 }  // namespace coco::attestation

@@ -46,10 +46,11 @@ Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o) {
     to.configfs_root = o.configfs_root;
     return NewTdxAttester(to);
   }
+  if (o.tpm && Exists(o.dev_dir + "/tpmrm0")) return o.tpm();
   if (o.allow_sample) return NewSampleAttester();
   return MakeError("FailedPrecondition",
                    "no TEE found (no " + o.dev_dir + "/sev-guest, " + o.dev_dir +
-                       "/tdx_guest or configfs-tsm provider); the sample TEE is used only when "
+                       "/tdx_guest, configfs-tsm provider or TPM); the sample TEE is used only when "
                        "allowed");
 }
 

@@ -564,6 +564,17 @@ TEST(Detect, FindsTheTeeOrFallsBackOnlyWhenAllowed) {
   EXPECT_NE(none.error().message.find("no TEE found"), std::string::npos);
   o.allow_sample = true;
   EXPECT_EQ((*DetectAttester(o))->tee(), "sample");
+  // A TPM, when the caller can make its attester.
+  o.tpm = [] { return NewSampleAttester(); };  // stands in for NewTpmAttester
+  EXPECT_EQ((*DetectAttester(o))->tee(), "sample");  // no tpmrm0 yet: the fallback
+  std::ofstream(dir + "/dev/tpmrm0").put('\0');
+  int made = 0;
+  o.tpm = [&made] {
+    ++made;
+    return NewSampleAttester();
+  };
+  (void)DetectAttester(o);
+  EXPECT_EQ(made, 1);
   std::ofstream(dir + "/dev/tdx_guest").put('\0');
   EXPECT_EQ((*DetectAttester(o))->tee(), "tdx");
   std::ofstream(dir + "/dev/sev-guest").put('\0');

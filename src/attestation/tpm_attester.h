@@ -6,6 +6,7 @@
 // Kept apart from coco_attestation so that programs that never use a TPM do not load the TSS.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,13 @@ struct TpmAttesterOptions {
 
 std::unique_ptr<Attester> NewTpmAttester(TpmAttesterOptions o = {});
 
-// Extends `digest` (padded or truncated to 32 bytes) into PCR 8 of the SHA-256 bank: the guest
-// does this once with the init-data digest, before it attests.
+// Extends `digest` (padded or truncated to 32 bytes) into a PCR of the SHA-256 bank.
+Status ExtendTpmPcr(const TpmAttesterOptions& o, uint32_t pcr, const Bytes& digest);
+// ExtendTpmPcr into PCR 8: the guest does this once with the init-data digest, before it attests.
 Status ExtendTpmInitData(const TpmAttesterOptions& o, const Bytes& digest);
+
+// The PCR coco-agent measures the guest's boot configuration into: SHA-256 of the kernel
+// command line (/proc/cmdline), extended once when the sandbox is set up.
+constexpr uint32_t kTpmBootConfigPcr = 11;
 
 }  // namespace coco::attestation

@@ -30,6 +30,8 @@ struct RunArgs {
   int memory = 256;
   int vcpus = 1;
   int tcg_cache = 64;
+  std::string tpm_state;  // --tpm-state: a TPM for the pod
+  std::vector<std::string> kernel_args;
   bool timings = false;
   bool dev = false;
   bool quiet = false;
@@ -79,6 +81,8 @@ int Run(const RunArgs& a) {
   sc.dev_policy = a.dev;
   sc.insecure_registries = a.insecure;
   sc.boot_timeout_ms = a.boot_timeout * 1000;
+  sc.tpm_state_dir = a.tpm_state;
+  sc.kernel_args = a.kernel_args;
   // The guest reaches the broker and the registry only through the tunnel to host loopback.
   auto loc = oci::ImageLocation::Parse(
       a.image.find("://") == std::string::npos ? "docker://" + a.image : a.image);
@@ -324,6 +328,16 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--exec", a->exec,
                   "also run this shell command in the container once it started (needs an agent "
                   "policy that allows ExecProcessRequest: --dev or init-data)");
+  run->add_option("--tpm-state", a->tpm_state,
+                  "give the pod a TPM 2.0 (swtpm) keeping its state in DIR (created when missing; "
+                  "the same DIR keeps the same attestation key). The pod then attests with TPM "
+                  "quotes, after measuring init-data into PCR 8 and its kernel command line into "
+                  "PCR 11");
+  run->add_option("--kernel-arg", a->kernel_args,
+                  "append ARG to the guest's kernel command line (repeatable; measured into PCR "
+                  "11 when the pod has a TPM)")
+      ->expected(1)
+      ->allow_extra_args(false);
   run->add_flag("--timings", a->timings, "print the time of each phase on stderr");
   run->add_flag("--dev", a->dev,
                 "allow-all agent policy (exec into the container), unless init-data sets one");

@@ -75,6 +75,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
   vc.tcg_cache_mib = c.tcg_cache_mib;
   vc.accel = c.accel;
   vc.run_dir = sb->run_dir_;
+  vc.tpm_state_dir = c.tpm_state_dir;
+  for (const auto& arg : c.kernel_args) vc.extra_cmdline += (vc.extra_cmdline.empty() ? "" : " ") + arg;
   for (int attempt = 1; attempt <= c.boot_attempts; ++attempt) {
     sb->agent_.reset();
     sb->tunnel_.reset();
@@ -101,6 +103,9 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
         return MakeError("Remote", "the agent's CreateSandbox answer is not valid");
       }
       say("agent ready (policy: " + sb->info_.agent_policy() + ")");
+      for (const auto& m : sb->info_.measurements())
+        say("measured into TPM PCR " + std::to_string(m.pcr()) + ": sha256 " + m.sha256() + " (" +
+            m.what() + ")");
       return sb;
     }
     if (auto ended = sb->VmEnded()) return MakeError("Unavailable", *ended);

@@ -34,6 +34,8 @@ struct SandboxConfig {
   std::map<std::string, std::string> registry_schemes;  // HOST:PORT -> http/https (a hint)
   int boot_timeout_ms = 60000;
   int boot_attempts = 2;  // a boot that prints nothing is retried
+  std::string tpm_state_dir;  // a TPM for the guest (swtpm state); "" = none
+  std::vector<std::string> kernel_args;  // appended to the guest's kernel command line
 };
 
 // Where the guest image is: $COCO_GUEST_DIR, else ../guest beside the running binary

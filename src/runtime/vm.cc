@@ -109,6 +109,8 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
   if (accel == "tcg") {
     if (uint64_t khz = HostTscKhz(); khz > 0) cmdline += " tsc_early_khz=" + std::to_string(khz);
   }
+  // microvm has no TPM2 ACPI table: the TIS driver is told where the device is, and polls.
+  if (!c.tpm_state_dir.empty()) cmdline += " tpm_tis.force=1 tpm_tis.interrupts=0";
   if (!c.extra_cmdline.empty()) cmdline += " " + c.extra_cmdline;
   std::vector<std::string> a = {
       c.qemu,
@@ -146,6 +148,11 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
       "-device",
       "virtio-serial-device,max_ports=8",
   };
+  if (!c.tpm_state_dir.empty()) {
+    a.insert(a.end(), {"-chardev", "socket,id=chrtpm,path=" + OptValue(c.run_dir + "/swtpm.sock"),
+                       "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device",
+                       "tpm-tis,tpmdev=tpm0"});
+  }
   int i = 0;
   for (const std::string& port : c.ports) {
     std::string id = "port" + std::to_string(i++);
@@ -177,6 +184,13 @@ Result<std::unique_ptr<Vm>> Vm::Launch(const VmConfig& c) {
   so.stderr_fd = log_fd;
   so.new_process_group = true;
   so.die_with_parent = true;  // no orphan QEMU if we are killed
+  if (!c.tpm_state_dir.empty()) {
+    auto s = vm->StartSwtpm(c, so);
+    if (!s.ok()) {
+      close(log_fd);
+      return s.error();
+    }
+  }
   auto pid = Spawn(QemuArgs(c, vm->accel_), so);
   close(log_fd);
   if (!pid.ok()) return pid.error();
@@ -221,7 +235,42 @@ bool Vm::WaitExit(int timeout_ms) {
   return true;
 }
 
+Status Vm::StartSwtpm(const VmConfig& c, const SpawnOptions& so) {
+  if (mkdir(c.tpm_state_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return MakeError("Io", "cannot create the TPM state directory " + c.tpm_state_dir + ": " +
+                               std::strerror(errno));
+  std::string sock = c.run_dir + "/swtpm.sock";
+  // --terminate: swtpm ends when QEMU closes the control channel.
+  auto pid = Spawn({c.swtpm, "socket", "--tpm2", "--tpmstate", "dir=" + OptValue(c.tpm_state_dir),
+                    "--ctrl", "type=unixio,path=" + OptValue(sock), "--terminate", "--log",
+                    "file=" + OptValue(c.run_dir + "/swtpm.log")},
+                   so);
+  if (!pid.ok())
+    return MakeError(pid.error().kind, "the guest's TPM (swtpm): " + pid.error().message +
+                                           " (install swtpm, or run without a TPM)");
+  swtpm_pid_ = *pid;
+  // QEMU fails at once if the socket is not there yet.
+  for (int i = 0; i < 400; ++i) {
+    if (access(sock.c_str(), F_OK) == 0) return Status::Ok();
+    int st;
+    if (waitpid(swtpm_pid_, &st, WNOHANG) == swtpm_pid_) {
+      swtpm_pid_ = -1;
+      std::string words = ReadFile(c.run_dir + "/swtpm.log").ok()
+                              ? *ReadFile(c.run_dir + "/swtpm.log")
+                              : "";
+      return MakeError("Unavailable", "swtpm " + DescribeWaitStatus(st) + ": " + words);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return MakeError("Unavailable", "swtpm did not create " + sock + " within 2 s");
+}
+
 void Vm::Kill() {
+  if (swtpm_pid_ > 0) {
+    kill(swtpm_pid_, SIGKILL);
+    waitpid(swtpm_pid_, nullptr, 0);
+    swtpm_pid_ = -1;
+  }
   if (pid_ <= 0 || reaped_) return;
   kill(pid_, SIGKILL);
   int st;

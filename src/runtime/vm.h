@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/subprocess.h"
 
 namespace coco::runtime {
 
@@ -35,6 +36,10 @@ struct VmConfig {
   std::string run_dir;     // sockets and the console log go here (must exist, private)
   std::vector<std::string> ports = {"coco.agent", "coco.tunnel"};  // virtio-serial port names
   std::string extra_cmdline;
+  // A TPM 2.0 for the guest: swtpm keeps its state here (created when missing; the same
+  // directory gives the same endorsement key, so the same attestation key). "" = no TPM.
+  std::string tpm_state_dir;
+  std::string swtpm = "swtpm";
 };
 
 class Vm {
@@ -50,7 +55,7 @@ class Vm {
   bool Running(int* status = nullptr);
   // Waits up to timeout_ms for QEMU to end by itself; true if it did.
   bool WaitExit(int timeout_ms);
-  // SIGKILL to QEMU and reap it. Idempotent.
+  // SIGKILL to QEMU (and the guest's swtpm) and reap them. Idempotent.
   void Kill();
   pid_t pid() const { return pid_; }
   const std::string& console_log() const { return console_log_; }
@@ -64,7 +69,9 @@ class Vm {
 
  private:
   Vm() = default;
+  Status StartSwtpm(const VmConfig& c, const SpawnOptions& so);
   pid_t pid_ = -1;
+  pid_t swtpm_pid_ = -1;  // the guest's TPM, when it has one
   bool reaped_ = false;
   int status_ = 0;
   std::string run_dir_, console_log_, accel_;
