@@ -94,8 +94,8 @@ Result<nlohmann::json> VerifyTdxEvidence(const TdxEvidence& e, const TdxVerifyOp
                                          const std::optional<Bytes>& expected_init_data) {
   if (!opts.collateral)
     return Fail("collateral",
-                "none configured: give a collateral directory (--collateral, or "
-                "[tdx] collateral_dir in the broker's config)");
+                "none configured: give a collateral directory or a PCCS (--collateral or --pccs; "
+                "[tdx] collateral_dir or pccs_url in the broker's config)");
   std::time_t at = opts.at ? *opts.at : std::time(nullptr);
   COCO_ASSIGN_OR_RETURN(TdxQuote q, ParseTdxQuote(e.quote));
   TdxSignatureOptions so;

@@ -6,6 +6,7 @@
 #include "attestation/snp.h"
 #include "attestation/tdx.h"
 #include "attestation/tdx_collateral.h"
+#include "attestation/tdx_collateral_pccs.h"
 #include "attestation/tpm.h"
 #include "base/file.h"
 #include "cli/commands.h"
@@ -21,6 +22,8 @@ struct EvidenceOptions {
   std::string cert_table;
   std::string vcek_dir;
   std::string collateral;
+  std::string pccs;
+  std::string pccs_ca;
   std::string at;
   std::string report_data_hex;
   std::string init_data_file;
@@ -100,18 +103,26 @@ Status RunSnp(const EvidenceOptions& o, const std::string& data, const nlohmann:
 
 Status RunTdx(const EvidenceOptions& o, const std::string& data, const nlohmann::json* j,
               const std::optional<Bytes>& report_data, const std::optional<Bytes>& init_data) {
-  if (o.collateral.empty())
+  if (o.collateral.empty() == o.pccs.empty())
     return MakeError("InvalidArgument",
                      "TDX evidence needs Intel's collateral to grade its TCB: give --collateral "
                      "DIR (tcb_info_<FMSPC>.json, qe_identity.json, tcb_signing_chain.pem, "
-                     "pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der})");
+                     "pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der}) or --pccs "
+                     "URL, one of them");
   attestation::TdxVerifyOptions vo;
   attestation::TdxCollateralOptions co;
   if (!o.at.empty()) {
     COCO_ASSIGN_OR_RETURN(std::time_t at, crypto::ParseRfc3339(o.at));
     vo.at = co.at = at;
   }
-  vo.collateral = attestation::NewTdxCollateralDir(o.collateral, co);
+  if (!o.collateral.empty()) {
+    vo.collateral = attestation::NewTdxCollateralDir(o.collateral, co);
+  } else {
+    attestation::PccsOptions po;
+    po.url = o.pccs;
+    if (!o.pccs_ca.empty()) po.ca_files.push_back(o.pccs_ca);
+    COCO_ASSIGN_OR_RETURN(vo.collateral, attestation::NewTdxCollateralPccs(po, co));
+  }
   attestation::TdxEvidence e;
   if (j) {
     COCO_ASSIGN_OR_RETURN(e, attestation::TdxEvidenceFromJson(*j));
@@ -201,7 +212,8 @@ void AddEvidenceCommands(CLI::App& app) {
       "verify TEE evidence offline and print its claims as JSON (upstream's claim names)\n"
       "FILE is upstream's evidence JSON (as an attester sends it: SNP, TDX or TPM), a raw SNP "
       "report (1184 bytes) or a raw TD quote.\nSNP certificates come from the evidence, --cert, "
-      "--cert-table or --vcek-dir; TDX collateral from --collateral. AMD's and Intel's roots "
+      "--cert-table or --vcek-dir; TDX collateral from --collateral or --pccs. AMD's and Intel's "
+      "roots "
       "are built in and nothing is fetched from the network.\n"
       "On failure the check that failed is named and the exit code is 1.\n\n"
       "Examples:\n"
@@ -222,6 +234,9 @@ void AddEvidenceCommands(CLI::App& app) {
                      "TDX collateral directory: tcb_info_<FMSPC>.json, qe_identity.json, "
                      "tcb_signing_chain.pem, pck_crl_{platform,processor}.{pem,der}, "
                      "root_ca_crl.{pem,der}");
+  verify->add_option("--pccs", o->pccs,
+                     "fetch TDX collateral from this PCCS or Intel PCS (v4 API base URL)");
+  verify->add_option("--pccs-ca", o->pccs_ca, "PEM CA of the PCCS's TLS certificate");
   verify->add_option("--at", o->at,
                      "check certificate validity as of this RFC 3339 time instead of now");
   verify->add_option("--report-data", o->report_data_hex,

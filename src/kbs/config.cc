@@ -94,8 +94,13 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       return MakeError("InvalidArgument", "snp.max_vmpl must be 0 to 3");
   }
   if (auto* tdx = doc["tdx"].as_table()) {
-    COCO_RETURN_IF_ERROR(CheckKeys(*tdx, {"collateral_dir"}, "tdx."));
+    COCO_RETURN_IF_ERROR(CheckKeys(*tdx, {"collateral_dir", "pccs_url", "pccs_ca_file"}, "tdx."));
     COCO_RETURN_IF_ERROR(Read(*tdx, "collateral_dir", &c->tdx_collateral_dir, "tdx."));
+    COCO_RETURN_IF_ERROR(Read(*tdx, "pccs_url", &c->tdx_pccs_url, "tdx."));
+    COCO_RETURN_IF_ERROR(Read(*tdx, "pccs_ca_file", &c->tdx_pccs_ca_file, "tdx."));
+    if (!c->tdx_collateral_dir.empty() && !c->tdx_pccs_url.empty())
+      return MakeError("InvalidArgument",
+                       "tdx.collateral_dir and tdx.pccs_url are exclusive: give one");
   }
   if (auto* tpm = doc["tpm"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*tpm, {"trusted_aks"}, "tpm."));
@@ -150,10 +155,12 @@ const char* ConfigReference() {
   vcek_dir = ""                    # offline VCEKs: DIR/vcek/<hwid>/[bl.._tee.._snp.._ucode.._]vcek.der
   max_vmpl = 0                     # highest VMPL a report may come from
 
-  [tdx]                            # TDX quotes (Intel's SGX root is built in; no PCS fetch)
+  [tdx]                            # TDX quotes (Intel's SGX root is built in)
   collateral_dir = ""              # tcb_info_<FMSPC>.json, qe_identity.json, tcb_signing_chain.pem,
-                                   # pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der};
-                                   # unset: TDX evidence is refused
+                                   # pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der}
+  pccs_url = ""                    # or fetch it from a PCCS / Intel PCS (v4 API), kept for an hour
+  pccs_ca_file = ""                # PEM CA of a PCCS with its own TLS certificate
+                                   # neither set: TDX evidence is refused
 
   [tpm]                            # TPM 2.0 quotes
   trusted_aks = []                 # PEM attestation keys; when set, quotes from others are refused

@@ -29,7 +29,8 @@ struct Config {
   // carries no certificates, and the highest VMPL accepted.
   std::string snp_vcek_dir;
   int64_t snp_max_vmpl = 0;
-  std::string tdx_collateral_dir;  // empty: TDX evidence is refused
+  std::string tdx_collateral_dir;  // both empty: TDX evidence is refused
+  std::string tdx_pccs_url, tdx_pccs_ca_file;
   // TPM verifier: when not empty, quotes are accepted only from these attestation keys (PEM).
   std::vector<std::string> tpm_trusted_aks;
 };

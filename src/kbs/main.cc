@@ -11,6 +11,7 @@
 #include "attestation/snp.h"
 #include "attestation/tdx.h"
 #include "attestation/tdx_collateral.h"
+#include "attestation/tdx_collateral_pccs.h"
 #include "attestation/tpm.h"
 #include "attestation/verifier.h"
 #include "base/file.h"
@@ -127,6 +128,14 @@ int Serve(Config config, const std::string& port_file) {
   attestation::TdxVerifyOptions tdx;  // without collateral, TDX evidence is refused with why
   if (!config.tdx_collateral_dir.empty())
     tdx.collateral = attestation::NewTdxCollateralDir(config.tdx_collateral_dir, {});
+  if (!config.tdx_pccs_url.empty()) {
+    attestation::PccsOptions po;
+    po.url = config.tdx_pccs_url;
+    if (!config.tdx_pccs_ca_file.empty()) po.ca_files.push_back(config.tdx_pccs_ca_file);
+    auto pccs = attestation::NewTdxCollateralPccs(po, {});
+    if (!pccs.ok()) return Fatal("tdx.pccs_url: " + pccs.error().message);
+    tdx.collateral = std::move(*pccs);
+  }
   verifiers.push_back(attestation::NewTdxVerifier(std::move(tdx)));
   attestation::TpmVerifyOptions tpm;
   for (const auto& f : config.tpm_trusted_aks) {

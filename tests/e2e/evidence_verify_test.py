@@ -9,15 +9,18 @@ Env: COCO_CLI (coco binary).
 
 import base64
 import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.parse
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,6 +184,66 @@ def tdx():
         os.unlink(bad)
     rc, _, err = verify(quote_path)
     check(rc == 1 and "--collateral" in err, "no collateral: says to give --collateral")
+    pccs(quote_path, coll, at)
+
+
+def pccs(quote_path, coll, at):
+    """The same collateral served as a PCCS serves it (v4 paths, issuer chains URL-encoded in
+    headers, the root CA CRL as hex text), from a server on 127.0.0.1."""
+    chain = open(os.path.join(coll, "tcb_signing_chain.pem")).read()
+    files = {
+        "/tdx/certification/v4/tcb?fmspc=00A06D080000":
+            ("tcb_info_00A06D080000.json", "TCB-Info-Issuer-Chain"),
+        "/tdx/certification/v4/qe/identity":
+            ("qe_identity.json", "SGX-Enclave-Identity-Issuer-Chain"),
+        "/sgx/certification/v4/pckcrl?ca=platform&encoding=der": ("pck_crl_platform.pem", None),
+    }
+    seen = []
+
+    class Pccs(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            if self.path == "/sgx/certification/v4/rootcacrl":
+                body = open(os.path.join(coll, "root_ca_crl.der"), "rb").read().hex().encode()
+                header = None
+            elif self.path in files:
+                name, header = files[self.path]
+                body = open(os.path.join(coll, name), "rb").read()
+                if name.endswith(".pem"):
+                    body = x509.load_pem_x509_crl(body).public_bytes(serialization.Encoding.DER)
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            if header and not broken_headers:
+                self.send_header(header, urllib.parse.quote(chain))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    broken_headers = False
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pccs)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d" % srv.server_address[1]
+    try:
+        rc, out, err = verify(quote_path, "--pccs", url, "--at", at)
+        check(rc == 0, "coco: tdx_quote_6 verifies with collateral from a PCCS (%s)" % err.strip())
+        if rc == 0:
+            check(json.loads(out)["tcb_status"] == "OutOfDate", "coco: the PCCS path grades alike")
+        check("/tdx/certification/v4/tcb?fmspc=00A06D080000" in seen,
+              "coco asked the PCCS for the quote's FMSPC (%s)" % seen)
+        rc, _, err = verify(quote_path, "--pccs", url + "/nowhere", "--at", at)
+        check(rc == 1 and "answered 404" in err, "a PCCS that answers 404 is named (%s)"
+              % err.strip())
+        broken_headers = True  # the handler reads it at request time
+        rc, _, err = verify(quote_path, "--pccs", url, "--at", at)
+        check(rc == 1 and "TCB-Info-Issuer-Chain" in err,
+              "a PCCS answer without its issuer chain header is refused (%s)" % err.strip())
+    finally:
+        srv.shutdown()
 
 
 def broker_path():
@@ -205,6 +268,41 @@ def broker_path():
         c = h.RcarClient(broker.url)
         r = c.auth_raw(tee="sample")
         check(r.status != 200, "broker without --dev still refuses the sample TEE")
+        # TDX without configured collateral: refused, saying what to configure.
+        c = h.RcarClient(broker.url)
+        c.auth(tee="tdx")
+        body = c.attestation_body()
+        quote = open(os.path.join(DATA, "..", "tdx", "tdx_quote_6.dat"), "rb").read()
+        body["tee-evidence"]["primary_evidence"] = {"quote": base64.b64encode(quote).decode(),
+                                                    "cc_eventlog": None}
+        r = c.request("POST", "/kbs/v0/attest", body)
+        check(r.status == 401 and "collateral_dir" in r.text(),
+              "broker: TDX evidence without collateral says what to configure (%s)"
+              % r.text()[:200])
+    finally:
+        broker.stop()
+    # With Intel's collateral: recorded TDX evidence passes the chain, the signatures and the
+    # TCB grading, and stops at the REPORT_DATA binding.
+    coll = os.path.abspath(os.path.join(DATA, "..", "tdx", "collateral"))
+    cfg = os.path.join(h.make_tmpdir("coco-tdx-kbs-"), "kbs.toml")
+    with open(cfg, "w") as f:
+        f.write('[tdx]\ncollateral_dir = "%s"\n' % coll)
+    broker = h.Broker(name="tdx", dev=False, extra_args=["--config", cfg]).init().start()
+    try:
+        quote = open(os.path.join(coll, "..", "tdx_quote_6.dat"), "rb").read()
+        for tamper, want in ((False, "TDX report data"), (True, "TDX signature")):
+            q = bytearray(quote)
+            if tamper:
+                q[48 + 200] ^= 1  # MRTD
+            c = h.RcarClient(broker.url)
+            c.auth(tee="tdx")
+            body = c.attestation_body()
+            body["tee-evidence"]["primary_evidence"] = {"quote": base64.b64encode(q).decode(),
+                                                        "cc_eventlog": None}
+            r = c.request("POST", "/kbs/v0/attest", body)
+            check(r.status == 401 and want in r.text(),
+                  "broker: %s TDX evidence stops at \"%s\" (%d %s)"
+                  % ("tampered" if tamper else "recorded", want, r.status, r.text()[:160]))
     finally:
         broker.stop()
 

@@ -1,0 +1,132 @@
+// Collateral from a PCCS (Intel's Provisioning Certificate Caching Service) or Intel's PCS, over
+// the v4 API:
+//   GET {url}/tdx/certification/v4/tcb?fmspc=F    body: TCB info; TCB-Info-Issuer-Chain
+//   GET {url}/tdx/certification/v4/qe/identity    body: QE identity
+//   GET {url}/sgx/certification/v4/pckcrl?ca=platform|processor&encoding=der
+//   GET {url}/sgx/certification/v4/rootcacrl      body: the CRL, DER or (PCCS) its hex text
+// Issuer chains come URL-encoded in headers. Everything fetched is checked against Intel's root
+// as from a directory, so the transport needs no trust; answers are kept for `cache_seconds`.
+#include <chrono>
+#include <map>
+
+#include "attestation/tdx_collateral_pccs.h"
+#include "oci/registry.h"
+#include "oci/registry_http.h"
+
+namespace coco::attestation {
+
+namespace {
+
+Error Fail(const std::string& why) { return MakeError("Evidence", "TDX collateral: " + why); }
+
+std::string UrlDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      auto hex = HexDecode(s.substr(i + 1, 2));
+      if (hex.ok()) {
+        out += static_cast<char>((*hex)[0]);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
+bool AllHex(const std::string& s) {
+  if (s.empty() || s.size() % 2 != 0) return false;
+  for (char c : s)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+class PccsSource : public TdxCollateralSource {
+ public:
+  PccsSource(PccsOptions o, TdxCollateralOptions co, std::unique_ptr<oci::RegistryHttp> http)
+      : o_(std::move(o)), co_(std::move(co)), http_(std::move(http)) {
+    while (!o_.url.empty() && o_.url.back() == '/') o_.url.pop_back();
+  }
+
+  Result<std::shared_ptr<const TdxCollateral>> Get(const Bytes& fmspc, bool platform_ca) override {
+    std::string key = HexEncode(fmspc) + (platform_ca ? "/platform" : "/processor");
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && now < it->second.until) return it->second.collateral;
+    TdxCollateralFiles files;
+    std::string upper = HexEncode(fmspc);
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    COCO_ASSIGN_OR_RETURN(oci::HttpResponse tcb,
+                          Fetch("/tdx/certification/v4/tcb?fmspc=" + upper, "TCB info"));
+    files.tcb_info = tcb.body;
+    auto chain = tcb.headers.find("tcb-info-issuer-chain");
+    if (chain == tcb.headers.end())
+      return Fail(o_.url + " sent the TCB info without a TCB-Info-Issuer-Chain header");
+    files.tcb_signing_chain = UrlDecode(chain->second);
+    COCO_ASSIGN_OR_RETURN(oci::HttpResponse qe,
+                          Fetch("/tdx/certification/v4/qe/identity", "QE identity"));
+    files.qe_identity = qe.body;
+    COCO_ASSIGN_OR_RETURN(oci::HttpResponse pck,
+                          Fetch(std::string("/sgx/certification/v4/pckcrl?ca=") +
+                                    (platform_ca ? "platform" : "processor") + "&encoding=der",
+                                "PCK CRL"));
+    files.pck_crl = ToBytes(pck.body);
+    COCO_ASSIGN_OR_RETURN(oci::HttpResponse root,
+                          Fetch("/sgx/certification/v4/rootcacrl", "root CA CRL"));
+    if (AllHex(root.body)) {
+      COCO_ASSIGN_OR_RETURN(files.root_ca_crl, HexDecode(root.body));
+    } else {
+      files.root_ca_crl = ToBytes(root.body);
+    }
+    auto c = LoadTdxCollateral(files, co_);
+    if (!c.ok())
+      return MakeError(c.error().kind, c.error().message + " (collateral from " + o_.url + ")");
+    auto shared = std::make_shared<const TdxCollateral>(std::move(*c));
+    cache_[key] = Entry{shared, now + std::chrono::seconds(o_.cache_seconds)};
+    return shared;
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const TdxCollateral> collateral;
+    std::chrono::steady_clock::time_point until;
+  };
+
+  Result<oci::HttpResponse> Fetch(const std::string& path, const std::string& what) {
+    oci::HttpRequest req;
+    req.url = o_.url + path;
+    req.max_body = 1 << 20;
+    COCO_ASSIGN_OR_RETURN(oci::HttpResponse r, http_->Perform(req, true));
+    if (r.transport)
+      return Fail("cannot fetch the " + what + " from " + req.url + ": " + r.transport->message);
+    if (r.status != 200)
+      return Fail(req.url + " answered " + std::to_string(r.status) + " for the " + what +
+                  (r.body.empty() ? "" : ": " + r.body.substr(0, 200)));
+    return r;
+  }
+
+  PccsOptions o_;
+  TdxCollateralOptions co_;
+  std::unique_ptr<oci::RegistryHttp> http_;
+  std::mutex mu_;
+  std::map<std::string, Entry> cache_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<TdxCollateralSource>> NewTdxCollateralPccs(PccsOptions o,
+                                                                  TdxCollateralOptions co) {
+  if (o.url.rfind("https://", 0) != 0 && o.url.rfind("http://", 0) != 0)
+    return MakeError("InvalidArgument", "the PCCS URL must start with https:// or http://: " + o.url);
+  oci::RegistryOptions ro;
+  ro.ca_files = o.ca_files;
+  ro.max_attempts = 2;
+  ro.connect_timeout_s = 10;
+  COCO_ASSIGN_OR_RETURN(auto http, oci::NewCurlRegistryHttp(ro));
+  return std::unique_ptr<TdxCollateralSource>(
+      std::make_unique<PccsSource>(std::move(o), std::move(co), std::move(http)));
+}
+
+}  // namespace coco::attestation
