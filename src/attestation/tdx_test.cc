@@ -102,34 +102,39 @@ TEST(TdxSignatures, RealQuotesVerify) {
 }
 
 TEST(TdxSignatures, EveryFlipNamesItsCheck) {
-  Bytes raw = ReadData("tdx/tdx_quote_4.dat");
-  auto q = *ParseTdxQuote(raw);
-  size_t sig = kTdxHeaderSize + kTdxBody10Size + 4;  // the signature data
-  size_t qe_report = sig + 128 + 6;
-  size_t auth = qe_report + kSgxReportSize + 64 + 2;
-  auto flip = [&](size_t at) {
+  for (const char* f : {"tdx/tdx_quote_4.dat", "tdx/tdx_quote_5.dat", "tdx/tdx_quote_6.dat"}) {
+    SCOPED_TRACE(f);
+    Bytes raw = ReadData(f);
+    auto q = *ParseTdxQuote(raw);
+    size_t sig = q.signed_part.size() + 4;  // the signature data, after its length
+    size_t qe_report = sig + 128 + 6;
+    size_t auth = qe_report + kSgxReportSize + 64 + 2;
+    auto flip = [&](size_t at) {
+      Bytes b = raw;
+      b[at] ^= 0x01;
+      return ErrorOf(b);
+    };
+    for (size_t i = 0; i < q.signed_part.size(); i += 11) {
+      std::string err = flip(i);
+      // Some header flips make the quote unparsable (version, TEE type, body type): refused.
+      EXPECT_TRUE(err.find("TDX signature") != std::string::npos ||
+                  err.find("TDX quote") != std::string::npos)
+          << "byte " << i << ": " << err;
+    }
+    EXPECT_NE(flip(sig + 5).find("TDX signature"), std::string::npos);       // r
+    EXPECT_NE(flip(sig + 64 + 5).find("TDX QE report"), std::string::npos);  // attestation key
+    EXPECT_NE(flip(qe_report + 10).find("TDX QE report"), std::string::npos);
+    EXPECT_NE(flip(qe_report + kSgxReportSize + 3).find("TDX QE report"), std::string::npos);
+    EXPECT_NE(flip(auth + 1).find("TDX QE report: its report data"), std::string::npos);
+    // Inside the PEM chain: a base64 character swapped breaks a certificate.
+    size_t pem = raw.size() - 200;
+    while (raw[pem] == 0) --pem;  // tdx_quote_6 ends in zero padding
+    pem -= 100;
     Bytes b = raw;
-    b[at] ^= 0x01;
-    return ErrorOf(b);
-  };
-  for (size_t i = 0; i < kTdxHeaderSize + kTdxBody10Size; i += 11) {
-    std::string err = flip(i);
-    // Some header flips make the quote unparsable (version, TEE type): also refused.
-    EXPECT_TRUE(err.find("TDX signature") != std::string::npos ||
-                err.find("TDX quote") != std::string::npos)
-        << "byte " << i << ": " << err;
+    b[pem] = b[pem] == 'A' ? 'B' : 'A';
+    std::string err = ErrorOf(b);
+    EXPECT_NE(err.find("TDX PCK"), std::string::npos) << err;
   }
-  EXPECT_NE(flip(sig + 5).find("TDX signature"), std::string::npos);       // r
-  EXPECT_NE(flip(sig + 64 + 5).find("TDX QE report"), std::string::npos);  // attestation key
-  EXPECT_NE(flip(qe_report + 10).find("TDX QE report"), std::string::npos);
-  EXPECT_NE(flip(qe_report + kSgxReportSize + 3).find("TDX QE report"), std::string::npos);
-  EXPECT_NE(flip(auth + 1).find("TDX QE report: its report data"), std::string::npos);
-  // Inside the PEM chain: a base64 character swapped breaks a certificate.
-  size_t pem = raw.size() - 200;
-  Bytes b = raw;
-  b[pem] = b[pem] == 'A' ? 'B' : 'A';
-  std::string err = ErrorOf(b);
-  EXPECT_NE(err.find("TDX PCK"), std::string::npos) << err;
 }
 
 }  // namespace
