@@ -1,8 +1,8 @@
 // Intel's SGX Root CA (the anchor of every PCK certificate chain), the PCK certificate's SGX
 // extensions, and the TDX quote's signature chain.
 #include <algorithm>
+#include <map>
 #include <mutex>
-#include <set>
 
 #include "attestation/tdx.h"
 #include "crypto/crypto.h"
@@ -161,73 +161,59 @@ Result<PckInfo> ParsePckExtensions(const crypto::Certificate& pck) {
   return info;
 }
 
-// Chains whose signatures were already checked (signatures do not expire; validity is checked
-// on every use), keyed by the hash of their certificates.
+// PCK chains already checked (signatures and extensions; validity is checked on every use),
+// keyed by the hash of the root and the chain's PEM text as the quote carries it.
 class VerifiedPckChains {
  public:
   static VerifiedPckChains& Get() {
     static VerifiedPckChains chains;
     return chains;
   }
-  static Bytes Key(const crypto::Certificate& a, const crypto::Certificate& b,
-                   const crypto::Certificate& c) {
+  static Bytes Key(const crypto::Certificate& root, const std::string& pem) {
     crypto::Hasher h(crypto::HashAlg::kSha256);
-    for (const auto* cert : {&a, &b, &c}) {
-      uint64_t n = cert->der().size();
-      h.Update(&n, sizeof n);
-      h.Update(cert->der().data(), cert->der().size());
-    }
+    uint64_t n = root.der().size();
+    h.Update(&n, sizeof n);
+    h.Update(root.der().data(), root.der().size());
+    h.Update(pem.data(), pem.size());
     return h.Finish();
   }
-  bool Contains(const Bytes& key) {
+  std::optional<PckInfo> Find(const Bytes& key) {
     std::lock_guard<std::mutex> lock(mu_);
-    return verified_.count(key) != 0;
+    auto it = verified_.find(key);
+    if (it == verified_.end()) return std::nullopt;
+    return it->second;
   }
-  void Add(const Bytes& key) {
+  void Add(const Bytes& key, const PckInfo& info) {
     std::lock_guard<std::mutex> lock(mu_);
     if (verified_.size() >= 4096) verified_.clear();
-    verified_.insert(key);
+    verified_.emplace(key, info);
   }
 
  private:
   std::mutex mu_;
-  std::set<Bytes> verified_;
+  std::map<Bytes, PckInfo> verified_;
 };
 
-Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOptions& o) {
-  std::time_t at = o.at ? *o.at : std::time(nullptr);
-  auto chain = crypto::Certificate::AllFromPem(q.pck_chain_pem);
+// The PCK chain's signatures up to `root` and the PCK certificate's extensions.
+Result<PckInfo> CheckPckChain(const std::string& pem, const crypto::Certificate& root) {
+  auto chain = crypto::Certificate::AllFromPem(pem);
   if (!chain.ok()) return Fail("PCK certificate chain", chain.error().message);
   if (chain->size() != 3)
     return Fail("PCK certificate chain", "has " + std::to_string(chain->size()) +
                                              " certificates, expected PCK, CA and root");
   const crypto::Certificate& pck = (*chain)[0];
   const crypto::Certificate& ca = (*chain)[1];
-  std::optional<crypto::Certificate> anchor = o.root;
-  if (!anchor) {
-    COCO_ASSIGN_OR_RETURN(crypto::Certificate intel, IntelSgxRootCa());
-    anchor = intel;
-  }
-  const crypto::Certificate& root = *anchor;
   if (!((*chain)[2] == root))
     return Fail("PCK certificate chain", "its root is not Intel's SGX Root CA");
   COCO_ASSIGN_OR_RETURN(std::string ca_cn, ca.SubjectCommonName());
   if (ca_cn != "Intel SGX PCK Platform CA" && ca_cn != "Intel SGX PCK Processor CA")
     return Fail("PCK certificate chain",
                 "the intermediate is \"" + ca_cn + "\", not a PCK Platform or Processor CA");
-  Bytes chain_key = VerifiedPckChains::Key(root, ca, pck);
-  if (!VerifiedPckChains::Get().Contains(chain_key)) {
-    using Link = std::pair<const crypto::Certificate*, const crypto::Certificate*>;
-    for (const Link& link : {Link{&pck, &ca}, Link{&ca, &root}, Link{&root, &root}}) {
-      const auto& [child, parent] = link;
-      if (auto s = child->VerifySignedBy(*parent); !s.ok())
-        return Fail("PCK certificate chain", s.error().message);
-    }
-    VerifiedPckChains::Get().Add(chain_key);
-  }
-  for (const crypto::Certificate* c : {&pck, &ca, &root}) {
-    if (auto s = c->CheckValidAt(at); !s.ok())
-      return Fail("certificate validity", s.error().message);
+  using Link = std::pair<const crypto::Certificate*, const crypto::Certificate*>;
+  for (const Link& link : {Link{&pck, &ca}, Link{&ca, &root}, Link{&root, &root}}) {
+    const auto& [child, parent] = link;
+    if (auto s = child->VerifySignedBy(*parent); !s.ok())
+      return Fail("PCK certificate chain", s.error().message);
   }
   COCO_ASSIGN_OR_RETURN(PckInfo info, ParsePckExtensions(pck));
   info.platform_ca = ca_cn == "Intel SGX PCK Platform CA";
@@ -239,6 +225,31 @@ Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOp
     return Fail("PCK extensions",
                 info.platform_ca ? "a Platform CA PCK without platform instance or configuration"
                                  : "a Processor CA PCK with platform instance or configuration");
+  return info;
+}
+
+Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOptions& o) {
+  std::time_t at = o.at ? *o.at : std::time(nullptr);
+  std::optional<crypto::Certificate> anchor = o.root;
+  if (!anchor) {
+    COCO_ASSIGN_OR_RETURN(crypto::Certificate intel, IntelSgxRootCa());
+    anchor = intel;
+  }
+  const crypto::Certificate& root = *anchor;
+  Bytes chain_key = VerifiedPckChains::Key(root, q.pck_chain_pem);
+  std::optional<PckInfo> cached = VerifiedPckChains::Get().Find(chain_key);
+  if (!cached) {
+    COCO_ASSIGN_OR_RETURN(PckInfo checked, CheckPckChain(q.pck_chain_pem, root));
+    VerifiedPckChains::Get().Add(chain_key, checked);
+    cached = std::move(checked);
+  }
+  PckInfo info = std::move(*cached);
+  const crypto::Certificate& pck = *info.pck_cert;
+  const crypto::Certificate& ca = *info.ca_cert;
+  for (const crypto::Certificate* c : {&pck, &ca, &root}) {
+    if (auto s = c->CheckValidAt(at); !s.ok())
+      return Fail("certificate validity", s.error().message);
+  }
 
   // The QE report, signed by the PCK key.
   COCO_ASSIGN_OR_RETURN(crypto::Key pck_key, pck.PublicKey());
