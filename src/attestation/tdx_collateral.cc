@@ -138,7 +138,10 @@ Result<Signed> ReadSigned(const std::string& text, const char* key, const std::s
   s.body = *body;
   nlohmann::json whole = nlohmann::json::parse(text, nullptr, false);
   if (whole.is_discarded() || !whole.is_object()) return Fail(name, "is not a JSON object");
-  s.value = whole[key];
+  // The content is read from the signed text itself, never from a second copy elsewhere.
+  s.value = nlohmann::json::parse(s.body, nullptr, false);
+  if (s.value.is_discarded() || !s.value.is_object())
+    return Fail(name, "\"" + std::string(key) + "\" is not a JSON object");
   if (!whole.contains("signature") || !whole["signature"].is_string())
     return Fail(name, "has no \"signature\"");
   auto sig = HexDecode(whole["signature"].get<std::string>());
@@ -325,6 +328,7 @@ Result<std::string_view> RawJsonMember(std::string_view json, std::string_view k
   ws();
   if (i >= json.size() || json[i] != '{') return fail("not an object");
   ++i;
+  std::optional<std::string_view> found;
   for (;;) {
     ws();
     if (i >= json.size() || json[i] != '"') return fail("expected a member name");
@@ -337,7 +341,10 @@ Result<std::string_view> RawJsonMember(std::string_view json, std::string_view k
     ws();
     size_t value_start = i;
     if (!skip_value()) return fail("unterminated value");
-    if (name == key) return json.substr(value_start, i - value_start);
+    if (name == key) {
+      if (found) return fail("member \"" + std::string(key) + "\" appears twice");
+      found = json.substr(value_start, i - value_start);
+    }
     ws();
     if (i < json.size() && json[i] == ',') {
       ++i;
@@ -346,6 +353,7 @@ Result<std::string_view> RawJsonMember(std::string_view json, std::string_view k
     if (i < json.size() && json[i] == '}') break;
     return fail("expected ',' or '}'");
   }
+  if (found) return *found;
   return MakeError("NotFound", "no member \"" + std::string(key) + "\"");
 }
 

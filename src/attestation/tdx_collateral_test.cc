@@ -61,6 +61,10 @@ TEST(RawJsonMember, ReturnsTheTextAsWritten) {
   EXPECT_FALSE(RawJsonMember("[1]", "a").ok());
   EXPECT_FALSE(RawJsonMember(R"({"a":{"b":1)", "a").ok());
   EXPECT_FALSE(RawJsonMember(R"({"a" 1})", "a").ok());
+  // A second copy of the member (a JSON parser would keep the last) is refused.
+  auto twice = RawJsonMember(R"({"a":1,"b":2,"a":3})", "a");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.error().message.find("appears twice"), std::string::npos);
   EXPECT_FALSE(RawJsonMember(R"({"a":"unterminated)", "a").ok());
 }
 
@@ -163,6 +167,11 @@ TEST(TdxCollateral, EveryBrokenPartNamesItsCheck) {
   t = f;
   t.tcb_info.insert(t.tcb_info.find("\"version\""), " ");
   EXPECT_NE(LoadError(t).find("TDX TCB info: its signature"), std::string::npos);
+  // A forged second tcbInfo after the signed one: refused, not read.
+  t = f;
+  t.tcb_info.insert(t.tcb_info.rfind(",\"signature\""),
+                    ",\"tcbInfo\":{\"id\":\"TDX\",\"version\":3}");
+  EXPECT_NE(LoadError(t).find("appears twice"), std::string::npos) << LoadError(t);
   // The QE identity signed, but swapped in for the TCB info.
   t = f;
   t.tcb_info = f.qe_identity;
