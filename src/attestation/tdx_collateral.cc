@@ -407,6 +407,19 @@ Result<TdxCollateral> LoadTdxCollateral(const TdxCollateralFiles& files,
   return c;
 }
 
+Status ParseTdxCollateralJsonUnverified(const std::string& tcb_info, const std::string& qe_identity,
+                                        TdxCollateral* c) {
+  if (!tcb_info.empty()) {
+    COCO_ASSIGN_OR_RETURN(Signed tcb, ReadSigned(tcb_info, "tcbInfo", "TCB info"));
+    COCO_RETURN_IF_ERROR(ReadTcbInfo(tcb, c));
+  }
+  if (!qe_identity.empty()) {
+    COCO_ASSIGN_OR_RETURN(Signed qe, ReadSigned(qe_identity, "enclaveIdentity", "QE identity"));
+    COCO_RETURN_IF_ERROR(ReadQeIdentity(qe, c));
+  }
+  return Status::Ok();
+}
+
 Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, const TdxCollateral& c,
                                      std::time_t at) {
   // The collateral must be for this platform.

@@ -82,6 +82,12 @@ struct TdxCollateralOptions {
 Result<TdxCollateral> LoadTdxCollateral(const TdxCollateralFiles& files,
                                         const TdxCollateralOptions& opts);
 
+// Reads the TCB info and QE identity documents into `c` WITHOUT checking their signatures (an
+// empty text is skipped). For fuzzing and diagnostics only; LoadTdxCollateral is the checked
+// path.
+Status ParseTdxCollateralJsonUnverified(const std::string& tcb_info, const std::string& qe_identity,
+                                        TdxCollateral* c);
+
 // The text of member `key` of the top-level JSON object `json`, exactly as written: what
 // Intel signs. An error when `json` is not an object or has no such member.
 Result<std::string_view> RawJsonMember(std::string_view json, std::string_view key);
