@@ -173,9 +173,12 @@ Result<RevocationList> RevocationList::Parse(const Bytes& pem_or_der) {
     BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
     if (!bio) return CryptoError("BIO_new_mem_buf");
     raw = PEM_read_bio_X509_CRL(bio.get(), nullptr, NoPassword, nullptr);
-    if (raw && PEM_read_bio_X509_CRL(bio.get(), nullptr, NoPassword, nullptr) != nullptr) {
-      X509_CRL_free(raw);
-      return InvalidArgument("the PEM text holds more than one CRL");
+    if (raw) {
+      if (X509_CRL* second = PEM_read_bio_X509_CRL(bio.get(), nullptr, NoPassword, nullptr)) {
+        X509_CRL_free(second);
+        X509_CRL_free(raw);
+        return InvalidArgument("the PEM text holds more than one CRL");
+      }
     }
   } else {
     const unsigned char* p = pem_or_der.data();
