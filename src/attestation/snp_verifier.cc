@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <mutex>
-#include <set>
 
 #include "attestation/snp.h"
+#include "attestation/verified_cache.h"
 #include "base/file.h"
 #include "crypto/crypto.h"
 
@@ -119,39 +118,12 @@ Result<crypto::Certificate> LoadOfflineVcek(const std::string& dir, const SnpRep
                                      base + prefix + "_vcek.der or " + base + "vcek.der)");
 }
 
-// Chains that verified, by the digest of their certificates (ARK, ASK or ASVK, endorsement
-// key). A certificate's signature does not change, so a chain seen before needs only its
-// validity dates checked again. Bounded: emptied when full. Thread-safe.
-class VerifiedChains {
- public:
-  static VerifiedChains& Get() {
-    static VerifiedChains chains;
-    return chains;
-  }
-  static Bytes Key(const crypto::Certificate& ark, const crypto::Certificate& ask,
-                   const crypto::Certificate& vek) {
-    crypto::Hasher h(crypto::HashAlg::kSha256);
-    for (const auto* c : {&ark, &ask, &vek}) {
-      uint64_t n = c->der().size();
-      h.Update(&n, sizeof n);
-      h.Update(c->der().data(), c->der().size());
-    }
-    return h.Finish();
-  }
-  bool Contains(const Bytes& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return verified_.count(key) != 0;
-  }
-  void Add(const Bytes& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (verified_.size() >= 4096) verified_.clear();
-    verified_.insert(key);
-  }
-
- private:
-  std::mutex mu_;
-  std::set<Bytes> verified_;
-};
+// Chains that verified (ARK, ASK or ASVK, endorsement key), by the digest of their
+// certificates: a chain seen before needs only its validity dates checked again.
+VerifiedCache<bool>& VerifiedChains() {
+  static VerifiedCache<bool> chains(4096);
+  return chains;
+}
 
 }  // namespace
 
@@ -234,15 +206,17 @@ Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpV
       ask = &t.cert;
     }
   }
-  Bytes chain_key = VerifiedChains::Key(amd.ark, *ask, *vek);
-  if (!VerifiedChains::Get().Contains(chain_key)) {
+  using Cache = VerifiedCache<bool>;
+  Bytes chain_key =
+      Cache::Key({Cache::View(amd.ark.der()), Cache::View(ask->der()), Cache::View(vek->der())});
+  if (!VerifiedChains().Find(chain_key)) {
     if (auto s = amd.ark.VerifySignedBy(amd.ark); !s.ok())
       return Fail("certificate chain", s.error().message);
     if (auto s = ask->VerifySignedBy(amd.ark); !s.ok())
       return Fail("certificate chain", s.error().message);
     if (auto s = vek->VerifySignedBy(*ask); !s.ok())
       return Fail("certificate chain", s.error().message);
-    VerifiedChains::Get().Add(chain_key);
+    VerifiedChains().Add(chain_key, true);
   }
   for (const crypto::Certificate* c :
        std::initializer_list<const crypto::Certificate*>{&amd.ark, ask, &*vek}) {

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <mutex>
-#include <set>
 
+#include "attestation/verified_cache.h"
 #include "crypto/crypto.h"
 
 namespace coco::attestation {
@@ -245,37 +244,11 @@ std::string Converge(const std::string& platform, const std::string& other) {
 
 std::string SvnText(const Bytes& b) { return HexEncode(b); }
 
-// PCK CRLs whose signature by a CA was already checked, keyed by the hash of both.
-class VerifiedCrls {
- public:
-  static VerifiedCrls& Get() {
-    static VerifiedCrls crls;
-    return crls;
-  }
-  bool Contains(const crypto::Certificate& ca, const crypto::RevocationList& crl) {
-    Bytes k = Key(ca, crl);
-    std::lock_guard<std::mutex> lock(mu_);
-    return verified_.count(k) != 0;
-  }
-  void Add(const crypto::Certificate& ca, const crypto::RevocationList& crl) {
-    Bytes k = Key(ca, crl);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (verified_.size() >= 256) verified_.clear();
-    verified_.insert(k);
-  }
-
- private:
-  static Bytes Key(const crypto::Certificate& ca, const crypto::RevocationList& crl) {
-    crypto::Hasher h(crypto::HashAlg::kSha256);
-    uint64_t n = ca.der().size();
-    h.Update(&n, sizeof n);
-    h.Update(ca.der().data(), ca.der().size());
-    h.Update(crl.der().data(), crl.der().size());
-    return h.Finish();
-  }
-  std::mutex mu_;
-  std::set<Bytes> verified_;
-};
+// PCK CRLs whose signature by a CA was already checked, keyed by both.
+VerifiedCache<bool>& VerifiedCrls() {
+  static VerifiedCache<bool> crls(256);
+  return crls;
+}
 
 }  // namespace
 
@@ -437,9 +410,11 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, cons
     return Fail("PCK certificate chain", "grading needs the quote's verified PCK chain");
   const crypto::Certificate& pck_cert = *pck.pck_cert;
   const crypto::Certificate& ca = *pck.ca_cert;
-  if (!VerifiedCrls::Get().Contains(ca, *c.pck_crl)) {
+  using Cache = VerifiedCache<bool>;
+  Bytes crl_key = Cache::Key({Cache::View(ca.der()), Cache::View(c.pck_crl->der())});
+  if (!VerifiedCrls().Find(crl_key)) {
     if (auto s = c.pck_crl->VerifySignedBy(ca); !s.ok()) return Fail("PCK CRL", s.error().message);
-    VerifiedCrls::Get().Add(ca, *c.pck_crl);
+    VerifiedCrls().Add(crl_key, true);
   }
   if (c.pck_crl->Revokes(pck_cert)) return Fail("PCK CRL", "the PCK certificate is revoked");
   if (c.root_ca_crl->Revokes(ca)) return Fail("root CA CRL", "the PCK CA certificate is revoked");

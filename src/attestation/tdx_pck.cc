@@ -1,10 +1,9 @@
 // Intel's SGX Root CA (the anchor of every PCK certificate chain), the PCK certificate's SGX
 // extensions, and the TDX quote's signature chain.
 #include <algorithm>
-#include <map>
-#include <mutex>
 
 #include "attestation/tdx.h"
+#include "attestation/verified_cache.h"
 #include "crypto/crypto.h"
 
 namespace coco::attestation {
@@ -162,37 +161,11 @@ Result<PckInfo> ParsePckExtensions(const crypto::Certificate& pck) {
 }
 
 // PCK chains already checked (signatures and extensions; validity is checked on every use),
-// keyed by the hash of the root and the chain's PEM text as the quote carries it.
-class VerifiedPckChains {
- public:
-  static VerifiedPckChains& Get() {
-    static VerifiedPckChains chains;
-    return chains;
-  }
-  static Bytes Key(const crypto::Certificate& root, const std::string& pem) {
-    crypto::Hasher h(crypto::HashAlg::kSha256);
-    uint64_t n = root.der().size();
-    h.Update(&n, sizeof n);
-    h.Update(root.der().data(), root.der().size());
-    h.Update(pem.data(), pem.size());
-    return h.Finish();
-  }
-  std::optional<PckInfo> Find(const Bytes& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = verified_.find(key);
-    if (it == verified_.end()) return std::nullopt;
-    return it->second;
-  }
-  void Add(const Bytes& key, const PckInfo& info) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (verified_.size() >= 4096) verified_.clear();
-    verified_.emplace(key, info);
-  }
-
- private:
-  std::mutex mu_;
-  std::map<Bytes, PckInfo> verified_;
-};
+// keyed by the root and the chain's PEM text as the quote carries it.
+VerifiedCache<PckInfo>& VerifiedPckChains() {
+  static VerifiedCache<PckInfo> chains(4096);
+  return chains;
+}
 
 // The PCK chain's signatures up to `root` and the PCK certificate's extensions.
 Result<PckInfo> CheckPckChain(const std::string& pem, const crypto::Certificate& root) {
@@ -236,11 +209,12 @@ Result<PckInfo> VerifyTdxQuoteSignatures(const TdxQuote& q, const TdxSignatureOp
     anchor = intel;
   }
   const crypto::Certificate& root = *anchor;
-  Bytes chain_key = VerifiedPckChains::Key(root, q.pck_chain_pem);
-  std::optional<PckInfo> cached = VerifiedPckChains::Get().Find(chain_key);
+  using Cache = VerifiedCache<PckInfo>;
+  Bytes chain_key = Cache::Key({Cache::View(root.der()), q.pck_chain_pem});
+  std::optional<PckInfo> cached = VerifiedPckChains().Find(chain_key);
   if (!cached) {
     COCO_ASSIGN_OR_RETURN(PckInfo checked, CheckPckChain(q.pck_chain_pem, root));
-    VerifiedPckChains::Get().Add(chain_key, checked);
+    VerifiedPckChains().Add(chain_key, checked);
     cached = std::move(checked);
   }
   PckInfo info = std::move(*cached);
