@@ -22,6 +22,7 @@
 #include "agent/resource_api.h"
 #include "agent/sealed_secret.h"
 #include "attestation/runtime_data.h"
+#include "attestation/tpm.h"
 #include "attestation/tpm_attester.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -172,26 +173,26 @@ struct AgentService::Impl {
       return Status::Ok();  // never a host's TPM (tests run the agent on the host)
     attestation::TpmAttesterOptions to;
     to.tcti = "device:" + opts.tpm_device;
-    auto record = [&](uint32_t pcr, const Bytes& digest, const std::string& what) {
-      auto* m = resp->add_measurements();
-      m->set_pcr(pcr);
-      m->set_sha256(HexEncode(digest));
-      m->set_what(what);
-    };
+    std::vector<attestation::PcrExtend> extends;
+    std::vector<std::string> what;
     if (init_data) {
       COCO_ASSIGN_OR_RETURN(auto parsed, attestation::ParseInitData(*init_data));
-      Bytes d = parsed.digest;
-      d.resize(32, 0);
-      if (auto s = attestation::ExtendTpmInitData(to, d); !s.ok())
-        return MakeError(s.error().kind, "measuring init-data into the TPM: " + s.error().message);
-      record(8, d, "init-data digest");
+      extends.push_back({static_cast<uint32_t>(attestation::kTpmInitDataPcr),
+                         attestation::FitToField(parsed.digest, 32)});
+      what.push_back("init-data digest");
     }
     COCO_ASSIGN_OR_RETURN(std::string cmdline, ReadFile("/proc/cmdline"));
-    Bytes d = crypto::Hash(crypto::HashAlg::kSha256, ToBytes(cmdline));
-    if (auto s = attestation::ExtendTpmPcr(to, attestation::kTpmBootConfigPcr, d); !s.ok())
-      return MakeError(s.error().kind,
-                       "measuring the kernel command line into the TPM: " + s.error().message);
-    record(attestation::kTpmBootConfigPcr, d, "kernel command line");
+    extends.push_back(
+        {attestation::kTpmBootConfigPcr, crypto::Hash(crypto::HashAlg::kSha256, ToBytes(cmdline))});
+    what.push_back("kernel command line");
+    if (auto s = attestation::ExtendTpmPcrs(to, extends); !s.ok())
+      return MakeError(s.error().kind, "measuring into the TPM: " + s.error().message);
+    for (size_t i = 0; i < extends.size(); ++i) {
+      auto* m = resp->add_measurements();
+      m->set_pcr(extends[i].pcr);
+      m->set_sha256(HexEncode(extends[i].digest));
+      m->set_what(what[i]);
+    }
     return Status::Ok();
   }
 

@@ -48,6 +48,12 @@ nlohmann::json PrimaryRuntimeData(const nlohmann::json& tee_pubkey, const std::s
       {"tee-pubkey", tee_pubkey}, {"nonce", nonce}, {"additional-evidence", additional_evidence}};
 }
 
+Bytes FitToField(const Bytes& digest, size_t size) {
+  Bytes out(digest.begin(), digest.begin() + static_cast<long>(std::min(digest.size(), size)));
+  out.resize(size, 0);
+  return out;
+}
+
 Result<Bytes> RuntimeDataDigest(const nlohmann::json& runtime_data, crypto::HashAlg alg) {
   COCO_ASSIGN_OR_RETURN(std::string canonical, jose::Canonicalize(runtime_data));
   return crypto::Hash(alg, canonical);

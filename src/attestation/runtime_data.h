@@ -21,6 +21,10 @@ nlohmann::json PrimaryRuntimeData(const nlohmann::json& tee_pubkey, const std::s
 Result<Bytes> RuntimeDataDigest(const nlohmann::json& runtime_data,
                                 crypto::HashAlg alg = crypto::HashAlg::kSha384);
 
+// A digest bound into a fixed-size evidence field (REPORT_DATA, HOST_DATA, MRCONFIGID, a PCR
+// extend): zero-padded, or truncated, to `size`.
+Bytes FitToField(const Bytes& digest, size_t size);
+
 struct InitData {
   std::string algorithm;  // "sha256" | "sha384" | "sha512"
   std::string version;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 
+#include "attestation/runtime_data.h"
 #include "attestation/snp.h"
 #include "attestation/verified_cache.h"
 #include "base/file.h"
@@ -80,13 +81,6 @@ Status CheckTcbOrder(const SnpTcb& committed, const SnpTcb& current) {
   COCO_RETURN_IF_ERROR(le("microcode", committed.microcode, current.microcode));
   if (committed.fmc && current.fmc) COCO_RETURN_IF_ERROR(le("fmc", *committed.fmc, *current.fmc));
   return Status::Ok();
-}
-
-// Data bound into a fixed-size report field: padded with zeros, or truncated, to `size`.
-Bytes Regularize(const Bytes& d, size_t size) {
-  Bytes out(d.begin(), d.begin() + static_cast<long>(std::min(d.size(), size)));
-  out.resize(size, 0);
-  return out;
 }
 
 Result<crypto::Certificate> LoadOfflineVcek(const std::string& dir, const SnpReport& r,
@@ -291,11 +285,11 @@ Result<nlohmann::json> VerifySnpEvidence(const SnpEvidence& evidence, const SnpV
     return Fail("VMPL", "the report was requested at VMPL " + std::to_string(r.vmpl) +
                             "; at most " + std::to_string(opts.max_vmpl) + " is accepted");
   if (expected_report_data &&
-      !ConstantTimeEqual(Regularize(*expected_report_data, 64), r.report_data))
+      !ConstantTimeEqual(FitToField(*expected_report_data, 64), r.report_data))
     return Fail("report data",
                 "REPORT_DATA is not the digest of the runtime data (nonce and "
                 "tee-pubkey binding failed)");
-  if (expected_init_data && !ConstantTimeEqual(Regularize(*expected_init_data, 32), r.host_data))
+  if (expected_init_data && !ConstantTimeEqual(FitToField(*expected_init_data, 32), r.host_data))
     return Fail("init-data", "HOST_DATA is not the digest of the init-data given");
   return SnpClaims(r);
 }

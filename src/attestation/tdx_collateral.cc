@@ -14,14 +14,6 @@ Error Fail(const std::string& check, const std::string& why) {
   return MakeError("Evidence", "TDX " + check + ": " + why);
 }
 
-std::string Rfc3339(std::time_t t) {
-  char buf[32];
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // ---- Reading the JSON documents --------------------------------------------------------------
 
 // Field readers that name the document and field in their errors.
@@ -58,6 +50,23 @@ struct Doc {
     auto t = crypto::ParseRfc3339(text);
     if (!t.ok()) return Fail(name, "\"" + std::string(key) + "\": " + t.error().message);
     return *t;
+  }
+
+  // The fields both documents open with: id, version, issueDate, nextUpdate and
+  // tcbEvaluationDataNumber.
+  Status Header(const nlohmann::json& j, const std::string& want_id, uint64_t want_version,
+                std::time_t* issue, std::time_t* next_update, uint32_t* eval_num) const {
+    COCO_ASSIGN_OR_RETURN(std::string id, String(j, "id"));
+    if (id != want_id) return Fail(name, "is for \"" + id + "\", not " + want_id);
+    COCO_ASSIGN_OR_RETURN(uint64_t version, Number(j, "version", 100));
+    if (version != want_version)
+      return Fail(name, "version " + std::to_string(version) + ", expected " +
+                            std::to_string(want_version));
+    COCO_ASSIGN_OR_RETURN(*issue, Time(j, "issueDate"));
+    COCO_ASSIGN_OR_RETURN(*next_update, Time(j, "nextUpdate"));
+    COCO_ASSIGN_OR_RETURN(uint64_t eval, Number(j, "tcbEvaluationDataNumber", 0xFFFFFFFF));
+    *eval_num = static_cast<uint32_t>(eval);
+    return Status::Ok();
   }
 
   // {"tcb": {...}, "tcbDate", "tcbStatus", "advisoryIDs"?}; the "tcb" part is read by the caller.
@@ -158,16 +167,9 @@ Status CheckSignature(const Signed& s, const crypto::Key& key, const std::string
 Status ReadTcbInfo(const Signed& s, TdxCollateral* c) {
   Doc d{"TCB info"};
   const nlohmann::json& t = s.value;
-  COCO_ASSIGN_OR_RETURN(std::string id, d.String(t, "id"));
-  if (id != "TDX") return Fail("TCB info", "is for \"" + id + "\", not TDX");
-  COCO_ASSIGN_OR_RETURN(uint64_t version, d.Number(t, "version", 100));
-  if (version != 3) return Fail("TCB info", "version " + std::to_string(version) + ", expected 3");
-  COCO_ASSIGN_OR_RETURN(c->tcb_issue, d.Time(t, "issueDate"));
-  COCO_ASSIGN_OR_RETURN(c->tcb_next_update, d.Time(t, "nextUpdate"));
+  COCO_RETURN_IF_ERROR(d.Header(t, "TDX", 3, &c->tcb_issue, &c->tcb_next_update, &c->tcb_eval_num));
   COCO_ASSIGN_OR_RETURN(c->fmspc, d.Hex(t, "fmspc", 6));
   COCO_ASSIGN_OR_RETURN(c->pce_id, d.Hex(t, "pceId", 2));
-  COCO_ASSIGN_OR_RETURN(uint64_t eval, d.Number(t, "tcbEvaluationDataNumber", 0xFFFFFFFF));
-  c->tcb_eval_num = static_cast<uint32_t>(eval);
   if (t.contains("tdxModule")) {
     COCO_ASSIGN_OR_RETURN(TdxModuleIdentity m, d.Module(t["tdxModule"], false));
     c->tdx_module = std::move(m);
@@ -197,15 +199,7 @@ Status ReadTcbInfo(const Signed& s, TdxCollateral* c) {
 Status ReadQeIdentity(const Signed& s, TdxCollateral* c) {
   Doc d{"QE identity"};
   const nlohmann::json& e = s.value;
-  COCO_ASSIGN_OR_RETURN(std::string id, d.String(e, "id"));
-  if (id != "TD_QE") return Fail("QE identity", "is for \"" + id + "\", not TD_QE");
-  COCO_ASSIGN_OR_RETURN(uint64_t version, d.Number(e, "version", 100));
-  if (version != 2)
-    return Fail("QE identity", "version " + std::to_string(version) + ", expected 2");
-  COCO_ASSIGN_OR_RETURN(c->qe_issue, d.Time(e, "issueDate"));
-  COCO_ASSIGN_OR_RETURN(c->qe_next_update, d.Time(e, "nextUpdate"));
-  COCO_ASSIGN_OR_RETURN(uint64_t eval, d.Number(e, "tcbEvaluationDataNumber", 0xFFFFFFFF));
-  c->qe_eval_num = static_cast<uint32_t>(eval);
+  COCO_RETURN_IF_ERROR(d.Header(e, "TD_QE", 2, &c->qe_issue, &c->qe_next_update, &c->qe_eval_num));
   COCO_ASSIGN_OR_RETURN(c->qe_miscselect, d.Hex(e, "miscselect", 4));
   COCO_ASSIGN_OR_RETURN(c->qe_miscselect_mask, d.Hex(e, "miscselectMask", 4));
   COCO_ASSIGN_OR_RETURN(c->qe_attributes, d.Hex(e, "attributes", 16));
@@ -241,8 +235,6 @@ std::string Converge(const std::string& platform, const std::string& other) {
     return "OutOfDateConfigurationNeeded";
   return platform;
 }
-
-std::string SvnText(const Bytes& b) { return HexEncode(b); }
 
 // PCK CRLs whose signature by a CA was already checked, keyed by both.
 VerifiedCache<bool>& VerifiedCrls() {
@@ -348,6 +340,7 @@ Result<TdxCollateral> LoadTdxCollateral(const TdxCollateralFiles& files,
                                          " certificates, expected the signer and the root");
   if (chain->size() == 2 && !((*chain)[1] == *c.root))
     return Fail("TCB signing chain", "its root is not Intel's SGX Root CA");
+  c.root_key_id = HexEncode(crypto::Hash(crypto::HashAlg::kSha384, c.root->PublicKeyBits()));
   c.tcb_signer = (*chain)[0];
   COCO_ASSIGN_OR_RETURN(std::string cn, c.tcb_signer->SubjectCommonName());
   if (cn != "Intel SGX TCB Signing")
@@ -434,9 +427,9 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, cons
   }
   if (!platform)
     return Fail("TCB level", "no TCB level of the TCB info matches the platform (PCK TCB " +
-                                 SvnText(pck.tcb_components) + ", PCESVN " +
-                                 std::to_string(pck.pcesvn) + ", TEE_TCB_SVN " + SvnText(tee_svn) +
-                                 ")");
+                                 HexEncode(pck.tcb_components) + ", PCESVN " +
+                                 std::to_string(pck.pcesvn) + ", TEE_TCB_SVN " +
+                                 HexEncode(tee_svn) + ")");
   std::string status = platform->status;
   std::time_t tcb_date = platform->date;
   std::vector<std::string> advisories = platform->advisory_ids;
@@ -511,16 +504,16 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, cons
   static const char* kSgxTypes[] = {"Standard", "Scalable", "Scalable with Integrity"};
   nlohmann::json j;
   j["tcb_status"] = status;
-  j["tcb_date"] = Rfc3339(tcb_date);
+  j["tcb_date"] = crypto::FormatRfc3339(tcb_date);
   j["advisory_ids"] = advisories;
   j["collateral_expiration_status"] = earliest_expiry < at ? "1" : "0";
-  j["earliest_issue_date"] = Rfc3339(earliest_issue);
-  j["latest_issue_date"] = Rfc3339(latest_issue);
-  j["earliest_expiration_date"] = Rfc3339(earliest_expiry);
+  j["earliest_issue_date"] = crypto::FormatRfc3339(earliest_issue);
+  j["latest_issue_date"] = crypto::FormatRfc3339(latest_issue);
+  j["earliest_expiration_date"] = crypto::FormatRfc3339(earliest_expiry);
   j["tcb_eval_num"] = std::min(c.tcb_eval_num, c.qe_eval_num);
   j["pck_crl_num"] = c.pck_crl->Number().value_or(0);
   j["root_ca_crl_num"] = c.root_ca_crl->Number().value_or(0);
-  j["root_key_id"] = HexEncode(crypto::Hash(crypto::HashAlg::kSha384, c.root->PublicKeyBits()));
+  j["root_key_id"] = c.root_key_id;
   j["platform_provider_id"] = HexEncode(pck.ppid);
   if (pck.sgx_type >= 0 && pck.sgx_type <= 2) j["sgx_type"] = kSgxTypes[pck.sgx_type];
   if (pck.sgx_type == 1 || pck.sgx_type == 2) {

@@ -67,6 +67,7 @@ struct TdxCollateral {
   std::vector<TdxTcbLevel> qe_levels;
   // The TCB signing certificate, the root and the CRLs (always set once loaded).
   std::optional<crypto::Certificate> tcb_signer, root;
+  std::string root_key_id;  // hex SHA-384 of the root's public key, as Intel's library reports it
   std::optional<crypto::RevocationList> pck_crl, root_ca_crl;
 };
 

@@ -6,10 +6,11 @@
 //   GET {url}/sgx/certification/v4/rootcacrl      body: the CRL, DER or (PCCS) its hex text
 // Issuer chains come URL-encoded in headers. Everything fetched is checked against Intel's root
 // as from a directory, so the transport needs no trust; answers are kept for `cache_seconds`.
+#include "attestation/tdx_collateral_pccs.h"
+
 #include <chrono>
 #include <map>
 
-#include "attestation/tdx_collateral_pccs.h"
 #include "oci/registry.h"
 #include "oci/registry_http.h"
 
@@ -33,13 +34,6 @@ std::string UrlDecode(const std::string& s) {
     out += s[i] == '+' ? ' ' : s[i];
   }
   return out;
-}
-
-bool AllHex(const std::string& s) {
-  if (s.empty() || s.size() % 2 != 0) return false;
-  for (char c : s)
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  return true;
 }
 
 class PccsSource : public TdxCollateralSource {
@@ -75,11 +69,9 @@ class PccsSource : public TdxCollateralSource {
     files.pck_crl = ToBytes(pck.body);
     COCO_ASSIGN_OR_RETURN(oci::HttpResponse root,
                           Fetch("/sgx/certification/v4/rootcacrl", "root CA CRL"));
-    if (AllHex(root.body)) {
-      COCO_ASSIGN_OR_RETURN(files.root_ca_crl, HexDecode(root.body));
-    } else {
-      files.root_ca_crl = ToBytes(root.body);
-    }
+    // A PCCS sends the DER as hex text; Intel's PCS sends the DER itself (never valid hex).
+    auto hex = HexDecode(root.body);
+    files.root_ca_crl = hex.ok() ? *hex : ToBytes(root.body);
     auto c = LoadTdxCollateral(files, co_);
     if (!c.ok())
       return MakeError(c.error().kind, c.error().message + " (collateral from " + o_.url + ")");
@@ -119,7 +111,8 @@ class PccsSource : public TdxCollateralSource {
 Result<std::unique_ptr<TdxCollateralSource>> NewTdxCollateralPccs(PccsOptions o,
                                                                   TdxCollateralOptions co) {
   if (o.url.rfind("https://", 0) != 0 && o.url.rfind("http://", 0) != 0)
-    return MakeError("InvalidArgument", "the PCCS URL must start with https:// or http://: " + o.url);
+    return MakeError("InvalidArgument",
+                     "the PCCS URL must start with https:// or http://: " + o.url);
   oci::RegistryOptions ro;
   ro.ca_files = o.ca_files;
   ro.max_attempts = 2;

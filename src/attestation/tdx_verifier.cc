@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "attestation/ccel.h"
+#include "attestation/runtime_data.h"
 #include "attestation/tdx.h"
 #include "attestation/tdx_collateral.h"
 #include "base/file.h"
@@ -12,12 +13,6 @@ namespace {
 
 Error Fail(const std::string& check, const std::string& why) {
   return MakeError("Evidence", "TDX " + check + ": " + why);
-}
-
-// A digest in a fixed-size field: zero-padded, or truncated when longer.
-Bytes Regularize(Bytes b, size_t size) {
-  b.resize(size, 0);
-  return b;
 }
 
 class TdxVerifier final : public Verifier {
@@ -41,7 +36,7 @@ class TdxAttester final : public Attester {
   Result<nlohmann::json> GetEvidence(const Bytes& report_data) const override {
     if (report_data.size() > 64)
       return MakeError("InvalidArgument", "TDX report data is at most 64 bytes");
-    Bytes data = Regularize(report_data, 64);
+    Bytes data = FitToField(report_data, 64);
     std::shared_ptr<TsmFs> fs =
         o_.tsm ? o_.tsm : std::shared_ptr<TsmFs>(NewConfigfsTsm(o_.configfs_root));
     if (!o_.tsm && !ConfigfsTsmAvailable(o_.configfs_root))
@@ -106,12 +101,12 @@ Result<nlohmann::json> VerifyTdxEvidence(const TdxEvidence& e, const TdxVerifyOp
   COCO_ASSIGN_OR_RETURN(nlohmann::json tcb, GradeTdxQuote(q, pck, *collateral, at));
 
   if (expected_report_data &&
-      !ConstantTimeEqual(Regularize(*expected_report_data, 64), q.body.report_data))
+      !ConstantTimeEqual(FitToField(*expected_report_data, 64), q.body.report_data))
     return Fail("report data",
                 "REPORT_DATA is not the digest of the runtime data (nonce and key) this "
                 "attestation was asked to bind");
   if (expected_init_data &&
-      !ConstantTimeEqual(Regularize(*expected_init_data, 48), q.body.mr_config_id))
+      !ConstantTimeEqual(FitToField(*expected_init_data, 48), q.body.mr_config_id))
     return Fail("init data", "MRCONFIGID is not the digest of the init-data that was sent");
 
   nlohmann::json claims = TdxClaims(q, pck);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "attestation/runtime_data.h"
 #include "attestation/tpm.h"
 #include "crypto/crypto.h"
 
@@ -171,22 +172,22 @@ std::unique_ptr<Attester> NewTpmAttester(TpmAttesterOptions o) {
   return std::make_unique<TpmAttester>(std::move(o));
 }
 
-Status ExtendTpmPcr(const TpmAttesterOptions& o, uint32_t pcr, const Bytes& digest) {
-  if (pcr > 23) return MakeError("InvalidArgument", "PCR " + std::to_string(pcr) + " is not 0-23");
+Status ExtendTpmPcrs(const TpmAttesterOptions& o, const std::vector<PcrExtend>& extends) {
+  for (const auto& e : extends)
+    if (e.pcr > 23)
+      return MakeError("InvalidArgument", "PCR " + std::to_string(e.pcr) + " is not 0-23");
   COCO_ASSIGN_OR_RETURN(auto esys, Esys::Open(o.tcti));
-  TPML_DIGEST_VALUES v{};
-  v.count = 1;
-  v.digests[0].hashAlg = TPM2_ALG_SHA256;
-  size_t n = std::min<size_t>(digest.size(), 32);
-  std::memcpy(v.digests[0].digest.sha256, digest.data(), n);
-  TSS2_RC rc = Esys_PCR_Extend(esys->get(), ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                               ESYS_TR_NONE, &v);
-  if (rc != TSS2_RC_SUCCESS) return TssError("extending PCR " + std::to_string(pcr), rc);
+  for (const auto& e : extends) {
+    TPML_DIGEST_VALUES v{};
+    v.count = 1;
+    v.digests[0].hashAlg = TPM2_ALG_SHA256;
+    Bytes d = FitToField(e.digest, 32);
+    std::memcpy(v.digests[0].digest.sha256, d.data(), d.size());
+    TSS2_RC rc = Esys_PCR_Extend(esys->get(), ESYS_TR_PCR0 + e.pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                 ESYS_TR_NONE, &v);
+    if (rc != TSS2_RC_SUCCESS) return TssError("extending PCR " + std::to_string(e.pcr), rc);
+  }
   return Status::Ok();
-}
-
-Status ExtendTpmInitData(const TpmAttesterOptions& o, const Bytes& digest) {
-  return ExtendTpmPcr(o, kTpmInitDataPcr, digest);
 }
 
 }  // namespace coco::attestation

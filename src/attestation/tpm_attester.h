@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attestation/attester.h"
 #include "base/bytes.h"
@@ -24,10 +25,13 @@ struct TpmAttesterOptions {
 
 std::unique_ptr<Attester> NewTpmAttester(TpmAttesterOptions o = {});
 
-// Extends `digest` (padded or truncated to 32 bytes) into a PCR of the SHA-256 bank.
-Status ExtendTpmPcr(const TpmAttesterOptions& o, uint32_t pcr, const Bytes& digest);
-// ExtendTpmPcr into PCR 8: the guest does this once with the init-data digest, before it attests.
-Status ExtendTpmInitData(const TpmAttesterOptions& o, const Bytes& digest);
+struct PcrExtend {
+  uint32_t pcr = 0;
+  Bytes digest;  // padded or truncated to 32 bytes
+};
+// Extends each digest into its PCR of the SHA-256 bank, in order, in one TPM session. The guest
+// extends the init-data digest into PCR 8 (kTpmInitDataPcr) once, before it attests.
+Status ExtendTpmPcrs(const TpmAttesterOptions& o, const std::vector<PcrExtend>& extends);
 
 // The PCR coco-agent measures the guest's boot configuration into: SHA-256 of the kernel
 // command line (/proc/cmdline), extended once when the sandbox is set up.

@@ -120,19 +120,13 @@ std::time_t Certificate::NotBefore() const { return AsnTime(X509_get0_notBefore(
 std::time_t Certificate::NotAfter() const { return AsnTime(X509_get0_notAfter(x509_.get())); }
 
 Status Certificate::CheckValidAt(std::time_t at) const {
-  auto fmt = [](std::time_t t) {
-    char buf[32];
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return std::string(buf);
-  };
   if (at < NotBefore())
     return CryptoError("certificate \"" + SubjectText() + "\" is not valid before " +
-                       fmt(NotBefore()) + " (checked at " + fmt(at) + ")");
+                       FormatRfc3339(NotBefore()) + " (checked at " + FormatRfc3339(at) + ")");
   if (at > NotAfter())
-    return CryptoError("certificate \"" + SubjectText() + "\" expired at " + fmt(NotAfter()) +
-                       " (checked at " + fmt(at) + "; --at verifies as of another time)");
+    return CryptoError("certificate \"" + SubjectText() + "\" expired at " +
+                       FormatRfc3339(NotAfter()) + " (checked at " + FormatRfc3339(at) +
+                       "; --at verifies as of another time)");
   return Status::Ok();
 }
 
@@ -263,6 +257,14 @@ Result<Bytes> DerOctetString(const Bytes& der) {
   }
   const unsigned char* d = ASN1_STRING_get0_data(s.get());
   return Bytes(d, d + ASN1_STRING_length(s.get()));
+}
+
+std::string FormatRfc3339(std::time_t t) {
+  char buf[32];
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 Result<std::time_t> ParseRfc3339(std::string_view text) {

@@ -102,6 +102,14 @@ uint64_t HostTscKhz() {
   return 0;
 }
 
+namespace {
+// A log's text for an error message ("" when it cannot be read).
+std::string FileOrEmpty(const std::string& path) {
+  auto text = ReadFile(path);
+  return text.ok() ? *text : "";
+}
+}  // namespace
+
 std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
   std::string cmdline =
       "console=ttyS0 panic=-1 reboot=t quiet loglevel=4 root=/dev/vda ro rootfstype=squashfs "
@@ -149,9 +157,9 @@ std::vector<std::string> QemuArgs(const VmConfig& c, const std::string& accel) {
       "virtio-serial-device,max_ports=8",
   };
   if (!c.tpm_state_dir.empty()) {
-    a.insert(a.end(), {"-chardev", "socket,id=chrtpm,path=" + OptValue(c.run_dir + "/swtpm.sock"),
-                       "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device",
-                       "tpm-tis,tpmdev=tpm0"});
+    a.insert(a.end(),
+             {"-chardev", "socket,id=chrtpm,path=" + OptValue(c.run_dir + "/swtpm.sock"), "-tpmdev",
+              "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"});
   }
   int i = 0;
   for (const std::string& port : c.ports) {
@@ -199,7 +207,7 @@ Result<std::unique_ptr<Vm>> Vm::Launch(const VmConfig& c) {
   for (int i = 0; i < 20; ++i) {
     int st;
     if (!vm->Running(&st)) {
-      std::string words = ReadFile(qemu_log).ok() ? *ReadFile(qemu_log) : "";
+      std::string words = FileOrEmpty(qemu_log);
       return MakeError("Unavailable", "QEMU " + DescribeWaitStatus(st) + ": " + words);
     }
     if (access((c.run_dir + "/" + c.ports.front() + ".sock").c_str(), F_OK) == 0) break;
@@ -255,9 +263,7 @@ Status Vm::StartSwtpm(const VmConfig& c, const SpawnOptions& so) {
     int st;
     if (waitpid(swtpm_pid_, &st, WNOHANG) == swtpm_pid_) {
       swtpm_pid_ = -1;
-      std::string words = ReadFile(c.run_dir + "/swtpm.log").ok()
-                              ? *ReadFile(c.run_dir + "/swtpm.log")
-                              : "";
+      std::string words = FileOrEmpty(c.run_dir + "/swtpm.log");
       return MakeError("Unavailable", "swtpm " + DescribeWaitStatus(st) + ": " + words);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
