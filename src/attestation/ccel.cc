@@ -217,14 +217,14 @@ nlohmann::json Str(std::string s) { return {{"string", std::move(s)}}; }
 
 // ---- Event details, per type ---------------------------------------------------------------
 
-
 // A UEFI GUID in its text form (the first three fields little-endian).
 std::string GuidText(const uint8_t* g) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-                static_cast<unsigned>(g[0] | g[1] << 8 | g[2] << 16 | static_cast<uint32_t>(g[3]) << 24),
-                static_cast<unsigned>(g[4] | g[5] << 8), static_cast<unsigned>(g[6] | g[7] << 8),
-                g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+  std::snprintf(
+      buf, sizeof buf, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+      static_cast<unsigned>(g[0] | g[1] << 8 | g[2] << 16 | static_cast<uint32_t>(g[3]) << 24),
+      static_cast<unsigned>(g[4] | g[5] << 8), static_cast<unsigned>(g[6] | g[7] << 8), g[8], g[9],
+      g[10], g[11], g[12], g[13], g[14], g[15]);
   return buf;
 }
 
@@ -245,10 +245,10 @@ std::string DevicePathNode(uint8_t type, uint8_t sub, const Bytes& data) {
   if (type == 2 && sub == 1 && data.size() >= 8) {  // ACPI: compressed EISA HID, UID
     uint32_t hid = static_cast<uint32_t>(LeAt(data, 0, 4));
     uint32_t vendor = hid & 0xFFFF;
-    std::snprintf(buf, sizeof buf, "ACPI(%c%c%c%04X,%u)", static_cast<char>((vendor >> 10 & 0x1F) + '@'),
-                  static_cast<char>((vendor >> 5 & 0x1F) + '@'),
-                  static_cast<char>((vendor & 0x1F) + '@'), hid >> 16,
-                  static_cast<unsigned>(LeAt(data, 4, 4)));
+    std::snprintf(
+        buf, sizeof buf, "ACPI(%c%c%c%04X,%u)", static_cast<char>((vendor >> 10 & 0x1F) + '@'),
+        static_cast<char>((vendor >> 5 & 0x1F) + '@'), static_cast<char>((vendor & 0x1F) + '@'),
+        hid >> 16, static_cast<unsigned>(LeAt(data, 4, 4)));
     return buf;
   }
   if (type == 4 && sub == 1 && data.size() >= 38 && (data[36] == 1 || data[36] == 2)) {  // HD

@@ -48,10 +48,11 @@ Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o) {
   }
   if (o.tpm && Exists(o.dev_dir + "/tpmrm0")) return o.tpm();
   if (o.allow_sample) return NewSampleAttester();
-  return MakeError("FailedPrecondition",
-                   "no TEE found (no " + o.dev_dir + "/sev-guest, " + o.dev_dir +
-                       "/tdx_guest, configfs-tsm provider or TPM); the sample TEE is used only when "
-                       "allowed");
+  return MakeError(
+      "FailedPrecondition",
+      "no TEE found (no " + o.dev_dir + "/sev-guest, " + o.dev_dir +
+          "/tdx_guest, configfs-tsm provider or TPM); the sample TEE is used only when "
+          "allowed");
 }
 
 }  // namespace coco::attestation

@@ -565,7 +565,7 @@ TEST(Detect, FindsTheTeeOrFallsBackOnlyWhenAllowed) {
   o.allow_sample = true;
   EXPECT_EQ((*DetectAttester(o))->tee(), "sample");
   // A TPM, when the caller can make its attester.
-  o.tpm = [] { return NewSampleAttester(); };  // stands in for NewTpmAttester
+  o.tpm = [] { return NewSampleAttester(); };        // stands in for NewTpmAttester
   EXPECT_EQ((*DetectAttester(o))->tee(), "sample");  // no tpmrm0 yet: the fallback
   std::ofstream(dir + "/dev/tpmrm0").put('\0');
   int made = 0;

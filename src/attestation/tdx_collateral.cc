@@ -370,6 +370,19 @@ Result<TdxCollateral> LoadTdxCollateral(const TdxCollateralFiles& files,
   COCO_ASSIGN_OR_RETURN(Signed qe, ReadSigned(files.qe_identity, "enclaveIdentity", "QE identity"));
   COCO_RETURN_IF_ERROR(CheckSignature(qe, key, "QE identity"));
   COCO_RETURN_IF_ERROR(ReadQeIdentity(qe, &c));
+
+  c.earliest_issue =
+      std::min({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(), c.root_ca_crl->ThisUpdate(),
+                c.tcb_signer->NotBefore(), c.root->NotBefore()});
+  c.latest_issue =
+      std::max({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(), c.root_ca_crl->ThisUpdate(),
+                c.tcb_signer->NotBefore(), c.root->NotBefore()});
+  c.earliest_expiry =
+      std::min({c.tcb_next_update, c.qe_next_update, c.tcb_signer->NotAfter(), c.root->NotAfter()});
+  for (const crypto::RevocationList* crl : {&*c.pck_crl, &*c.root_ca_crl})
+    if (crl->NextUpdate() != 0) c.earliest_expiry = std::min(c.earliest_expiry, crl->NextUpdate());
+  c.pck_crl_num = c.pck_crl->Number().value_or(0);
+  c.root_ca_crl_num = c.root_ca_crl->Number().value_or(0);
   return c;
 }
 
@@ -488,15 +501,9 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, cons
   if (status == "Revoked") return Fail("TCB status", "the platform's TCB level is Revoked");
 
   // Supplemental claims, as Intel's library reports them.
-  std::time_t earliest_issue =
-      std::min({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(), c.root_ca_crl->ThisUpdate()});
-  std::time_t latest_issue =
-      std::max({c.tcb_issue, c.qe_issue, c.pck_crl->ThisUpdate(), c.root_ca_crl->ThisUpdate()});
-  std::time_t earliest_expiry =
-      std::min({c.tcb_next_update, c.qe_next_update, c.tcb_signer->NotAfter(), c.root->NotAfter()});
-  for (const crypto::RevocationList* crl : {&*c.pck_crl, &*c.root_ca_crl})
-    if (crl->NextUpdate() != 0) earliest_expiry = std::min(earliest_expiry, crl->NextUpdate());
-  for (const crypto::Certificate* cert : {&pck_cert, &ca, &*c.root}) {
+  std::time_t earliest_issue = c.earliest_issue, latest_issue = c.latest_issue,
+              earliest_expiry = c.earliest_expiry;
+  for (const crypto::Certificate* cert : {&pck_cert, &ca}) {
     earliest_issue = std::min(earliest_issue, cert->NotBefore());
     latest_issue = std::max(latest_issue, cert->NotBefore());
     earliest_expiry = std::min(earliest_expiry, cert->NotAfter());
@@ -511,8 +518,8 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, cons
   j["latest_issue_date"] = crypto::FormatRfc3339(latest_issue);
   j["earliest_expiration_date"] = crypto::FormatRfc3339(earliest_expiry);
   j["tcb_eval_num"] = std::min(c.tcb_eval_num, c.qe_eval_num);
-  j["pck_crl_num"] = c.pck_crl->Number().value_or(0);
-  j["root_ca_crl_num"] = c.root_ca_crl->Number().value_or(0);
+  j["pck_crl_num"] = c.pck_crl_num;
+  j["root_ca_crl_num"] = c.root_ca_crl_num;
   j["root_key_id"] = c.root_key_id;
   j["platform_provider_id"] = HexEncode(pck.ppid);
   if (pck.sgx_type >= 0 && pck.sgx_type <= 2) j["sgx_type"] = kSgxTypes[pck.sgx_type];

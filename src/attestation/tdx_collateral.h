@@ -68,6 +68,10 @@ struct TdxCollateral {
   // The TCB signing certificate, the root and the CRLs (always set once loaded).
   std::optional<crypto::Certificate> tcb_signer, root;
   std::string root_key_id;  // hex SHA-384 of the root's public key, as Intel's library reports it
+  // Over all of the above: the earliest and latest issue and the earliest expiry (nextUpdate or
+  // notAfter), and the CRL numbers (0 when absent). A quote's PCK chain adds its own dates.
+  std::time_t earliest_issue = 0, latest_issue = 0, earliest_expiry = 0;
+  uint64_t pck_crl_num = 0, root_ca_crl_num = 0;
   std::optional<crypto::RevocationList> pck_crl, root_ca_crl;
 };
 

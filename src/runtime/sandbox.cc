@@ -76,7 +76,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
   vc.accel = c.accel;
   vc.run_dir = sb->run_dir_;
   vc.tpm_state_dir = c.tpm_state_dir;
-  for (const auto& arg : c.kernel_args) vc.extra_cmdline += (vc.extra_cmdline.empty() ? "" : " ") + arg;
+  for (const auto& arg : c.kernel_args)
+    vc.extra_cmdline += (vc.extra_cmdline.empty() ? "" : " ") + arg;
   for (int attempt = 1; attempt <= c.boot_attempts; ++attempt) {
     sb->agent_.reset();
     sb->tunnel_.reset();

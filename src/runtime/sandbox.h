@@ -33,8 +33,8 @@ struct SandboxConfig {
   std::map<std::string, std::string> registries_d;      // file name -> YAML
   std::map<std::string, std::string> registry_schemes;  // HOST:PORT -> http/https (a hint)
   int boot_timeout_ms = 60000;
-  int boot_attempts = 2;  // a boot that prints nothing is retried
-  std::string tpm_state_dir;  // a TPM for the guest (swtpm state); "" = none
+  int boot_attempts = 2;                 // a boot that prints nothing is retried
+  std::string tpm_state_dir;             // a TPM for the guest (swtpm state); "" = none
   std::vector<std::string> kernel_args;  // appended to the guest's kernel command line
 };
 
