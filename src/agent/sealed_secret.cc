@@ -1,5 +1,7 @@
 #include "agent/sealed_secret.h"
 
+#include "base/json.h"
+
 #include <nlohmann/json.hpp>
 
 #include "crypto/crypto.h"
@@ -13,7 +15,7 @@ Error Bad(const std::string& why) { return MakeError("InvalidArgument", "sealed 
 Result<nlohmann::json> JsonPart(std::string_view b64, const char* what) {
   auto bytes = Base64UrlDecode(b64);
   if (!bytes.ok()) return Bad(std::string(what) + " is not base64url");
-  auto j = nlohmann::json::parse(ToString(*bytes), nullptr, false);
+  auto j = ParseJsonOrDiscarded(*bytes);
   if (j.is_discarded() || !j.is_object()) return Bad(std::string(what) + " is not a JSON object");
   return j;
 }
@@ -47,7 +49,7 @@ Result<SecretBytes> UnsealSecret(std::string_view sealed, const ResourceGetter& 
   }
   if (!get) return Bad("unsealing needs the key broker, and the pod has none (--kbs)");
   COCO_ASSIGN_OR_RETURN(SecretBytes jwk_bytes, get(kid));
-  auto jwk = nlohmann::json::parse(ToString(jwk_bytes.bytes()), nullptr, false);
+  auto jwk = ParseJsonOrDiscarded(jwk_bytes.bytes());
   if (jwk.is_discarded()) return Bad("the signing key " + kid + " is not a JWK");
   auto key = jose::KeyFromJwk(jwk);
   if (!key.ok()) return Bad("the signing key " + kid + ": " + key.error().message);

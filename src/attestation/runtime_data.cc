@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include "base/toml_bounds.h"
 #include "jose/jcs.h"
 
 namespace coco::attestation {
@@ -30,6 +31,7 @@ nlohmann::json TomlToJson(const toml::node& node) {
 }
 
 Result<toml::table> ParseToml(std::string_view text, const std::string& what) {
+  COCO_RETURN_IF_ERROR(CheckTomlBounds(text, what));
   try {
     return toml::parse(text);
   } catch (const toml::parse_error& e) {

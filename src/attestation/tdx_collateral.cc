@@ -1,5 +1,7 @@
 #include "attestation/tdx_collateral.h"
 
+#include "base/json.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -144,10 +146,10 @@ Result<Signed> ReadSigned(const std::string& text, const char* key, const std::s
   auto body = RawJsonMember(text, key);
   if (!body.ok()) return Fail(name, body.error().message);
   s.body = *body;
-  nlohmann::json whole = nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json whole = ParseJsonOrDiscarded(text);
   if (whole.is_discarded() || !whole.is_object()) return Fail(name, "is not a JSON object");
   // The content is read from the signed text itself, never from a second copy elsewhere.
-  s.value = nlohmann::json::parse(s.body, nullptr, false);
+  s.value = ParseJsonOrDiscarded(s.body);
   if (s.value.is_discarded() || !s.value.is_object())
     return Fail(name, "\"" + std::string(key) + "\" is not a JSON object");
   if (!whole.contains("signature") || !whole["signature"].is_string())

@@ -38,6 +38,33 @@ std::string Now() {
 }
 }  // namespace
 
+std::string EscapeTextValue(std::string_view v) {
+  bool quote = v.empty();
+  for (unsigned char c : v)
+    if (c <= ' ' || c == 0x7f || c == '"' || c == '=' || c == '\\') quote = true;
+  if (!quote) return std::string(v);
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < ' ' || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
 void SetJson(bool json) { g_json = json; }
 void SetLevel(Level level) { g_level = static_cast<int>(level); }
 
@@ -52,12 +79,19 @@ void Write(Level level, std::string_view message, std::initializer_list<Field> f
     for (const auto& [k, v] : fields) j[std::string(k)] = v;
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = Now() + " " + Name(level) + " " + std::string(message);
+    // Every value is escaped: a newline in a request path must not start a forged line.
+    std::string msg(message);
+    for (unsigned char c : message)
+      if (c < ' ' || c == 0x7f) {
+        msg = EscapeTextValue(message);
+        break;
+      }
+    line = Now() + " " + Name(level) + " " + msg;
     for (const auto& [k, v] : fields) {
       line += " ";
       line += k;
       line += "=";
-      line += v;
+      line += EscapeTextValue(v);
     }
   }
   line += '\n';

@@ -16,6 +16,11 @@ void SetLevel(Level level);
 
 using Field = std::pair<std::string_view, std::string>;
 
+// A value as the text format writes it: unchanged when it holds no space, quote, '=', backslash or
+// control character; otherwise in double quotes with \n \r \t \" \\ and \xNN escapes, so that
+// one call always writes exactly one line.
+std::string EscapeTextValue(std::string_view value);
+
 // Writes one line: time, level, message and the extra key=value fields.
 void Write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 

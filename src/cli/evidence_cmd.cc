@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "attestation/runtime_data.h"
+
+#include "base/json.h"
 #include "attestation/snp.h"
 #include "attestation/tdx.h"
 #include "attestation/tdx_collateral.h"
@@ -146,11 +148,7 @@ Status Run(const EvidenceOptions& o) {
   COCO_ASSIGN_OR_RETURN(std::string data, ReadInput(o.file));
   std::optional<nlohmann::json> parsed;
   if (!data.empty() && (data[0] == '{' || data[0] == ' ' || data[0] == '\n')) {
-    try {
-      parsed = nlohmann::json::parse(data);
-    } catch (const nlohmann::json::exception& e) {
-      return MakeError("InvalidArgument", o.file + ": not valid JSON (" + e.what() + ")");
-    }
+    COCO_ASSIGN_OR_RETURN(parsed, ParseJson(data, o.file));
     // A KBS attestation message's TEE part: {"primary_evidence": {...}, ...}.
     if (parsed->is_object() && parsed->contains("primary_evidence"))
       parsed = nlohmann::json((*parsed)["primary_evidence"]);

@@ -1,5 +1,7 @@
 #include "jose/jwe.h"
 
+#include "base/json.h"
+
 #include <openssl/crypto.h>
 
 #include <algorithm>
@@ -177,7 +179,7 @@ Result<Json> JoseHeader(const Json& jwe, const std::string& protected_b64) {
     return MakeError("InvalidArgument",
                      "JWE member \"protected\" is not base64url: " + raw.error().message);
   }
-  Json header = Json::parse(raw->begin(), raw->end(), nullptr, /*allow_exceptions=*/false);
+  Json header = ParseJsonOrDiscarded(*raw);
   if (header.is_discarded() || !header.is_object()) {
     return MakeError("InvalidArgument", "JWE protected header is not a JSON object");
   }

@@ -1,5 +1,7 @@
 #include "jose/jwe_general.h"
 
+#include "base/json.h"
+
 #include "jose/jwe_internal.h"
 
 namespace coco::jose {
@@ -128,7 +130,7 @@ std::string Describe(const Json& view) {
   std::string kid = StringIn(view.contains("header") ? view["header"] : Json(), "kid");
   if (alg.empty() && view.contains("protected") && view["protected"].is_string()) {
     auto raw = Base64UrlDecode(view["protected"].get<std::string>());
-    if (raw.ok()) alg = StringIn(Json::parse(raw->begin(), raw->end(), nullptr, false), "alg");
+    if (raw.ok()) alg = StringIn(ParseJsonOrDiscarded(*raw), "alg");
   }
   if (alg.empty()) alg = "?";
   return kid.empty() ? alg : alg + " kid " + kid;

@@ -1,5 +1,7 @@
 #include "jose/jwt.h"
 
+#include "base/json.h"
+
 #include <cmath>
 
 #include "base/bytes.h"
@@ -24,7 +26,7 @@ Result<Json> DecodePart(std::string_view b64, const char* what) {
     return MakeError("InvalidArgument",
                      std::string("JWT ") + what + " is not base64url: " + raw.error().message);
   }
-  Json j = Json::parse(raw->begin(), raw->end(), nullptr, /*allow_exceptions=*/false);
+  Json j = ParseJsonOrDiscarded(*raw);
   if (j.is_discarded()) {
     return MakeError("InvalidArgument", std::string("JWT ") + what + " is not valid JSON");
   }
@@ -34,6 +36,8 @@ Result<Json> DecodePart(std::string_view b64, const char* what) {
   return j;
 }
 
+constexpr double kMaxNumericDate = 253402300799.0;  // 9999-12-31T23:59:59Z
+
 // Reads an optional NumericDate claim; `present` tells whether it exists.
 Result<double> NumericDate(const Json& claims, const char* name, bool* present) {
   auto it = claims.find(name);
@@ -42,7 +46,13 @@ Result<double> NumericDate(const Json& claims, const char* name, bool* present) 
   if (!it->is_number()) {
     return MakeError("InvalidArgument", std::string("JWT claim \"") + name + "\" is not a number");
   }
-  return it->get<double>();
+  double d = it->get<double>();
+  // A date beyond year 9999 (or not finite) is not a date: "exp": 1e308 must not mean "never".
+  if (!std::isfinite(d) || d < 0 || d > kMaxNumericDate) {
+    return MakeError("InvalidArgument", std::string("JWT claim \"") + name +
+                                            "\" is not a date between 1970 and 9999");
+  }
+  return d;
 }
 
 std::string FormatDate(double d) {

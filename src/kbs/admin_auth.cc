@@ -57,6 +57,11 @@ Status AdminAuth::Authorize(const std::string& authorization, const std::string&
       last_error = "admin token: " + verified.error().message;
   }
   if (!claims) return MakeError("AdminAuthAccess", last_error);
+  // An admin token lives at most kMaxAdminTokenSecs from now, whatever its signer wrote.
+  if (claims->value("exp", 0.0) > static_cast<double>(now + kMaxAdminTokenSecs))
+    return MakeError("AdminAuthAccess",
+                     "admin token expires more than 10 years from now; issue a shorter-lived one "
+                     "(coco kbs make-admin-token --token-days)");
   auto role = claims->find("role");
   if (role == claims->end() || !role->is_string())
     return MakeError("AdminAuthAccess", "admin token has no \"role\" claim");

@@ -14,6 +14,9 @@
 
 namespace coco::kbs {
 
+// The longest an admin token may still be valid for, counted from now.
+inline constexpr int64_t kMaxAdminTokenSecs = int64_t{3660} * 24 * 3600;
+
 struct AclRule {
   std::string role;
   std::vector<std::string> allowed_endpoints;  // each "^/kbs...$"

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "attestation/runtime_data.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "crypto/crypto.h"
 #include "jose/jwe.h"
@@ -56,12 +57,24 @@ std::string HttpDate(int64_t unix_secs) {
   return buf;
 }
 
-// Parses a JSON body, mapping failures to SerdeError.
+// Parses a JSON body within the wire limits (size, nesting), mapping failures to SerdeError.
+// Nothing deeper than kMaxBodyDepth is ever built, copied or dumped.
+constexpr int kMaxBodyDepth = 64;
 Result<nlohmann::json> ParseBody(const std::string& body, const char* what) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded()) return MakeError("SerdeError", std::string(what) + " is not valid JSON");
-  if (!j.is_object()) return MakeError("SerdeError", std::string(what) + " is not a JSON object");
+  auto j = ParseJsonObject(body, what, JsonLimits{body.size(), kMaxBodyDepth});
+  if (!j.ok()) return MakeError("SerdeError", j.error().message);
   return j;
+}
+
+// The content types an admin resource upload may carry: the body is the resource's bytes.
+// multipart/form-data and form encodings would otherwise be stored as their envelope (or, by a
+// tool that strips it, as nothing) and are refused.
+bool RawUploadType(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return t.empty() || t == "application/octet-stream" || t == "application/json" ||
+         t == "text/plain";
 }
 
 Result<std::string> StringField(const nlohmann::json& j, const char* field, const char* what) {
@@ -118,7 +131,8 @@ Broker::Broker(BrokerOptions options, Storage* storage, AdminAuth admin, Clock c
       admin_(std::move(admin)),
       clock_(std::move(clock)),
       reference_values_(storage),
-      sessions_(options_.max_sessions, options_.session_timeout_secs) {}
+      sealer_(Bytes(32, 0)),
+      nonces_(options_.max_sessions) {}
 
 Result<std::unique_ptr<Broker>> Broker::Create(
     BrokerOptions options, Storage* storage, AdminAuth admin,
@@ -137,6 +151,7 @@ Result<std::unique_ptr<Broker>> Broker::Create(
     b->verifiers_[tee] = std::move(v);
   }
   COCO_ASSIGN_OR_RETURN(b->tokens_, TokenIssuer::LoadOrCreate(storage));
+  COCO_ASSIGN_OR_RETURN(b->sealer_, SessionSealer::LoadOrCreate(storage));
   COCO_RETURN_IF_ERROR(b->LoadPolicies());
   return b;
 }
@@ -186,7 +201,7 @@ Response Broker::HandleRoute(const Request& r) {
     resp = Ok("ok\n", "text/plain");
   } else if (r.path == "/metrics") {
     route = "metrics";
-    metrics_.SetSessions(sessions_.size());
+    metrics_.SetSessions(nonces_.size());
     resp = Ok(metrics_.Render(), "text/plain; version=0.0.4");
   } else if (r.path == "/.well-known/jwks.json" && r.method == "GET") {
     route = "jwks";
@@ -250,12 +265,13 @@ Response Broker::Auth(const Request& r) {
     return Fail("AttestationError", "unknown or unsupported TEE \"" + *tee +
                                         "\" (this broker verifies: " + known + ")");
   }
-  std::string nonce = Base64Encode(crypto::RandomBytes(32));
-  Session s = sessions_.Create(*tee, nonce, clock_());
-  nlohmann::json challenge = {{"nonce", nonce}, {"extra-params", ""}};
+  // Nothing is stored: the cookie carries the session (see session.h).
+  SessionState s{*tee, Base64Encode(crypto::RandomBytes(32)), *version,
+                 clock_() + options_.session_timeout_secs};
+  nlohmann::json challenge = {{"nonce", s.nonce}, {"extra-params", ""}};
   Response resp = Ok(challenge.dump());
-  resp.headers.emplace_back(
-      "Set-Cookie", std::string(kSessionCookie) + "=" + s.id + "; Expires=" + HttpDate(s.expires));
+  resp.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" + sealer_.Seal(s) +
+                                              "; Expires=" + HttpDate(s.expires));
   return resp;
 }
 
@@ -287,18 +303,40 @@ Response Broker::Attest(const Request& r) {
     additional = ad->get<std::string>();
   }
 
-  auto session = sessions_.ConsumeNonce(id, now);
-  if (!session)
-    return Fail("AttestationError", "session unknown or expired: call /kbs/v0/auth again");
+  auto session = sealer_.Open(id, now);
+  if (!session.ok()) return Fail("AttestationError", session.error().message);
+  if (!ConstantTimeEqual(*nonce, session->nonce)) {
+    metrics_.Attestation(session->tee, "failure");
+    return Fail("AttestationError", "runtime-data nonce does not match this session's challenge");
+  }
+  switch (nonces_.TryClaim(session->nonce, session->expires, now)) {
+    case NonceRecord::Claim::kClaimed: break;
+    case NonceRecord::Claim::kAlreadyUsed:
+      metrics_.Attestation(session->tee, "failure");
+      return Fail("AttestationError",
+                  "this session's nonce was already used; call /kbs/v0/auth for a new challenge");
+    case NonceRecord::Claim::kFull: {
+      Response busy = Fail("AttestationError",
+                           "too many attestations in progress; retry in a second (max_sessions)");
+      busy.status = 503;
+      busy.headers.emplace_back("Retry-After", "1");
+      return busy;
+    }
+  }
+  bool attested = false;
+  struct ReleaseUnlessAttested {
+    NonceRecord& record;
+    const std::string& nonce;
+    const bool& attested;
+    ~ReleaseUnlessAttested() {
+      if (!attested) record.Release(nonce);
+    }
+  } release{nonces_, session->nonce, attested};
   auto fail = [&](const std::string& detail) {
     metrics_.Attestation(session->tee, "failure");
     log::Info("attestation refused", {{"tee", session->tee}, {"reason", detail}});
     return Fail("AttestationError", detail);
   };
-  if (session->nonce_used)
-    return fail("this session's nonce was already used; call /kbs/v0/auth for a new challenge");
-  if (!ConstantTimeEqual(*nonce, session->nonce))
-    return fail("runtime-data nonce does not match this session's challenge");
 
   // The built-in verifiers bind init-data where the TEE measures it.
   std::optional<attestation::InitData> init_data;
@@ -352,11 +390,14 @@ Response Broker::Attest(const Request& r) {
       {"ear.appraisal-policy-id", "default"},
       {"ear.veraison.annotated-evidence", annotated},
   };
-  auto issued = tokens_->Issue(submod, now, options_.token_lifetime_secs);
+  auto issued = tokens_->Issue(submod, session->tee, options_.dev, now,
+                               options_.token_lifetime_secs);
   if (!issued.ok()) return fail("cannot sign the attestation token: " + issued.error().message);
   std::string response = nlohmann::json{{"token", issued->token}}.dump();
-  sessions_.SetAttested(id, std::move(issued->token),
-                        std::make_shared<const nlohmann::json>(std::move(issued->claims)));
+  nonces_.SetAttested(session->nonce,
+                      {std::move(issued->token),
+                       std::make_shared<const nlohmann::json>(std::move(issued->claims))});
+  attested = true;
   metrics_.Attestation(session->tee, "success");
   log::Debug("attested", {{"tee", session->tee}, {"status", appraisal->status}});
   return Ok(std::move(response));
@@ -366,10 +407,12 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
   int64_t now = clock_();
   std::string id = Cookie(r, kSessionCookie);
   if (!id.empty()) {
-    auto s = sessions_.Get(id, now);
-    if (s && s->attested && s->claims) {
+    auto state = sealer_.Open(id, now);
+    auto s = state.ok() ? nonces_.Get(state->nonce, now) : std::nullopt;
+    if (s && s->claims) {
       if (s->claims->value("exp", int64_t{0}) <= now)
         return MakeError("TokenVerifierError", "the session's attestation token has expired");
+      COCO_RETURN_IF_ERROR(CheckTokenScope(*s->claims));
       return s->claims;
     }
   }
@@ -378,6 +421,7 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
     auto claims = tokens_->Verify(auth.substr(7), now);
     if (!claims.ok())
       return MakeError("TokenVerifierError", "attestation token: " + claims.error().message);
+    COCO_RETURN_IF_ERROR(CheckTokenScope(*claims));
     return std::make_shared<const nlohmann::json>(std::move(claims).value());
   }
   if (!id.empty())
@@ -385,6 +429,23 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
                      "session unknown, expired or not attested, and no Bearer token given");
   return MakeError("TokenNotFound",
                    "no attestation token: send the kbs-session-id cookie or Authorization: Bearer");
+}
+
+// A token is honoured only if this broker, as it runs now, would issue it: the same mode (a
+// --dev token is worthless once the broker runs without --dev, and the reverse) and a TEE it
+// still verifies.
+Status Broker::CheckTokenScope(const nlohmann::json& claims) const {
+  auto scope = TokenIssuer::ReadScope(claims);
+  if (!scope.ok()) return MakeError("TokenVerifierError", "attestation token: " + scope.error().message);
+  if (scope->dev != options_.dev)
+    return MakeError("TokenVerifierError",
+                     std::string("attestation token was issued by a broker in ") +
+                         (scope->dev ? "--dev" : "production") + " mode and this one runs in " +
+                         (options_.dev ? "--dev" : "production") + " mode: attest again");
+  if (!verifiers_.count(scope->tee))
+    return MakeError("TokenVerifierError", "attestation token is for TEE \"" + scope->tee +
+                                               "\", which this broker does not accept");
+  return Status::Ok();
 }
 
 nlohmann::json Broker::TeePubkey(const nlohmann::json& claims) const {
@@ -450,6 +511,15 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
   if (what == "resource") {
     std::string path = seg[3] + "/" + seg[4] + "/" + seg[5];
     if (r.method == "POST" || r.method == "PUT") {
+      std::string type = Header(r, "content-type");
+      if (!RawUploadType(type)) {
+        Response refused = Fail("SerdeError",
+                                "a resource upload is the resource's raw bytes (Content-Type "
+                                "application/octet-stream), not \"" + type +
+                                    "\"; with curl: --data-binary @FILE, not -F");
+        refused.status = 415;
+        return refused;
+      }
       Status s = storage_->Put(kNsResource, path, r.body);
       if (!s.ok()) return Fail("PluginInternalError", s.error().message);
       log::Info("resource stored", {{"path", path}, {"bytes", std::to_string(r.body.size())}});

@@ -30,7 +30,7 @@ inline constexpr const char* kSessionCookie = "kbs-session-id";
 struct BrokerOptions {
   bool dev = false;  // accept the sample TEE
   int64_t session_timeout_secs = 300;
-  size_t max_sessions = 8192;
+  size_t max_sessions = 8192;  // attested sessions (and attestations in progress) remembered
   int64_t token_lifetime_secs = 300;
   std::vector<std::string> extra_teekey_paths;  // JSON pointers tried before the defaults
 };
@@ -61,7 +61,7 @@ class Broker {
 
   Response Handle(const Request& request);
   Metrics& metrics() { return metrics_; }
-  SessionStore& sessions() { return sessions_; }
+  NonceRecord& nonces() { return nonces_; }
 
  private:
   Broker(BrokerOptions options, Storage* storage, AdminAuth admin, Clock clock);
@@ -79,6 +79,7 @@ class Broker {
 
   Result<std::shared_ptr<const nlohmann::json>> ClaimsForResource(const Request& r);
   nlohmann::json TeePubkey(const nlohmann::json& claims) const;
+  Status CheckTokenScope(const nlohmann::json& claims) const;
   std::shared_ptr<const ResourcePolicy> resource_policy();
   std::shared_ptr<const AttestationPolicy> attestation_policy();
   Status LoadPolicies();
@@ -90,7 +91,8 @@ class Broker {
   std::map<std::string, std::unique_ptr<attestation::Verifier>> verifiers_;
   std::unique_ptr<TokenIssuer> tokens_;
   ReferenceValues reference_values_;
-  SessionStore sessions_;
+  SessionSealer sealer_;
+  NonceRecord nonces_;
   Metrics metrics_;
   std::mutex policy_mu_;
   std::shared_ptr<const ResourcePolicy> resource_policy_;

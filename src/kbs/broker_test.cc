@@ -154,10 +154,18 @@ TEST_F(BrokerTest, ProtocolRefusals) {
   Flow f = Auth();
   r = Call("POST", "/kbs/v0/attest", AttestBody(f, "wrong-nonce"), {{"cookie", f.cookie}});
   EXPECT_EQ(Variant(r), "AttestationError");
-  // The failed attempt consumed the nonce: the right nonce no longer works on this session.
+  // A failed attempt releases the nonce (a fresh one costs nothing, so keeping it would only let
+  // failures fill the record); a successful attestation uses it up: a replay is refused.
+  r = Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}});
+  EXPECT_EQ(r.status, 200) << r.body;
   r = Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce), {{"cookie", f.cookie}});
   EXPECT_EQ(Variant(r), "AttestationError");
   EXPECT_NE(r.body.find("already used"), std::string::npos);
+  // A cookie the broker did not seal is refused, whatever it holds.
+  r = Call("POST", "/kbs/v0/attest", AttestBody(f, f.nonce),
+           {{"cookie", "kbs-session-id=0123456789abcdef0123456789abcdef"}});
+  EXPECT_EQ(Variant(r), "AttestationError");
+  EXPECT_NE(r.body.find("not issued by this broker"), std::string::npos);
 
   Flow g = Auth();
   r = Call("POST", "/kbs/v0/attest", AttestBody(g, g.nonce, /*tamper=*/true),

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "base/bytes.h"
+#include "base/json.h"
 
 namespace coco::kbs {
 
@@ -43,9 +44,13 @@ Result<std::vector<std::string>> ReferenceValues::Register(const nlohmann::json&
     return MakeError("InvalidArgument", "RVPS message has no string field \"payload\"");
   auto raw = Base64Decode(payload->get<std::string>());
   if (!raw.ok()) return MakeError("InvalidArgument", "RVPS payload: " + raw.error().message);
-  auto values = nlohmann::json::parse(raw->begin(), raw->end(), nullptr, false);
+  // The message arrived within the body's nesting limit, but its payload is a document of its
+  // own: it gets the same bounds before anything is built from it.
+  auto values = ParseJsonOrDiscarded(*raw, JsonLimits{raw->size(), 32});
   if (values.is_discarded() || !values.is_object())
-    return MakeError("InvalidArgument", "RVPS sample payload is not a JSON object of name: value");
+    return MakeError("InvalidArgument",
+                     "RVPS sample payload is not a JSON object of name: value (nested at most 32 "
+                     "levels)");
   std::vector<std::string> names;
   std::string expiration = FormatUtc(now_unix + validity_secs);
   for (const auto& [name, value] : values.items()) {
@@ -60,7 +65,7 @@ Result<std::vector<std::string>> ReferenceValues::Register(const nlohmann::json&
 Result<std::optional<nlohmann::json>> ReferenceValues::GetRecord(const std::string& name) {
   COCO_ASSIGN_OR_RETURN(auto raw, storage_->Get(kNsReferenceValue, name));
   if (!raw) return std::optional<nlohmann::json>();
-  auto record = nlohmann::json::parse(*raw, nullptr, false);
+  auto record = ParseJsonOrDiscarded(*raw);
   if (record.is_discarded()) return MakeError("Storage", "reference value " + name + " is corrupt");
   return std::optional<nlohmann::json>(std::move(record));
 }

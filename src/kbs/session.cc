@@ -2,111 +2,128 @@
 
 #include <algorithm>
 
-#include "base/bytes.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 
 namespace coco::kbs {
+namespace {
 
-SessionStore::SessionStore(size_t max_sessions, int64_t timeout_secs)
-    : max_pending_(std::max<size_t>(1, max_sessions / 2)),
-      max_attested_(std::max<size_t>(1, max_sessions - max_sessions / 2)),
-      timeout_(timeout_secs) {}
+constexpr size_t kIvBytes = 12;
+constexpr size_t kTagBytes = 16;
+constexpr std::string_view kAad = "coco-kbs session v1";
 
-void SessionStore::ExpireLocked(int64_t now) {
-  // All sessions share one timeout, so each list is ordered by expiry as well.
-  for (List* l : {&pending_, &attested_}) {
-    while (!l->empty() && l->front().expires <= now) {
-      index_.erase(l->front().id);
-      l->pop_front();
-    }
-  }
+}  // namespace
+
+Result<SessionSealer> SessionSealer::LoadOrCreate(Storage* storage) {
+  std::string fresh = HexEncode(crypto::RandomBytes(32));
+  COCO_ASSIGN_OR_RETURN(std::string stored, storage->PutIfAbsent(kNsKeys, "session-key", fresh));
+  auto key = HexDecode(stored);
+  if (!key.ok() || key->size() != 32)
+    return MakeError("Storage", "stored session key is not 32 bytes of hex");
+  return SessionSealer(std::move(key).value());
 }
 
-void SessionStore::EraseLocked(const std::string& id) {
-  auto it = index_.find(id);
-  if (it == index_.end()) return;
-  it->second.list->erase(it->second.it);
-  index_.erase(it);
+SessionSealer::SessionSealer(Bytes key) : key_(std::move(key)) {}
+
+std::string SessionSealer::Seal(const SessionState& s) const {
+  nlohmann::json body = {{"t", s.tee}, {"n", s.nonce}, {"v", s.version}, {"e", s.expires}};
+  Bytes iv = crypto::RandomBytes(kIvBytes);
+  auto sealed = crypto::AesGcmEncrypt(key_, iv, kAad, ToBytes(body.dump()));
+  // A 32-byte key and a 12-byte IV cannot be refused; an empty cookie would fail at /attest.
+  if (!sealed.ok()) return "";
+  Bytes out = iv;
+  out.insert(out.end(), sealed->ciphertext.begin(), sealed->ciphertext.end());
+  out.insert(out.end(), sealed->tag.begin(), sealed->tag.end());
+  return Base64UrlEncode(out);
 }
 
-Session SessionStore::Create(const std::string& tee, const std::string& nonce, int64_t now) {
-  Session s;
-  s.id = HexEncode(crypto::RandomBytes(16));  // 128-bit random, as a simple-hex UUID
-  s.tee = tee;
-  s.nonce = nonce;
-  s.expires = now + timeout_;
-  std::lock_guard<std::mutex> lock(mu_);
-  ExpireLocked(now);
-  while (pending_.size() >= max_pending_) {
-    index_.erase(pending_.front().id);
-    pending_.pop_front();
-    ++evictions_;
+Result<SessionState> SessionSealer::Open(std::string_view cookie, int64_t now) const {
+  auto bad = [](const std::string& why) { return MakeError("InvalidArgument", why); };
+  if (cookie.size() > 1024) return bad("session cookie is too long");
+  auto raw = Base64UrlDecode(std::string(cookie));
+  if (!raw.ok() || raw->size() < kIvBytes + kTagBytes + 2)
+    return bad("session cookie was not issued by this broker");
+  Bytes iv(raw->begin(), raw->begin() + kIvBytes);
+  Bytes tag(raw->end() - kTagBytes, raw->end());
+  Bytes ct(raw->begin() + kIvBytes, raw->end() - kTagBytes);
+  auto plain = crypto::AesGcmDecrypt(key_, iv, kAad, ct, tag);
+  if (!plain.ok()) return bad("session cookie was not issued by this broker (or was altered)");
+  auto j = ParseJsonObject(ToString(plain->bytes()), "session cookie");
+  if (!j.ok()) return j.error();
+  SessionState s;
+  try {
+    s.tee = j->at("t").get<std::string>();
+    s.nonce = j->at("n").get<std::string>();
+    s.version = j->at("v").get<std::string>();
+    s.expires = j->at("e").get<int64_t>();
+  } catch (const nlohmann::json::exception&) {
+    return bad("session cookie has an unexpected shape");
   }
-  pending_.push_back(s);
-  index_[s.id] = Entry{&pending_, std::prev(pending_.end())};
+  if (s.expires <= now) return bad("session expired: call /kbs/v0/auth again");
   return s;
 }
 
-Session* SessionStore::FindLiveLocked(const std::string& id, int64_t now) {
-  auto it = index_.find(id);
-  if (it == index_.end()) return nullptr;
-  if (it->second.it->expires <= now) {
-    EraseLocked(id);
-    return nullptr;
+NonceRecord::NonceRecord(size_t max_entries) : max_entries_(std::max<size_t>(1, max_entries)) {}
+
+void NonceRecord::ExpireLocked(int64_t now) {
+  while (!entries_.empty() && entries_.front().expires <= now) {
+    index_.erase(entries_.front().nonce);
+    entries_.pop_front();
   }
-  return &*it->second.it;
 }
 
-std::optional<Session> SessionStore::Get(const std::string& id, int64_t now) {
+NonceRecord::Claim NonceRecord::TryClaim(const std::string& nonce, int64_t expires, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
-  Session* s = FindLiveLocked(id, now);
-  if (!s) return std::nullopt;
-  return *s;
+  ExpireLocked(now);
+  if (index_.count(nonce)) return Claim::kAlreadyUsed;
+  if (entries_.size() >= max_entries_) {
+    // Drop the oldest attested session; one still attesting is never dropped (its nonce would
+    // become claimable twice).
+    auto victim = entries_.begin();
+    while (victim != entries_.end() && !victim->attested) ++victim;
+    if (victim == entries_.end()) return Claim::kFull;
+    index_.erase(victim->nonce);
+    entries_.erase(victim);
+    ++evictions_;
+  }
+  // Keep expiry order (a cookie sealed earlier may arrive later).
+  auto pos = entries_.end();
+  while (pos != entries_.begin() && std::prev(pos)->expires > expires) --pos;
+  auto it = entries_.insert(pos, Entry{nonce, expires, false, {}});
+  index_[nonce] = it;
+  return Claim::kClaimed;
 }
 
-std::optional<Session> SessionStore::ConsumeNonce(const std::string& id, int64_t now) {
+void NonceRecord::Release(const std::string& nonce) {
   std::lock_guard<std::mutex> lock(mu_);
-  Session* s = FindLiveLocked(id, now);
-  if (!s) return std::nullopt;
-  Session before = *s;
-  s->nonce_used = true;
-  return before;
+  auto it = index_.find(nonce);
+  if (it == index_.end() || it->second->attested) return;
+  entries_.erase(it->second);
+  index_.erase(it);
 }
 
-void SessionStore::SetAttested(const std::string& id, std::string token,
-                               std::shared_ptr<const nlohmann::json> claims) {
+void NonceRecord::SetAttested(const std::string& nonce, AttestedSession session) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(id);
+  auto it = index_.find(nonce);
   if (it == index_.end()) return;
-  Session& s = *it->second.it;
-  s.attested = true;
-  s.token = std::move(token);
-  s.claims = std::move(claims);
-  if (it->second.list == &pending_) {
-    while (attested_.size() >= max_attested_) {
-      index_.erase(attested_.front().id);
-      attested_.pop_front();
-      ++evictions_;
-    }
-    // Keep expiry order: attested_ is ordered by creation time too, so insert in place.
-    auto pos = attested_.end();
-    while (pos != attested_.begin() && std::prev(pos)->expires > s.expires) --pos;
-    attested_.splice(pos, pending_, it->second.it);
-    it->second.list = &attested_;
-  }
+  it->second->attested = true;
+  it->second->session = std::move(session);
 }
 
-void SessionStore::Remove(const std::string& id) {
+std::optional<AttestedSession> NonceRecord::Get(const std::string& nonce, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
-  EraseLocked(id);
+  auto it = index_.find(nonce);
+  if (it == index_.end() || !it->second->attested || it->second->expires <= now)
+    return std::nullopt;
+  return it->second->session;
 }
 
-size_t SessionStore::size() {
+size_t NonceRecord::size() {
   std::lock_guard<std::mutex> lock(mu_);
-  return index_.size();
+  return entries_.size();
 }
 
-size_t SessionStore::evictions() {
+size_t NonceRecord::evictions() {
   std::lock_guard<std::mutex> lock(mu_);
   return evictions_;
 }

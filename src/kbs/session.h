@@ -1,9 +1,15 @@
-// In-memory RCAR sessions: created by /auth, moved to attested by /attest, expiring after a fixed
-// timeout. The store is bounded, with half of `max_sessions` for sessions still in their
-// handshake and half for attested ones: a flood of /auth only ever pushes out the oldest
-// unauthenticated sessions (never an attested guest), and a store full of attested sessions never
-// starves new handshakes (the oldest attested session makes room; its guest attests again).
-// Thread-safe.
+// RCAR sessions without a table of pending handshakes.
+//
+// `/auth` keeps nothing: its kbs-session-id cookie *is* the session (TEE, nonce, protocol version,
+// expiry), sealed with a broker key (AES-256-GCM), so a flood of /auth costs no memory and evicts
+// nobody, and any broker holding the key can continue the handshake. The cookie stays opaque to
+// clients, as upstream's UUID is.
+//
+// `/attest` claims the cookie's nonce in a bounded NonceRecord until the session expires: a nonce is
+// evaluated once (a concurrent or later replay is refused). A failed attestation releases its
+// nonce (a fresh one costs an attacker nothing, so keeping failures would only let a flood of bad
+// evidence fill the record). A successful one keeps its token there, which is what a later
+// resource request with the same cookie finds.
 #pragma once
 
 #include <cstdint>
@@ -13,58 +19,78 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "kbs/storage.h"
 
 namespace coco::kbs {
 
-struct Session {
-  std::string id;
+struct SessionState {
   std::string tee;
   std::string nonce;
-  std::string extra_params;  // as received in the Request, re-used for evidence checks
-  int64_t expires = 0;       // unix seconds
-  bool nonce_used = false;   // set by the first /attest: a nonce is never evaluated twice
-  bool attested = false;
-  std::string token;
-  std::shared_ptr<const nlohmann::json> claims;  // verified token claims, when attested
+  std::string version;
+  int64_t expires = 0;  // unix seconds
 };
 
-class SessionStore {
+// Seals and opens session cookies. Thread-safe (immutable after creation).
+class SessionSealer {
  public:
-  SessionStore(size_t max_sessions, int64_t timeout_secs);
+  // Loads the 256-bit session key from storage, creating it on first use (replicas on one
+  // database share it: the first insert wins).
+  static Result<SessionSealer> LoadOrCreate(Storage* storage);
+  explicit SessionSealer(Bytes key);
 
-  // Creates a session with a fresh random id; drops the oldest unauthenticated session when the
-  // handshake half is full.
-  Session Create(const std::string& tee, const std::string& nonce, int64_t now_unix);
-  // A copy of a live session; nullopt if unknown or expired.
-  std::optional<Session> Get(const std::string& id, int64_t now_unix);
-  // Marks the nonce used; returns the session as it was before, or nullopt if unknown/expired.
-  std::optional<Session> ConsumeNonce(const std::string& id, int64_t now_unix);
-  // Moves a session to attested; drops the oldest attested session when that half is full.
-  void SetAttested(const std::string& id, std::string token,
-                   std::shared_ptr<const nlohmann::json> claims);
-  void Remove(const std::string& id);
+  // base64url(iv[12] || ciphertext || tag[16]); about 170 characters.
+  std::string Seal(const SessionState& state) const;
+  // The state a cookie carries; an error (kind "InvalidArgument") when it was not sealed by this
+  // key, was altered, or has expired at `now_unix`.
+  Result<SessionState> Open(std::string_view cookie, int64_t now_unix) const;
+
+ private:
+  Bytes key_;
+};
+
+struct AttestedSession {
+  std::string token;
+  std::shared_ptr<const nlohmann::json> claims;  // exactly what the token signs
+};
+
+// Nonces claimed by /attest, each kept until its session expires. Thread-safe.
+class NonceRecord {
+ public:
+  explicit NonceRecord(size_t max_entries);
+
+  enum class Claim { kClaimed, kAlreadyUsed, kFull };
+  // Claims `nonce` for one attestation. kFull only when every slot holds an attestation still
+  // in progress (a session that attested makes room: its guest attests again).
+  Claim TryClaim(const std::string& nonce, int64_t expires, int64_t now_unix);
+  // The attestation under `nonce` failed: the nonce is forgotten.
+  void Release(const std::string& nonce);
+  // The attestation under `nonce` succeeded.
+  void SetAttested(const std::string& nonce, AttestedSession session);
+  // The attested session of `nonce`, if it is still recorded and unexpired.
+  std::optional<AttestedSession> Get(const std::string& nonce, int64_t now_unix);
+
   size_t size();
   size_t evictions();
 
  private:
-  using List = std::list<Session>;
   struct Entry {
-    List* list;
-    List::iterator it;
+    std::string nonce;
+    int64_t expires = 0;
+    bool attested = false;
+    AttestedSession session;
   };
+  using List = std::list<Entry>;
   void ExpireLocked(int64_t now_unix);
-  // The live session `id`, or nullptr (an expired one is erased on the way).
-  Session* FindLiveLocked(const std::string& id, int64_t now_unix);
-  void EraseLocked(const std::string& id);
 
-  const size_t max_pending_;
-  const size_t max_attested_;
-  const int64_t timeout_;
+  const size_t max_entries_;
   std::mutex mu_;
-  List pending_;   // unauthenticated, oldest first
-  List attested_;  // oldest first
-  std::unordered_map<std::string, Entry> index_;
+  List entries_;  // in claim order; expiries are monotone because every session has one lifetime
+  std::unordered_map<std::string, List::iterator> index_;
   size_t evictions_ = 0;
 };
 

@@ -57,7 +57,7 @@ TEST(SqliteStorage, TokenKeySurvivesRestart) {
     auto t = TokenIssuer::LoadOrCreate(s->get());
     ASSERT_TRUE(t.ok()) << t.error().message;
     jwks = (*t)->Jwks();
-    auto issued = (*t)->Issue({{"ear.status", "affirming"}}, 1000, 300);
+    auto issued = (*t)->Issue({{"ear.status", "affirming"}}, "snp", false, 1000, 300);
     ASSERT_TRUE(issued.ok());
     token = issued->token;
   }

@@ -35,7 +35,8 @@ Result<std::unique_ptr<TokenIssuer>> TokenIssuer::LoadOrCreate(Storage* storage)
   return std::unique_ptr<TokenIssuer>(new TokenIssuer(key, jwk, kid));
 }
 
-Result<TokenIssuer::Issued> TokenIssuer::Issue(const nlohmann::json& cpu0_submod, int64_t now_unix,
+Result<TokenIssuer::Issued> TokenIssuer::Issue(const nlohmann::json& cpu0_submod,
+                                               const std::string& tee, bool dev, int64_t now_unix,
                                                int64_t lifetime_secs) const {
   nlohmann::json claims = {
       {"eat_profile", kEatProfile},
@@ -44,10 +45,23 @@ Result<TokenIssuer::Issued> TokenIssuer::Issue(const nlohmann::json& cpu0_submod
       {"iss", "coco-kbs"},
       {"ear.verifier-id", {{"developer", "coco"}, {"build", "coco-kbs 0.1.0"}}},
       {"submods", {{"cpu0", cpu0_submod}}},
+      {"coco", {{"tee", tee}, {"mode", dev ? "dev" : "production"}}},
   };
   COCO_ASSIGN_OR_RETURN(std::string token,
                         jose::SignJwt(key_, claims, {{"jwk", public_jwk_}, {"kid", kid_}}));
   return Issued{std::move(token), std::move(claims)};
+}
+
+Result<TokenIssuer::Scope> TokenIssuer::ReadScope(const nlohmann::json& claims) {
+  auto coco = claims.find("coco");
+  if (coco == claims.end() || !coco->is_object())
+    return MakeError("TokenVerifierError", "token has no \"coco\" claim naming its TEE and mode");
+  auto tee = coco->find("tee");
+  auto mode = coco->find("mode");
+  if (tee == coco->end() || !tee->is_string() || mode == coco->end() || !mode->is_string() ||
+      (*mode != "dev" && *mode != "production"))
+    return MakeError("TokenVerifierError", "token's \"coco\" claim is malformed");
+  return Scope{tee->get<std::string>(), *mode == "dev"};
 }
 
 Result<nlohmann::json> TokenIssuer::Verify(std::string_view token, int64_t now_unix) const {

@@ -26,10 +26,19 @@ class TokenIssuer {
     std::string token;
     nlohmann::json claims;  // exactly what was signed
   };
-  // Signs {"eat_profile","iat","exp","iss","ear.verifier-id","submods":{"cpu0": submod}}.
-  // The header carries the public "jwk" and its "kid".
-  Result<Issued> Issue(const nlohmann::json& cpu0_submod, int64_t now_unix,
-                       int64_t lifetime_secs) const;
+  // Signs {"eat_profile","iat","exp","iss","ear.verifier-id","submods":{"cpu0": submod},
+  // "coco":{"tee": tee, "mode": "dev"|"production"}}: the token names the TEE it was issued for
+  // and the broker mode that issued it. The header carries the public "jwk" and its "kid".
+  Result<Issued> Issue(const nlohmann::json& cpu0_submod, const std::string& tee, bool dev,
+                       int64_t now_unix, int64_t lifetime_secs) const;
+
+  struct Scope {
+    std::string tee;
+    bool dev = false;
+  };
+  // The TEE and mode a token's claims were issued for; an error if they are absent or malformed
+  // (a token from a broker that did not record them).
+  static Result<Scope> ReadScope(const nlohmann::json& claims);
 
   // Verifies a token issued by this broker (signature, exp) and returns its claims.
   Result<nlohmann::json> Verify(std::string_view token, int64_t now_unix) const;

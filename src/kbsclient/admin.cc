@@ -1,4 +1,5 @@
 #include "kbsclient/admin.h"
+#include "base/json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -31,7 +32,7 @@ Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& met
   if (r.status == 200) return r.body;
   BrokerError e;
   e.status = r.status;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  auto j = ParseJsonOrDiscarded(r.body);
   if (j.is_object()) {
     std::string type = j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
     e.variant = type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1);

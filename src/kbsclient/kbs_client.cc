@@ -1,5 +1,7 @@
 #include "kbsclient/kbs_client.h"
 
+#include "base/json.h"
+
 #include <chrono>
 #include <thread>
 
@@ -23,7 +25,7 @@ int64_t NowUnix() {
 BrokerError ParseBrokerError(const HttpResult& r) {
   BrokerError e;
   e.status = r.status;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  auto j = ParseJsonOrDiscarded(r.body);
   if (j.is_object()) {
     std::string type = j.value("type", "");
     e.variant = type.rfind(kTypePrefix, 0) == 0 ? type.substr(std::string(kTypePrefix).size()) : type;
@@ -122,7 +124,7 @@ struct KbsClient::Impl {
       if (pair.rfind("kbs-session-id=", 0) == 0) cookie = pair;
     }
     if (cookie.empty()) return MakeError("Protocol", "broker sent no kbs-session-id cookie");
-    auto challenge = nlohmann::json::parse(auth.body, nullptr, false);
+    auto challenge = ParseJsonOrDiscarded(auth.body);
     if (!challenge.is_object() || !challenge.contains("nonce") || !challenge["nonce"].is_string())
       return MakeError("Protocol", "broker challenge has no string \"nonce\"");
     std::string nonce = challenge["nonce"];
@@ -137,7 +139,7 @@ struct KbsClient::Impl {
       attestation["init-data"] = {{"format", "toml"}, {"body", *options.init_data_toml}};
     COCO_ASSIGN_OR_RETURN(HttpResult att, Send("POST", "/kbs/v0/attest", attestation.dump(), true));
     if (att.status != 200) return ToError(ParseBrokerError(att));
-    auto body = nlohmann::json::parse(att.body, nullptr, false);
+    auto body = ParseJsonOrDiscarded(att.body);
     if (!body.is_object() || !body.contains("token") || !body["token"].is_string())
       return MakeError("Protocol", "broker attest response has no string \"token\"");
     std::string t = body["token"];
@@ -153,7 +155,7 @@ struct KbsClient::Impl {
       COCO_RETURN_IF_ERROR(Attest());
       COCO_ASSIGN_OR_RETURN(HttpResult r, Send("GET", "/kbs/v0/resource/" + path, "", true));
       if (r.status == 200) {
-        auto jwe = nlohmann::json::parse(r.body, nullptr, false);
+        auto jwe = ParseJsonOrDiscarded(r.body);
         if (!jwe.is_object()) return MakeError("Protocol", "resource response is not a JWE object");
         return jose::JweDecrypt(jwe, *key);
       }

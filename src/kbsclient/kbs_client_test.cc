@@ -82,13 +82,14 @@ TEST_F(ClientOverHttp, ReattestsWhenSessionIsLost) {
   auto c = KbsClient::Create(o, attestation::NewSampleAttester());
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->GetResource("default/key/1").ok());
-  // Two other guests attest; the store keeps one attested session, so the first client's is
+  // Two other guests attest; the record keeps two attested sessions, so the first client's is
   // evicted and its next fetch must heal itself by attesting again.
   for (int i = 0; i < 2; ++i) {
     auto other = KbsClient::Create(o, attestation::NewSampleAttester());
     ASSERT_TRUE((*other)->Attest().ok());
   }
-  EXPECT_EQ(broker_->sessions().size(), 1u);
+  EXPECT_EQ(broker_->nonces().size(), 2u);
+  EXPECT_GE(broker_->nonces().evictions(), 1u);
   auto secret = (*c)->GetResource("default/key/1");
   ASSERT_TRUE(secret.ok()) << secret.error().message;
   EXPECT_EQ(ToString(secret->bytes()), "hello");

@@ -1,5 +1,7 @@
 #include "oci/content_store.h"
 
+#include "base/json.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -234,7 +236,7 @@ Result<std::vector<ImageRecord>> ContentStore::ListImages() const {
   for (const auto& e : fs::directory_iterator(dir_ + "/images", ec)) {
     if (e.path().extension() != ".json") continue;
     COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(e.path().string()));
-    auto j = nlohmann::json::parse(text, nullptr, false);
+    auto j = ParseJsonOrDiscarded(text);
     if (j.is_discarded() || !j.is_object() || !j.contains("name") || !j["name"].is_string() ||
         !j.contains("manifest") || !j["manifest"].is_string() || !j.contains("blobs") ||
         !j["blobs"].is_array()) {

@@ -1,5 +1,7 @@
 #include "oci/manifest.h"
 
+#include "base/json.h"
+
 #include <set>
 
 namespace coco::oci {
@@ -10,7 +12,7 @@ using json = nlohmann::json;
 Error Invalid(const std::string& what) { return MakeError("InvalidManifest", what); }
 
 Result<json> ParseJson(std::string_view bytes, const char* what) {
-  json j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  json j = ParseJsonOrDiscarded(bytes);
   if (j.is_discarded() || !j.is_object()) {
     return Invalid(std::string(what) + " is not a JSON object");
   }

@@ -1,5 +1,7 @@
 #include "oci/registry.h"
 
+#include "base/json.h"
+
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -168,7 +170,7 @@ struct RegistryClient::Impl {
                            " failed with HTTP " + std::to_string(r.status) +
                            (c ? "" : " (no credentials for " + registry + " in the auth file)"));
     }
-    json j = json::parse(r.body, nullptr, false);
+    json j = ParseJsonOrDiscarded(r.body);
     std::string token;
     if (j.is_object()) {
       for (const char* k : {"token", "access_token"}) {
@@ -246,7 +248,7 @@ namespace {
 
 // A readable error from a registry's JSON error body {"errors":[{"code","message"}]}.
 std::string RegistryErrorText(const HttpResponse& r) {
-  json j = json::parse(r.body, nullptr, false);
+  json j = ParseJsonOrDiscarded(r.body);
   std::string out = "HTTP " + std::to_string(r.status);
   if (j.is_object() && j.contains("errors") && j["errors"].is_array()) {
     for (const auto& e : j["errors"]) {
@@ -311,7 +313,7 @@ Result<std::map<std::string, Credentials>> LoadAuthFile(const std::string& path)
 
 Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
                                                          const std::string& path) {
-  json j = json::parse(text, nullptr, false);
+  json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError("InvalidArgument", "auth file " + path + " is not a JSON object");
   }

@@ -1,5 +1,7 @@
 #include "oci/transport.h"
 
+#include "base/json.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,7 +65,7 @@ std::string BlobFile(const std::string& dir, const Digest& d) {
 
 Result<json> ReadIndexJson(const std::string& dir) {
   COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(dir + "/index.json"));
-  json j = json::parse(text, nullptr, false);
+  json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object() || !j.contains("manifests") ||
       !j["manifests"].is_array()) {
     return MakeError("InvalidArgument", dir + "/index.json is not an OCI image index");

@@ -1,5 +1,7 @@
 #include "ocicrypt/keyprovider.h"
 
+#include "base/json.h"
+
 #include <nlohmann/json.hpp>
 
 namespace coco::ocicrypt {
@@ -62,7 +64,7 @@ Json Encode(const Bytes& b) {
 }
 
 Result<KeyProviderRequest> ParseRequest(std::string_view text) {
-  Json j = Json::parse(text, nullptr, false);
+  Json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError("InvalidArgument", "key-provider request is not a JSON object");
   }

@@ -1,5 +1,7 @@
 #include "ocicrypt/keywrap.h"
 
+#include "base/json.h"
+
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
@@ -33,7 +35,7 @@ class JweUnwrapper : public KeyUnwrapper {
     return annotation == kAnnotationJwe;
   }
   Result<SecretBytes> Unwrap(const std::string&, const Bytes& blob) override {
-    nlohmann::json jwe = nlohmann::json::parse(blob.begin(), blob.end(), nullptr, false);
+    nlohmann::json jwe = ParseJsonOrDiscarded(blob);
     if (jwe.is_discarded()) {
       return MakeError("InvalidArgument", "the layer's JWE key entry is not JSON");
     }
@@ -60,7 +62,7 @@ Result<jose::JweRecipient> LoadRecipient(const std::string& path) {
   std::string alg;
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') {
-    nlohmann::json jwk = nlohmann::json::parse(text, nullptr, false);
+    nlohmann::json jwk = ParseJsonOrDiscarded(text);
     if (jwk.is_discarded() || !jwk.is_object()) {
       return MakeError("InvalidArgument", path + ": not a JSON Web Key");
     }

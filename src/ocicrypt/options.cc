@@ -1,5 +1,7 @@
 #include "ocicrypt/options.h"
 
+#include "base/json.h"
+
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
@@ -29,7 +31,7 @@ Result<Bytes> B64Member(const Json& obj, const char* name, const char* where) {
 }
 
 Result<Json> ParseObject(std::string_view text, const char* where) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError("InvalidArgument", std::string(where) + " are not a JSON object");
   }

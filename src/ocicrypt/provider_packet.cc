@@ -1,5 +1,7 @@
 #include "ocicrypt/provider_packet.h"
 
+#include "base/json.h"
+
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -111,7 +113,7 @@ Result<SecretBytes> LoadKek(const std::string& path) {
 }
 
 Result<ProviderPacket> ParseProviderPacket(const Bytes& json) {
-  Json j = Json::parse(json.begin(), json.end(), nullptr, false);
+  Json j = ParseJsonOrDiscarded(json);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError("InvalidArgument", "key-provider packet is not a JSON object");
   }

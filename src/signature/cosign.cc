@@ -1,5 +1,7 @@
 #include "signature/cosign.h"
 
+#include "base/json.h"
+
 #include <openssl/evp.h>
 
 #include <memory>
@@ -52,7 +54,9 @@ Result<std::vector<CosignSignature>> ReadCosignSignatures(const std::string& man
                                                           const BlobFetcher& fetch) {
   std::vector<CosignSignature> out;
   try {
-    json m = json::parse(manifest_json);
+    auto parsed = ParseJson(manifest_json, "the signature manifest");
+    if (!parsed.ok()) return Bad(parsed.error().message);
+    json m = std::move(parsed).value();
     if (!m.is_object()) return Bad("not a JSON object");
     if (!m.contains("layers") || !m.at("layers").is_array()) return Bad("no \"layers\" array");
     const json& layers = m.at("layers");

@@ -1,5 +1,7 @@
 #include "signature/payload.h"
 
+#include "base/json.h"
+
 #include <nlohmann/json.hpp>
 
 namespace coco::signature {
@@ -24,12 +26,9 @@ Result<std::string> OnlyStringMember(const json& obj, const char* where, const c
 }  // namespace
 
 Result<SignaturePayload> ParsePayload(std::string_view text, std::string_view expected_type) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return Bad(std::string("not valid JSON: ") + e.what());
-  }
+  auto parsed = ParseJson(text, "the payload");
+  if (!parsed.ok()) return Bad(parsed.error().message);
+  json j = std::move(parsed).value();
   if (!j.is_object()) return Bad("not a JSON object");
   for (const auto& [k, v] : j.items()) {
     if (k != "critical" && k != "optional") return Bad("unknown top-level field \"" + k + "\"");

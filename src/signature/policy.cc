@@ -1,5 +1,7 @@
 #include "signature/policy.h"
 
+#include "base/json.h"
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -355,12 +357,9 @@ std::string PolicyMatch::Describe() const {
 }
 
 Result<Policy> Policy::Parse(std::string_view text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return MakeError("InvalidArgument", std::string("policy is not valid JSON: ") + e.what());
-  }
+  auto parsed = ParseJson(text, "policy");
+  if (!parsed.ok()) return parsed.error();
+  json j = std::move(parsed).value();
   if (!j.is_object()) return Bad("document", "must be a JSON object");
   COCO_RETURN_IF_ERROR(OnlyKeys(j, "document", {"default", "transports"}));
   if (!j.contains("default")) return Bad("document", "missing \"default\"");
