@@ -14,6 +14,8 @@
 #include "ocicrypt/provider_packet.h"
 
 namespace coco::cli {
+
+constexpr size_t kMaxKeyProviderRequest = 1 << 20;
 namespace {
 
 struct ProviderFlags {
@@ -153,7 +155,15 @@ void AddKeyProviderCommand(CLI::App& app) {
   kp->add_flag("--allow-ctr-key-wrap", f->allow_ctr,
                "accept algorithm=A256CTR / A256CTR packets (no integrity; refused by default)");
   kp->callback([f] {
-    std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    // A request is a few kilobytes; whoever writes to our stdin gets no more than the limit.
+    std::string input;
+    char buf[8192];
+    while (std::cin.read(buf, sizeof buf) || std::cin.gcount() > 0) {
+      input.append(buf, static_cast<size_t>(std::cin.gcount()));
+      if (input.size() > kMaxKeyProviderRequest)
+        return Fail("key-provider request on stdin is over " +
+                    std::to_string(kMaxKeyProviderRequest) + " bytes; refused");
+    }
     auto req = ocicrypt::ParseKeyProviderRequest(input);
     if (!req.ok()) return Fail(req.error().message);
     auto answer = req->op == ocicrypt::KeyProviderRequest::Op::kWrap ? Wrap(*req, *f)

@@ -61,7 +61,7 @@ Status AdminAuth::Authorize(const std::string& authorization, const std::string&
   if (claims->value("exp", 0.0) > static_cast<double>(now + kMaxAdminTokenSecs))
     return MakeError("AdminAuthAccess",
                      "admin token expires more than 10 years from now; issue a shorter-lived one "
-                     "(coco kbs make-admin-token --token-days)");
+                     "(coco kbs keygen --token-days)");
   auto role = claims->find("role");
   if (role == claims->end() || !role->is_string())
     return MakeError("AdminAuthAccess", "admin token has no \"role\" claim");

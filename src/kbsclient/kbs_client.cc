@@ -104,6 +104,7 @@ struct KbsClient::Impl {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
       auto r = http->Send(method, path, body, headers);
       if (r.ok()) return r;
+      if (r.error().kind != "Io") return r.error();  // an oversized answer is not retried
       last = r.error();
     }
     return last;
