@@ -1,5 +1,12 @@
-// HTTP(S) transport for the broker (cpp-httplib): maps requests to Broker::Handle, enforces the
-// body limit, logs one line per request.
+// HTTP(S) transport for the broker: an event-driven server (Boost.Beast on Asio) that maps
+// requests to Broker::Handle on a fixed pool of handler threads.
+//
+// Built to hold against hostile clients: a connection costs a few kilobytes and no thread while it
+// waits, so slow clients cannot exhaust anything a legitimate guest needs. Every request has one
+// deadline for its whole header and one for its whole body (bytes that trickle in do not extend
+// them); header and body sizes are capped; connections are capped in total and per client
+// address; and when the handler queue is full the answer is 503 with Retry-After instead of a
+// timeout. Every refusal is counted per endpoint (kbs_http_refused_total).
 #pragma once
 
 #include <memory>
@@ -15,8 +22,16 @@ struct HttpOptions {
   int port = 8080;       // 0 picks a free port
   std::string tls_cert;  // PEM; HTTPS when both are set
   std::string tls_key;
-  size_t max_body_bytes = 2 * 1024 * 1024;
-  int worker_threads = 64;  // connections served at once (keep-alive holds one)
+  size_t max_body_bytes = 2 * 1024 * 1024;  // 413 above
+  size_t max_header_bytes = 16 * 1024;      // request line + headers; 431 above
+  int header_timeout_secs = 10;   // the whole header (and a TLS handshake, and keep-alive idle)
+  int body_timeout_secs = 30;     // the whole body
+  int write_timeout_secs = 30;    // the whole response
+  int worker_threads = 64;        // requests handled at once (attestation, storage)
+  size_t max_pending_requests = 1024;     // queued for a handler; 503 + Retry-After above
+  size_t max_connections = 8192;          // open connections in all; 503 above
+  size_t max_connections_per_client = 1024;  // open connections from one address; 503 above
+  int io_threads = 2;                     // threads reading and writing sockets
 };
 
 class HttpServer {
@@ -34,5 +49,8 @@ Result<std::unique_ptr<HttpServer>> NewHttpServer(const HttpOptions& options, Br
 
 // "HOST:PORT" → host, port.
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& address);
+
+// The metrics label of a request path: healthz, metrics, jwks, auth, attest, resource, admin, other.
+std::string RouteLabel(const std::string& path);
 
 }  // namespace coco::kbs

@@ -24,6 +24,11 @@ void Metrics::Release(const std::string& outcome) {
   ++releases_[outcome];
 }
 
+void Metrics::Refused(const std::string& route, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++refused_[{route, reason}];
+}
+
 std::string Metrics::Render() {
   std::lock_guard<std::mutex> lock(mu_);
   std::ostringstream o;
@@ -41,8 +46,17 @@ std::string Metrics::Render() {
        "# TYPE kbs_resource_releases_total counter\n";
   for (const auto& [k, v] : releases_)
     o << "kbs_resource_releases_total{outcome=\"" << k << "\"} " << v << "\n";
-  o << "# HELP kbs_sessions Live RCAR sessions.\n# TYPE kbs_sessions gauge\nkbs_sessions "
+  o << "# HELP kbs_sessions Attested RCAR sessions (and attestations in progress) remembered.\n"
+       "# TYPE kbs_sessions gauge\nkbs_sessions "
     << sessions_.load() << "\n";
+  o << "# HELP kbs_http_connections Open HTTP connections.\n# TYPE kbs_http_connections gauge\n"
+       "kbs_http_connections "
+    << connections_.load() << "\n";
+  o << "# HELP kbs_http_refused_total Requests and connections refused by the transport, by route "
+       "and reason.\n# TYPE kbs_http_refused_total counter\n";
+  for (const auto& [k, v] : refused_)
+    o << "kbs_http_refused_total{route=\"" << k.first << "\",reason=\"" << k.second << "\"} " << v
+      << "\n";
   o << "# HELP kbs_http_request_duration_seconds Request latency by route.\n"
        "# TYPE kbs_http_request_duration_seconds histogram\n";
   for (const auto& [route, b] : latency_buckets_) {

@@ -15,6 +15,10 @@ class Metrics {
   void Attestation(const std::string& tee, const std::string& outcome);  // success|failure
   void Release(const std::string& outcome);                              // released|denied|error
   void SetSessions(size_t n) { sessions_ = n; }
+  void SetConnections(size_t n) { connections_ = n; }
+  // A request or connection the transport refused: route as RouteLabel() names it (or
+  // "connection"), reason e.g. overload, header_timeout, body_too_large, too_many_connections.
+  void Refused(const std::string& route, const std::string& reason);
   std::string Render();
 
  private:
@@ -27,6 +31,8 @@ class Metrics {
   std::map<std::string, std::array<uint64_t, kBuckets.size() + 1>> latency_buckets_;
   std::map<std::string, double> latency_sum_;
   std::atomic<size_t> sessions_{0};
+  std::atomic<size_t> connections_{0};
+  std::map<std::pair<std::string, std::string>, uint64_t> refused_;
 };
 
 }  // namespace coco::kbs
