@@ -55,7 +55,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   COCO_RETURN_IF_ERROR(
       CheckKeys(doc,
                 {"data_dir", "listen", "dev", "log_json", "max_body_bytes", "worker_threads", "tls",
-                 "session", "token", "admin", "snp", "tdx", "tpm"},
+                 "session", "token", "admin", "snp", "tdx", "tpm", "limits"},
                 ""));
   COCO_RETURN_IF_ERROR(Read(doc, "data_dir", &c->data_dir, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "listen", &c->listen, ""));
@@ -68,6 +68,28 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   int64_t threads = c->worker_threads;
   COCO_RETURN_IF_ERROR(Read(doc, "worker_threads", &threads, ""));
   c->worker_threads = static_cast<int>(threads);
+  if (auto* l = doc["limits"].as_table()) {
+    COCO_RETURN_IF_ERROR(CheckKeys(*l,
+                                   {"header_timeout_secs", "body_timeout_secs", "max_header_bytes",
+                                    "max_connections", "max_connections_per_client",
+                                    "max_pending_requests"},
+                                   "limits."));
+    COCO_RETURN_IF_ERROR(Read(*l, "header_timeout_secs", &c->header_timeout_secs, "limits."));
+    COCO_RETURN_IF_ERROR(Read(*l, "body_timeout_secs", &c->body_timeout_secs, "limits."));
+    for (auto [key, field] : {std::pair{"max_header_bytes", &c->max_header_bytes},
+                              std::pair{"max_connections", &c->max_connections},
+                              std::pair{"max_connections_per_client", &c->max_connections_per_client},
+                              std::pair{"max_pending_requests", &c->max_pending_requests}}) {
+      int64_t v = static_cast<int64_t>(*field);
+      COCO_RETURN_IF_ERROR(Read(*l, key, &v, "limits."));
+      if (v < 1) return MakeError("InvalidArgument", std::string("limits.") + key + " must be positive");
+      *field = static_cast<size_t>(v);
+    }
+    if (c->header_timeout_secs < 1 || c->body_timeout_secs < 1)
+      return MakeError("InvalidArgument", "limits.*_timeout_secs must be at least 1");
+    if (c->max_header_bytes < 1024)
+      return MakeError("InvalidArgument", "limits.max_header_bytes must be at least 1024");
+  }
   if (auto* tls = doc["tls"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*tls, {"cert", "key"}, "tls."));
     COCO_RETURN_IF_ERROR(Read(*tls, "cert", &c->tls_cert, "tls."));
@@ -137,7 +159,15 @@ const char* ConfigReference() {
   dev = false                      # accept the sample TEE (development only); --dev
   log_json = false                 # one JSON object per log line; --log-json
   max_body_bytes = 2097152         # request body limit (413 PayloadTooLarge above); --max-body
-  worker_threads = 64              # connections served at once
+  worker_threads = 64              # requests handled at once (connections cost no thread)
+
+  [limits]                         # what a slow or flooding client can hold
+  header_timeout_secs = 10         # the whole request header, however it trickles; --header-timeout
+  body_timeout_secs = 30           # the whole request body
+  max_header_bytes = 16384         # request line + headers (431 above)
+  max_connections = 8192           # open connections in all (503 + Retry-After above)
+  max_connections_per_client = 1024  # open connections from one address (503 + Retry-After above)
+  max_pending_requests = 1024      # requests waiting for a handler (503 + Retry-After above)
 
   [tls]                            # HTTPS when both are set; --tls-cert, --tls-key
   cert = "/etc/coco-kbs/tls.crt"
@@ -145,7 +175,8 @@ const char* ConfigReference() {
 
   [session]
   timeout_secs = 300               # RCAR session lifetime from /auth; --session-timeout
-  max_sessions = 8192              # bound on live sessions; the oldest unattested go first
+  max_sessions = 8192              # attested sessions remembered (the oldest go first); /auth
+                                   # stores nothing: its cookie is the sealed session
 
   [token]
   lifetime_secs = 300              # attestation token validity; --token-lifetime

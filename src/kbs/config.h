@@ -18,6 +18,13 @@ struct Config {
   bool log_json = false;
   size_t max_body_bytes = 2 * 1024 * 1024;
   int worker_threads = 64;
+  // [limits]: what one client may hold of the broker (see http_server.h).
+  int64_t header_timeout_secs = 10;
+  int64_t body_timeout_secs = 30;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_connections = 8192;
+  size_t max_connections_per_client = 1024;
+  size_t max_pending_requests = 1024;
   std::string tls_cert, tls_key;
   int64_t session_timeout_secs = 300;
   size_t max_sessions = 8192;

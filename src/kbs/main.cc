@@ -166,6 +166,12 @@ int Serve(Config config, const std::string& port_file) {
   ho.tls_key = config.tls_key;
   ho.max_body_bytes = config.max_body_bytes;
   ho.worker_threads = config.worker_threads;
+  ho.header_timeout_secs = static_cast<int>(config.header_timeout_secs);
+  ho.body_timeout_secs = static_cast<int>(config.body_timeout_secs);
+  ho.max_header_bytes = config.max_header_bytes;
+  ho.max_connections = config.max_connections;
+  ho.max_connections_per_client = config.max_connections_per_client;
+  ho.max_pending_requests = config.max_pending_requests;
   auto server = NewHttpServer(ho, broker->get());
   if (!server.ok()) return Fatal(server.error().message);
   auto port = (*server)->Bind();
@@ -246,6 +252,9 @@ int main(int argc, char** argv) {
                    ->capture_default_str();
   auto* o_ms = app.add_option("--max-sessions", config.max_sessions, "bound on live sessions")
                    ->capture_default_str();
+  auto* o_ht = app.add_option("--header-timeout", config.header_timeout_secs,
+                              "seconds a client has to send a whole request header")
+                   ->capture_default_str();
   auto* o_lj = app.add_flag("--log-json", config.log_json, "log one JSON object per line");
   app.add_option("--port-file", port_file,
                  "write the bound port here once listening (with port 0)");
@@ -289,6 +298,7 @@ int main(int argc, char** argv) {
     if (o_mb->count()) config.max_body_bytes = flags.max_body_bytes;
     if (o_ms->count()) config.max_sessions = flags.max_sessions;
     if (o_lj->count()) config.log_json = true;
+    if (o_ht->count()) config.header_timeout_secs = flags.header_timeout_secs;
   }
   return Serve(config, port_file);
 }
