@@ -11,9 +11,9 @@ echo "==> unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit -j "$JOBS" --output-on-failure
 
-echo "==> fuzz smoke: the evidence parsers, 20 s each (libFuzzer, ASan + UBSan, build-fuzz/)"
+echo "==> fuzz smoke: evidence, init-data, broker requests, client responses; 20 s each (libFuzzer, ASan + UBSan, build-fuzz/)"
 mkdir -p build-fuzz
-for t in $(ls fuzz/attestation_*_fuzz.cc | sed 's|fuzz/\(.*\)_fuzz.cc|\1|'); do
+for t in $(ls fuzz/attestation_*_fuzz.cc fuzz/kbs_*_fuzz.cc fuzz/kbsclient_*_fuzz.cc | sed 's|fuzz/\(.*\)_fuzz.cc|\1|'); do
   fuzz/run.sh "$t" 20 > "build-fuzz/smoke-$t.log" 2>&1 || { tail -50 "build-fuzz/smoke-$t.log"; exit 1; }
   grep -h "^Done" "build-fuzz/smoke-$t.log" | sed "s|^|    $t: |"
 done

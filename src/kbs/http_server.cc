@@ -147,6 +147,29 @@ std::string PercentDecode(const std::string& s) {
   return out;
 }
 
+using Parser = http::request_parser<http::string_body>;
+
+void ApplyLimits(Parser& parser, const HttpOptions& o) {
+  parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
+  parser.body_limit(o.max_body_bytes);
+}
+
+// The broker's view of a request: percent-decoded path without the query, lower-case header
+// names (the last of repeated headers wins).
+Request ToBrokerRequest(http::request<http::string_body>&& req) {
+  Request r;
+  r.method = std::string(req.method_string());
+  std::string target(req.target());
+  r.path = PercentDecode(target.substr(0, target.find('?')));
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    r.headers[name] = std::string(field.value());
+  }
+  r.body = std::move(req.body());
+  return r;
+}
+
 Response TransportError(int status, const std::string& variant, const std::string& detail) {
   Response r;
   r.status = status;
@@ -183,8 +206,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void ReadHeader() {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(Opt().max_header_bytes));
-    parser_->body_limit(Opt().max_body_bytes);
+    ApplyLimits(*parser_, Opt());
     // One deadline for the whole header, set once: a byte every few seconds does not extend it.
     Lowest().expires_after(std::chrono::seconds(Opt().header_timeout_secs));
     http::async_read_header(stream_, buffer_, *parser_,
@@ -250,17 +272,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (ec) return;  // the client went away
     Lowest().expires_never();
     auto& req = parser_->get();
-    Request r;
-    r.method = std::string(req.method_string());
-    std::string target(req.target());
-    r.path = PercentDecode(target.substr(0, target.find('?')));
-    for (const auto& field : req) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-      r.headers[name] = std::string(field.value());
-    }
-    r.body = std::move(req.body());
     keep_alive_ = req.keep_alive();
+    Request r = ToBrokerRequest(std::move(req));
     auto self = this->shared_from_this();
     auto start = std::chrono::steady_clock::now();
     bool queued = state_->pool.TrySubmit([self, r = std::move(r), start]() mutable {
@@ -327,7 +340,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::shared_ptr<ServerState> state_;
   std::string client_;
   beast::flat_buffer buffer_{64 * 1024};
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<Parser> parser_;
   std::shared_ptr<void> response_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
   std::string route_;
@@ -458,6 +471,18 @@ void RaiseDescriptorLimit() {
 }
 
 }  // namespace
+
+Result<Request> ParseRequestBytes(std::string_view bytes, const HttpOptions& options) {
+  Parser parser;
+  ApplyLimits(parser, options);
+  parser.eager(true);
+  ErrorCode ec;
+  size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
+  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (ec) return MakeError("InvalidArgument", "HTTP request: " + ec.message());
+  if (!parser.is_done() || used == 0) return MakeError("InvalidArgument", "HTTP request: incomplete");
+  return ToBrokerRequest(parser.release());
+}
 
 std::string RouteLabel(const std::string& path) {
   if (path == "/healthz") return "healthz";

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "kbs/broker.h"
@@ -49,6 +50,10 @@ Result<std::unique_ptr<HttpServer>> NewHttpServer(const HttpOptions& options, Br
 
 // "HOST:PORT" → host, port.
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& address);
+
+// Parses one HTTP/1.x request from `bytes` with the server's limits and conversions, as a
+// connection would (the fuzz target's entry point). Errors name the parse failure.
+Result<Request> ParseRequestBytes(std::string_view bytes, const HttpOptions& options);
 
 // The metrics label of a request path: healthz, metrics, jwks, auth, attest, resource, admin, other.
 std::string RouteLabel(const std::string& path);
