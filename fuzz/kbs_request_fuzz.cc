@@ -37,6 +37,7 @@ struct World {
     kbs::BrokerOptions o;
     o.dev = true;
     o.session_timeout_secs = 1'000'000'000;
+    o.max_sessions = 64;  // keeps the record (and the fuzzer's memory) small
     auto admin = kbs::AdminAuth::Create({admin_key.PublicOnly()}, kbs::DefaultAcl());
     broker = std::move(*kbs::Broker::Create(o, storage.get(), std::move(*admin), std::move(v),
                                            [] { return int64_t{1'800'000'000}; }));
@@ -62,7 +63,8 @@ struct World {
     nlohmann::json body = {{"runtime-data", {{"nonce", nonce}, {"tee-pubkey", jwk}}},
                            {"tee-evidence", {{"primary_evidence", ev}, {"additional_evidence", ""}}},
                            {"init-data", {{"format", "toml"}, {"body", init_data}}}};
-    return body.dump();
+    // The input may not be UTF-8; the broker sees it as a JSON client would send it.
+    return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 };
 

@@ -32,7 +32,7 @@ struct HttpOptions {
   size_t max_pending_requests = 1024;     // queued for a handler; 503 + Retry-After above
   size_t max_connections = 8192;          // open connections in all; 503 above
   size_t max_connections_per_client = 1024;  // open connections from one address; 503 above
-  int io_threads = 2;                     // threads reading and writing sockets
+  int io_threads = 1;                     // threads reading and writing sockets
 };
 
 class HttpServer {
