@@ -21,6 +21,23 @@ Response Fail(const std::string& variant, const std::string& detail) {
   return r;
 }
 
+bool IsStorage(const Error& e) { return e.kind == "Storage" || e.kind == "StorageFull"; }
+
+// A storage failure is the broker's, not the client's: 500, or 507 when the disk or the
+// database bound is full, with the reason, under the upstream variant. (A 401 would make
+// upstream's clients attest again, and hide the cause.)
+Response StorageFail(const std::string& variant, const std::string& what, const Error& e) {
+  Response r = Fail(variant, what + e.message);
+  r.status = e.kind == "StorageFull" ? 507 : 500;
+  log::Error("storage failure", {{"what", what}, {"reason", e.message}});
+  return r;
+}
+
+// Upstream's variant for an error, keeping the 5xx of a storage failure.
+Response FailWith(const std::string& variant, const Error& e) {
+  return IsStorage(e) ? StorageFail(variant, "", e) : Fail(variant, e.message);
+}
+
 Response Ok(std::string body = "", std::string content_type = "application/json") {
   Response r;
   r.body = std::move(body);
@@ -481,7 +498,7 @@ Response Broker::GetResource(const Request& r, const std::string& path) {
   auto value = storage_->Get(kNsResource, path);
   if (!value.ok()) {
     metrics_.Release("error");
-    return Fail("PluginInternalError", "resource storage: " + value.error().message);
+    return StorageFail("PluginInternalError", "resource storage: ", value.error());
   }
   if (!value->has_value()) {
     metrics_.Release("error");
@@ -521,13 +538,14 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
         return refused;
       }
       Status s = storage_->Put(kNsResource, path, r.body);
-      if (!s.ok()) return Fail("PluginInternalError", s.error().message);
+      if (!s.ok()) return StorageFail("PluginInternalError", "resource " + path + ": ", s.error());
       log::Info("resource stored", {{"path", path}, {"bytes", std::to_string(r.body.size())}});
       return Ok();
     }
     if (r.method == "DELETE") {
       auto deleted = storage_->Delete(kNsResource, path);
-      if (!deleted.ok()) return Fail("PluginInternalError", deleted.error().message);
+      if (!deleted.ok())
+        return StorageFail("PluginInternalError", "resource " + path + ": ", deleted.error());
       if (!*deleted) return Fail("PluginInternalError", "resource " + path + " not found");
       log::Info("resource deleted", {{"path", path}});
       return Ok();
@@ -536,8 +554,8 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
     if (r.method == "POST") return SetResourcePolicy(r);
     if (r.method == "GET") {
       auto text = storage_->Get(kNsPolicy, kResourcePolicyKey);
-      std::string t =
-          text.ok() && text->has_value() ? **text : std::string(AffirmingResourcePolicyText());
+      if (!text.ok()) return StorageFail("PolicyEngineError", "resource policy: ", text.error());
+      std::string t = text->has_value() ? **text : std::string(AffirmingResourcePolicyText());
       return Ok(nlohmann::json{{"policy", Base64UrlEncode(t)}}.dump());
     }
   } else if (what == "attestation-policy" && seg.size() == 3) {
@@ -546,7 +564,7 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
     if (r.method == "POST" && seg.size() == 3) return SetReferenceValue(r);
     if (r.method == "GET" && seg.size() == 4) {
       auto rec = reference_values_.GetRecord(seg[3]);
-      if (!rec.ok()) return Fail("RvpsError", rec.error().message);
+      if (!rec.ok()) return FailWith("RvpsError", rec.error());
       if (!rec->has_value()) return Fail("RvpsError", "reference value " + seg[3] + " not found");
       return Ok((**rec).value("value", nlohmann::json()).dump());
     }
@@ -573,7 +591,7 @@ Response Broker::SetResourcePolicy(const Request& r) {
   auto policy = CompileResourcePolicy(text);
   if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
   Status s = storage_->Put(kNsPolicy, kResourcePolicyKey, text);
-  if (!s.ok()) return Fail("PolicyEngineError", s.error().message);
+  if (!s.ok()) return FailWith("PolicyEngineError", s.error());
   std::string name = (*policy)->name();
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
@@ -596,7 +614,7 @@ Response Broker::SetAttestationPolicy(const Request& r) {
   auto policy = CompileAttestationPolicy(id, text);
   if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
   Status s = storage_->Put(kNsAttestationPolicy, id, text);
-  if (!s.ok()) return Fail("PolicyEngineError", s.error().message);
+  if (!s.ok()) return FailWith("PolicyEngineError", s.error());
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
     attestation_policy_ = std::move(policy).value();
@@ -609,7 +627,7 @@ Response Broker::SetReferenceValue(const Request& r) {
   auto body = ParseBody(r.body, "reference value message");
   if (!body.ok()) return FromError(body.error(), "SerdeError");
   auto names = reference_values_.Register(*body, clock_());
-  if (!names.ok()) return Fail("RvpsError", names.error().message);
+  if (!names.ok()) return FailWith("RvpsError", names.error());
   std::string list;
   for (const auto& n : *names) list += (list.empty() ? "" : ",") + n;
   log::Info("reference values registered", {{"names", list}});

@@ -72,8 +72,12 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(CheckKeys(*l,
                                    {"header_timeout_secs", "body_timeout_secs", "max_header_bytes",
                                     "max_connections", "max_connections_per_client",
-                                    "max_pending_requests"},
+                                    "max_pending_requests", "max_database_bytes"},
                                    "limits."));
+    COCO_RETURN_IF_ERROR(Read(*l, "max_database_bytes", &c->max_database_bytes, "limits."));
+    if (c->max_database_bytes != 0 && c->max_database_bytes < 65536)
+      return MakeError("InvalidArgument",
+                       "limits.max_database_bytes must be 0 (no bound) or at least 65536");
     COCO_RETURN_IF_ERROR(Read(*l, "header_timeout_secs", &c->header_timeout_secs, "limits."));
     COCO_RETURN_IF_ERROR(Read(*l, "body_timeout_secs", &c->body_timeout_secs, "limits."));
     for (auto [key, field] : {std::pair{"max_header_bytes", &c->max_header_bytes},
@@ -168,6 +172,8 @@ const char* ConfigReference() {
   max_connections = 8192           # open connections in all (503 + Retry-After above)
   max_connections_per_client = 1024  # open connections from one address (503 + Retry-After above)
   max_pending_requests = 1024      # requests waiting for a handler (503 + Retry-After above)
+  max_database_bytes = 0           # bound on kbs.db (0: the disk's); writes beyond it answer
+                                   # 507, as a full disk does
 
   [tls]                            # HTTPS when both are set; --tls-cert, --tls-key
   cert = "/etc/coco-kbs/tls.crt"

@@ -25,6 +25,7 @@ struct Config {
   size_t max_connections = 8192;
   size_t max_connections_per_client = 1024;
   size_t max_pending_requests = 1024;
+  int64_t max_database_bytes = 0;  // 0: only the disk bounds kbs.db
   std::string tls_cert, tls_key;
   int64_t session_timeout_secs = 300;
   size_t max_sessions = 8192;

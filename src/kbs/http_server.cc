@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -100,7 +101,6 @@ struct ServerState {
     if (mine >= options.max_connections_per_client) {
       *why = "too many connections from " + client + " (max_connections_per_client " +
              std::to_string(options.max_connections_per_client) + ")";
-      if (mine == 0) per_client.erase(client);
       return false;
     }
     ++mine;
@@ -119,6 +119,9 @@ struct ServerState {
   const HttpOptions options;
   Broker* const broker;
   WorkerPool pool;
+  // Requests read and not yet answered; a stopping server waits for them.
+  std::atomic<size_t> in_flight{0};
+  std::atomic<bool> draining{false};
   std::mutex mu;
   size_t connections = 0;
   std::map<std::string, size_t> per_client;
@@ -185,7 +188,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
   Connection(Stream stream, std::shared_ptr<ServerState> state, std::string client)
       : stream_(std::move(stream)), state_(std::move(state)), client_(std::move(client)) {}
-  ~Connection() { state_->Release(client_); }
+  ~Connection() {
+    Answered();
+    state_->Release(client_);
+  }
 
   void Start() {
     if constexpr (kTls) {
@@ -276,6 +282,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Request r = ToBrokerRequest(std::move(req));
     auto self = this->shared_from_this();
     auto start = std::chrono::steady_clock::now();
+    ++state_->in_flight;
+    answering_ = true;
     bool queued = state_->pool.TrySubmit([self, r = std::move(r), start]() mutable {
       Response out = self->state_->broker->Handle(r);
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -307,7 +315,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     res->set(http::field::content_type, out.content_type);
     for (const auto& [k, v] : out.headers) res->insert(k, v);
     res->body() = std::move(out.body);
-    close = close || !keep_alive_;
+    close = close || !keep_alive_ || state_->draining;
     res->keep_alive(!close);
     res->prepare_payload();
     response_ = res;
@@ -315,10 +323,19 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), close](ErrorCode ec, size_t) {
                         self->response_.reset();
+                        self->Answered();
                         if (ec) return;
                         if (close) return self->Shutdown();
                         self->ReadHeader();
                       });
+  }
+
+  // The request read last has its answer written (or could not have it).
+  void Answered() {
+    if (answering_) {
+      answering_ = false;
+      --state_->in_flight;
+    }
   }
 
   void Shutdown() {
@@ -345,12 +362,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::shared_ptr<http::response<http::empty_body>> continue_;
   std::string route_;
   bool keep_alive_ = true;
+  bool answering_ = false;  // counted in state_->in_flight
 };
 
 class BeastServer final : public HttpServer {
  public:
   BeastServer(const HttpOptions& o, Broker* broker)
-      : state_(std::make_shared<ServerState>(o, broker)), acceptor_(ioc_), retry_(ioc_) {}
+      : state_(std::make_shared<ServerState>(o, broker)), acceptor_(ioc_), retry_(ioc_), drain_timer_(ioc_) {}
 
   ~BeastServer() override {
     state_->pool.Stop();  // no handler runs while the connections are torn down with the context
@@ -405,12 +423,35 @@ class BeastServer final : public HttpServer {
     return Status::Ok();
   }
 
-  void Stop() override { ioc_.stop(); }
+  // Stops accepting, lets the requests read so far be answered (for at most kDrainLimit), then
+  // ends Serve. Connections answered while draining are closed.
+  void Stop() override {
+    net::post(ioc_, [this] {
+      if (state_->draining.exchange(true)) return;
+      ErrorCode ignored;
+      acceptor_.close(ignored);
+      drain_deadline_ = std::chrono::steady_clock::now() + kDrainLimit;
+      WaitForDrain();
+    });
+  }
 
  private:
+  static constexpr auto kDrainLimit = std::chrono::seconds(5);
+
+  void WaitForDrain() {
+    if (state_->in_flight == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+      if (state_->in_flight != 0)
+        log::Warn("stopping with requests unanswered",
+                  {{"requests", std::to_string(state_->in_flight.load())}});
+      return ioc_.stop();
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(10));
+    drain_timer_.async_wait([this](ErrorCode) { WaitForDrain(); });
+  }
+
   void Accept() {
     acceptor_.async_accept(net::make_strand(ioc_), [this](ErrorCode ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted) return;
+      if (ec == net::error::operation_aborted || state_->draining) return;
       if (ec) {
         // Out of descriptors (EMFILE) and the like: pause instead of spinning, then go on.
         log::Warn("accept failed", {{"reason", ec.message()}});
@@ -459,6 +500,8 @@ class BeastServer final : public HttpServer {
   std::optional<net::ssl::context> tls_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_;
+  net::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
 };
 
 // Raises the soft descriptor limit to the hard one: every open connection is a descriptor.

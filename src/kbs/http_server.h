@@ -40,7 +40,8 @@ class HttpServer {
   virtual ~HttpServer() = default;
   // Binds the socket; returns the bound port.
   virtual Result<int> Bind() = 0;
-  // Serves until Stop() is called (from any thread or a signal-handling thread).
+  // Serves until Stop() is called (from any thread or a signal-handling thread). Stop closes
+  // the listener, lets the requests already read be answered (at most 5 s), then Serve returns.
   virtual Status Serve() = 0;
   virtual void Stop() = 0;
 };

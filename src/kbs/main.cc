@@ -95,7 +95,9 @@ int Serve(Config config, const std::string& port_file) {
   if (!std::filesystem::exists(DbPath(config.data_dir)))
     return Fatal(DbPath(config.data_dir) + " does not exist: run `coco-kbs init --data-dir " +
                  config.data_dir + "` first");
-  auto storage = OpenSqliteStorage(DbPath(config.data_dir));
+  StorageOptions so;
+  so.max_bytes = config.max_database_bytes;
+  auto storage = OpenSqliteStorage(DbPath(config.data_dir), so);
   if (!storage.ok()) return Fatal(storage.error().message);
 
   std::vector<std::string> key_files = config.admin_public_keys;

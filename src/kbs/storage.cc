@@ -1,9 +1,17 @@
 #include "kbs/storage.h"
 
 #include <sqlite3.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
+
+#include "base/log.h"
 
 namespace coco::kbs {
 namespace {
@@ -18,15 +26,50 @@ struct StmtReleaser {
 };
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtReleaser>;
 
+std::string DirOf(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
+// Waits for a lock another process holds (a broker that is still stopping), saying so once.
+struct LockWait {
+  std::string path;
+  int limit_ms = 0;
+  bool announced = false;
+  std::chrono::steady_clock::time_point start;
+};
+int WaitForLock(void* arg, int attempt) {
+  auto* w = static_cast<LockWait*>(arg);
+  auto now = std::chrono::steady_clock::now();
+  if (attempt == 0) w->start = now;
+  auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - w->start).count();
+  if (waited >= w->limit_ms) return 0;
+  if (!w->announced && waited >= 200) {
+    w->announced = true;
+    log::Warn("waiting for the database lock (another coco-kbs still has it open?)",
+              {{"database", w->path}, {"limit_ms", std::to_string(w->limit_ms)}});
+  }
+  ::usleep(20000);
+  return 1;
+}
+
 class SqliteStorage final : public Storage {
  public:
-  explicit SqliteStorage(sqlite3* db) : db_(db) {}
+  SqliteStorage(sqlite3* db, std::string path, StorageOptions options)
+      : db_(db), path_(std::move(path)), options_(options) {
+    lock_wait_.path = path_;
+    lock_wait_.limit_ms = options_.lock_wait_ms;
+  }
   ~SqliteStorage() override {
     for (auto& [sql, st] : statements_) sqlite3_finalize(st);
     sqlite3_close(db_);
   }
 
   Status Init() {
+    // The lock may still be held by a broker that is stopping: wait for it before the first
+    // statement, which takes it.
+    sqlite3_busy_handler(db_, WaitForLock, &lock_wait_);
     const char* sql =
         // One broker process owns its database file: exclusive locking spares a file lock
         // round trip per read (several per attestation flow).
@@ -39,9 +82,23 @@ class SqliteStorage final : public Storage {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
       std::string msg = err ? err : "unknown error";
       sqlite3_free(err);
-      return MakeError("Storage", "cannot initialise database: " + msg);
+      if (sqlite3_errcode(db_) == SQLITE_BUSY)
+        msg += " after waiting " + std::to_string(options_.lock_wait_ms) +
+               " ms: another process has " + path_ + " open";
+      return MakeError("Storage", "cannot initialise database " + path_ + ": " + msg);
     }
-    sqlite3_busy_timeout(db_, 5000);
+    if (options_.max_bytes > 0) {
+      int page = 4096;
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db_, "PRAGMA page_size", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
+        page = sqlite3_column_int(st, 0);
+      sqlite3_finalize(st);
+      int64_t pages = std::max<int64_t>(1, options_.max_bytes / page);
+      std::string pragma = "PRAGMA max_page_count=" + std::to_string(pages) + ";";
+      if (sqlite3_exec(db_, pragma.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+        return Fail("size limit").error();
+    }
     return Status::Ok();
   }
 
@@ -117,12 +174,34 @@ class SqliteStorage final : public Storage {
     sqlite3_bind_text(st, 1, ns.data(), static_cast<int>(ns.size()), SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
   }
+  // Names the operation, SQLite's reason and, for the conditions an operator must fix, what to
+  // do. A full disk or database is kind StorageFull, everything else Storage.
   Result<std::optional<std::string>> Fail(const char* op) {
-    return MakeError("Storage", std::string("database ") + op + " failed: " + sqlite3_errmsg(db_));
+    int code = sqlite3_errcode(db_);
+    std::string msg = std::string("database ") + op + " failed: " + sqlite3_errmsg(db_);
+    if (code == SQLITE_FULL) {
+      struct statvfs vfs{};
+      std::string dir = DirOf(path_);
+      if (::statvfs(dir.c_str(), &vfs) == 0)
+        msg += " (" + std::to_string(static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize) +
+               " bytes free in " + dir;
+      else
+        msg += " (" + dir;
+      if (options_.max_bytes > 0)
+        msg += "; the database may grow to " + std::to_string(options_.max_bytes) + " bytes";
+      msg += ")";
+      return MakeError("StorageFull", msg);
+    }
+    if (code == SQLITE_READONLY)
+      msg += " (" + path_ + " or its directory is read-only for this process)";
+    return MakeError("Storage", msg);
   }
 
   std::mutex mu_;
   sqlite3* db_;
+  std::string path_;
+  StorageOptions options_;
+  LockWait lock_wait_;
   std::map<std::string, sqlite3_stmt*> statements_;  // by SQL text
 };
 
@@ -163,7 +242,24 @@ class MemoryStorage final : public Storage {
 
 }  // namespace
 
-Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path) {
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                   StorageOptions options) {
+  // SQLite's own report for these is "disk I/O error" or "unable to open database file": say
+  // which file, for which user, and why.
+  std::string dir = DirOf(path);
+  std::string who = "uid " + std::to_string(::geteuid());
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    int e = errno;
+    return MakeError("Storage", "data dir " + dir + " is not writable by " + who + " (" +
+                                    std::strerror(e) +
+                                    "): the broker keeps its database and journal there; give "
+                                    "that user write access or mount it read-write");
+  }
+  if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), R_OK | W_OK) != 0) {
+    int e = errno;
+    return MakeError("Storage", "database " + path + " is not readable and writable by " + who +
+                                    " (" + std::strerror(e) + ")");
+  }
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &db,
@@ -173,7 +269,7 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path) {
     sqlite3_close(db);
     return MakeError("Storage", "cannot open database " + path + ": " + msg);
   }
-  auto storage = std::make_unique<SqliteStorage>(db);
+  auto storage = std::make_unique<SqliteStorage>(db, path, options);
   COCO_RETURN_IF_ERROR(storage->Init());
   return std::unique_ptr<Storage>(std::move(storage));
 }

@@ -34,8 +34,18 @@ class Storage {
   virtual Result<std::vector<std::string>> ListKeys(std::string_view ns) = 0;
 };
 
-// SQLite database at `path` (created if missing, WAL journal).
-Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path);
+struct StorageOptions {
+  // How long opening waits for a lock another process holds (a broker still stopping).
+  int lock_wait_ms = 10000;
+  // Upper bound on the database's size; 0 = only the disk's. Writes beyond it fail as a full
+  // disk does.
+  int64_t max_bytes = 0;
+};
+
+// SQLite database at `path` (created if missing, WAL journal). Errors: kind Storage, or
+// StorageFull when the disk or the size bound is reached; messages name the file and the cause.
+Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
+                                                   StorageOptions options = {});
 // Volatile storage for tests.
 std::unique_ptr<Storage> NewMemoryStorage();
 

@@ -1,8 +1,13 @@
 #include "kbs/storage.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "kbs/reference_values.h"
 #include "kbs/token.h"
@@ -75,6 +80,127 @@ TEST(SqliteStorage, OpenFailsWithClearError) {
   auto s = OpenSqliteStorage("/nonexistent-dir/for/sure/kbs.db");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("/nonexistent-dir"), std::string::npos);
+}
+
+// Another connection that holds the database the way a running broker does.
+sqlite3* HoldExclusive(const std::string& db) {
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(h,
+                         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+                         "INSERT OR REPLACE INTO kv VALUES('x','y',x'00');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(h);
+  return h;
+}
+
+TEST(SqliteStorage, OpenWaitsForABrokerThatIsStopping) {
+  std::string db = TempDb();
+  { ASSERT_TRUE(OpenSqliteStorage(db).ok()); }
+  sqlite3* old = HoldExclusive(db);
+  std::thread release([old] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    sqlite3_close(old);
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto s = OpenSqliteStorage(db);
+  auto waited = std::chrono::steady_clock::now() - started;
+  release.join();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_GE(waited, std::chrono::milliseconds(300));
+  EXPECT_TRUE((*s)->Put(kNsResource, "a/b/c", "v").ok());
+}
+
+TEST(SqliteStorage, OpenGivesUpOnALockThatStaysWithTheReason) {
+  std::string db = TempDb();
+  { ASSERT_TRUE(OpenSqliteStorage(db).ok()); }
+  sqlite3* other = HoldExclusive(db);
+  StorageOptions o;
+  o.lock_wait_ms = 150;
+  auto s = OpenSqliteStorage(db, o);
+  sqlite3_close(other);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("another process has " + db + " open"), std::string::npos)
+      << s.error().message;
+}
+
+TEST(SqliteStorage, FullDatabaseIsStorageFullAndKeepsWhatWasStored) {
+  std::string db = TempDb();
+  StorageOptions o;
+  o.max_bytes = 64 * 1024;
+  auto s = OpenSqliteStorage(db, o);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::string value(1024, 'v');
+  int stored = 0;
+  Status last = Status::Ok();
+  for (; stored < 1000; ++stored) {
+    last = (*s)->Put(kNsResource, "r/k/" + std::to_string(stored), value);
+    if (!last.ok()) break;
+  }
+  ASSERT_FALSE(last.ok()) << "64 KiB never filled";
+  EXPECT_GT(stored, 10);
+  EXPECT_EQ(last.error().kind, "StorageFull");
+  EXPECT_NE(last.error().message.find("full"), std::string::npos) << last.error().message;
+  EXPECT_NE(last.error().message.find("65536 bytes"), std::string::npos) << last.error().message;
+  for (int i = 0; i < stored; ++i) {
+    auto v = (*s)->Get(kNsResource, "r/k/" + std::to_string(i));
+    ASSERT_TRUE(v.ok() && v->has_value()) << i;
+    EXPECT_EQ(**v, value);
+  }
+  // Space freed by a delete is used again.
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(*(*s)->Delete(kNsResource, "r/k/" + std::to_string(i)));
+  Status again = (*s)->Put(kNsResource, "r/k/0", value);
+  EXPECT_TRUE(again.ok()) << again.error().message;
+}
+
+// The message a broker running as `uid` gets for `db` (in a child when that takes a setuid).
+std::string OpenErrorAs(uid_t uid, const std::string& db) {
+  if (uid == ::geteuid()) {
+    auto s = OpenSqliteStorage(db);
+    return s.ok() ? "" : s.error().message;
+  }
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string msg = "cannot setuid";
+    if (::setgid(uid) == 0 && ::setuid(uid) == 0) {
+      auto s = OpenSqliteStorage(db);
+      msg = s.ok() ? "" : s.error().message;
+    }
+    (void)!::write(fds[1], msg.data(), msg.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  return out;
+}
+
+TEST(SqliteStorage, UnwritableDataDirNamesDirAndUser) {
+  std::string db = TempDb();
+  auto dir = std::filesystem::path(db).parent_path();
+  { ASSERT_TRUE(OpenSqliteStorage(db).ok()); }
+  // Root passes permission checks: test as an unprivileged user then, as a broker under a
+  // service account would run.
+  uid_t uid = ::geteuid() == 0 ? 65534 : ::geteuid();
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_read |
+                                        std::filesystem::perms::owner_exec |
+                                        std::filesystem::perms::others_read |
+                                        std::filesystem::perms::others_exec);
+  std::string msg = OpenErrorAs(uid, db);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  if (msg == "cannot setuid") GTEST_SKIP() << "no setuid here";
+  EXPECT_NE(msg.find("data dir " + dir.string() + " is not writable by uid " +
+                     std::to_string(uid) + " (Permission denied)"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(ReferenceValues, RegisterQueryExpire) {
