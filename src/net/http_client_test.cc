@@ -1,0 +1,365 @@
+#include "net/http_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace coco::net {
+namespace {
+
+// A loopback server that answers each request with what a test scripts, byte for byte.
+class ScriptedServer {
+ public:
+  // Gets the request (header and body as read) and the connection; writes the answer. Returns
+  // false to close the connection.
+  using Handler = std::function<bool(const std::string& request, int fd)>;
+
+  explicit ScriptedServer(Handler h) : handler_(std::move(h)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] {
+      while (true) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        ++connections_;
+        std::lock_guard<std::mutex> lock(mu_);
+        workers_.emplace_back([this, c] { Serve(c); });
+      }
+    });
+  }
+  ~ScriptedServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    acceptor_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& w : workers_) w.join();
+  }
+
+  std::string Url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  int port() const { return port_; }
+  int connections() const { return connections_; }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+  static bool Write(int fd, const std::string& s) {
+    return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+  }
+
+ private:
+  void Serve(int c) {
+    std::string pending;
+    char buf[4096];
+    while (true) {
+      size_t end;
+      while ((end = pending.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) return (void)::close(c);
+        pending.append(buf, static_cast<size_t>(n));
+      }
+      size_t body = 0;
+      auto cl = pending.find("Content-Length: ");
+      if (cl != std::string::npos && cl < end) body = std::stoul(pending.substr(cl + 16));
+      while (pending.size() < end + 4 + body) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) return (void)::close(c);
+        pending.append(buf, static_cast<size_t>(n));
+      }
+      std::string request = pending.substr(0, end + 4 + body);
+      pending.erase(0, end + 4 + body);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        requests_.push_back(request);
+      }
+      if (!handler_(request, c)) break;
+    }
+    ::close(c);
+  }
+
+  Handler handler_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<int> connections_{0};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> workers_;
+  std::vector<std::string> requests_;
+};
+
+class StringReader final : public Reader {
+ public:
+  explicit StringReader(const std::string& s) : s_(s) {}
+  Result<size_t> Read(uint8_t* buf, size_t n) override {
+    size_t k = std::min(n, s_.size() - pos_);
+    std::memcpy(buf, s_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  const std::string& s_;
+  size_t pos_ = 0;
+};
+
+std::string Answer(const std::string& body, const std::string& extra = "") {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra +
+         "\r\n" + body;
+}
+
+TEST(HttpClient, KeepsBodyAndHeadersAndReusesTheConnection) {
+  ScriptedServer server([](const std::string&, int fd) {
+    return ScriptedServer::Write(fd, Answer("hello", "X-Thing: One\r\n"));
+  });
+  HttpClient client({});
+  for (int i = 0; i < 3; ++i) {
+    HttpCall call;
+    call.url = server.Url("/a?b=c");
+    auto r = client.Send(call);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello");
+    EXPECT_EQ(r->headers.Get("x-thing"), "One");
+  }
+  EXPECT_EQ(server.connections(), 1);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[0].rfind("GET /a?b=c HTTP/1.1\r\n", 0), 0u) << reqs[0];
+  EXPECT_NE(reqs[0].find("Host: 127.0.0.1:" + std::to_string(server.port())), std::string::npos);
+}
+
+TEST(HttpClient, ReadsChunkedBodiesAndStreamsThemToTheCaller) {
+  ScriptedServer server([](const std::string&, int fd) {
+    return ScriptedServer::Write(
+        fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  });
+  HttpClient client({});
+  HttpCall call;
+  call.url = server.Url();
+  std::string got;
+  int heads = 0;
+  call.on_head = [&](int status, const HttpHeaders&) {
+    ++heads;
+    return status == 200;
+  };
+  call.on_body = [&](const char* d, size_t n) {
+    got.append(d, n);
+    return true;
+  };
+  auto r = client.Send(call);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(got, "hello world");
+  EXPECT_EQ(heads, 1);
+  EXPECT_TRUE(r->body.empty());
+}
+
+TEST(HttpClient, AnEndlessHeaderStopsAtTheLimit) {
+  ScriptedServer server([](const std::string&, int fd) {
+    ScriptedServer::Write(fd, "HTTP/1.1 200 OK\r\n");
+    std::string line = "X-Flood: " + std::string(100, 'a') + "\r\n";
+    std::string block;
+    for (int i = 0; i < 100; ++i) block += line;
+    while (ScriptedServer::Write(fd, block)) {
+    }
+    return false;
+  });
+  HttpClientOptions o;
+  o.max_header_bytes = 16 * 1024;
+  HttpClient client(o);
+  HttpCall call;
+  call.url = server.Url();
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "TooLarge");
+  EXPECT_NE(r.error().message.find("exceeds 16384 bytes"), std::string::npos) << r.error().message;
+}
+
+TEST(HttpClient, AnEndlessBodyStopsAtMaxBody) {
+  ScriptedServer server([](const std::string&, int fd) {
+    ScriptedServer::Write(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    std::string chunk = "10000\r\n" + std::string(0x10000, 'x') + "\r\n";
+    while (ScriptedServer::Write(fd, chunk)) {
+    }
+    return false;
+  });
+  HttpClient client({});
+  HttpCall call;
+  call.url = server.Url();
+  call.max_body = 1 << 20;
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "TooLarge");
+  EXPECT_NE(r.error().message.find("more than 1048576 bytes"), std::string::npos);
+}
+
+TEST(HttpClient, ATrickleCannotOutlastTheTotalDeadline) {
+  ScriptedServer server([](const std::string&, int fd) {
+    ScriptedServer::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+    for (int i = 0; i < 1000; ++i) {
+      if (!ScriptedServer::Write(fd, "x")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  });
+  HttpClientOptions o;
+  o.total_timeout_secs = 1;
+  HttpClient client(o);
+  HttpCall call;
+  call.url = server.Url();
+  auto started = std::chrono::steady_clock::now();
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_NE(r.error().message.find("within 1 s"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(HttpClient, ASilentServerTimesOut) {
+  ScriptedServer server([](const std::string&, int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    return false;
+  });
+  HttpClientOptions o;
+  o.io_timeout_secs = 1;
+  HttpClient client(o);
+  HttpCall call;
+  call.url = server.Url();
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_NE(r.error().message.find("timed out while reading the answer"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(HttpClient, FollowsRedirectsAndDropsCredentialsAcrossOrigins) {
+  ScriptedServer other([](const std::string&, int fd) {
+    return ScriptedServer::Write(fd, Answer("there"));
+  });
+  std::string elsewhere = other.Url("/blob");
+  ScriptedServer server([&](const std::string& req, int fd) {
+    if (req.rfind("GET /start ", 0) == 0)
+      return ScriptedServer::Write(fd, "HTTP/1.1 307 Temporary Redirect\r\nLocation: next\r\n"
+                                       "Content-Length: 3\r\n\r\nbye");
+    return ScriptedServer::Write(fd, "HTTP/1.1 302 Found\r\nLocation: " + elsewhere +
+                                         "\r\nContent-Length: 0\r\n\r\n");
+  });
+  HttpClient client({});
+  HttpCall call;
+  call.url = server.Url("/start");
+  call.headers = {{"Authorization", "Bearer secret"}};
+  auto r = client.Send(call);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body, "there");
+  EXPECT_EQ(r->url, "http://127.0.0.1:" + std::to_string(other.port()) + "/blob");
+  auto first = server.requests();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[1].rfind("GET /next ", 0), 0u) << first[1];
+  EXPECT_NE(first[1].find("Authorization: Bearer secret"), std::string::npos);
+  auto last = other.requests();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].find("Authorization"), std::string::npos) << last[0];
+}
+
+TEST(HttpClient, StreamsARequestBodyAndSendsSmallOnes) {
+  ScriptedServer server([](const std::string& req, int fd) {
+    size_t body = req.find("\r\n\r\n") + 4;
+    return ScriptedServer::Write(fd, Answer(std::to_string(req.size() - body)));
+  });
+  HttpClient client({});
+  std::string big(1 << 20, 'b');
+  StringReader reader(big);
+  HttpCall put;
+  put.method = "PUT";
+  put.url = server.Url("/upload");
+  put.body_reader = &reader;
+  put.body_size = static_cast<int64_t>(big.size());
+  auto r = client.Send(put);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body, std::to_string(big.size()));
+  HttpCall post;
+  post.method = "POST";
+  post.url = server.Url("/small");
+  post.body = "{\"a\":1}";
+  r = client.Send(post);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body, "7");
+}
+
+TEST(HttpClient, RetriesOnceWhenAKeptConnectionWasClosed) {
+  std::atomic<int> answered{0};
+  ScriptedServer server([&](const std::string&, int fd) {
+    ++answered;
+    ScriptedServer::Write(fd, Answer("ok"));
+    return false;  // closes after each answer although it did not say so
+  });
+  HttpClient client({});
+  for (int i = 0; i < 3; ++i) {
+    HttpCall call;
+    call.url = server.Url();
+    auto r = client.Send(call);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().message;
+    EXPECT_EQ(r->body, "ok");
+  }
+  EXPECT_EQ(answered, 3);
+}
+
+TEST(HttpClient, ARefusedConnectionIsUnavailable) {
+  int port;
+  {
+    ScriptedServer gone([](const std::string&, int) { return false; });
+    port = gone.port();
+  }
+  HttpClient client({});
+  HttpCall call;
+  call.url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_NE(r.error().message.find("connection refused"), std::string::npos) << r.error().message;
+}
+
+TEST(HttpUrl, ParsesAndResolves) {
+  auto u = ParseHttpUrl("https://[::1]:8443/v2/x?y=1#frag");
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->port, 8443);
+  EXPECT_EQ(u->target, "/v2/x?y=1");
+  EXPECT_EQ(u->Origin(), "https://[::1]:8443");
+  auto plain = ParseHttpUrl("http://registry.local");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->port, 80);
+  EXPECT_EQ(plain->target, "/");
+  EXPECT_FALSE(ParseHttpUrl("ftp://x/").ok());
+  EXPECT_FALSE(ParseHttpUrl("http://user:pw@x/").ok());
+  EXPECT_FALSE(ParseHttpUrl("http://x:99999/").ok());
+  EXPECT_FALSE(ParseHttpUrl("http:///path").ok());
+  EXPECT_EQ(ResolveLocation(*plain, "/a/b"), "http://registry.local:80/a/b");
+  auto deep = ParseHttpUrl("http://h:5000/v2/a/blobs/x?q");
+  EXPECT_EQ(ResolveLocation(*deep, "y"), "http://h:5000/v2/a/blobs/y");
+  EXPECT_EQ(ResolveLocation(*deep, "//cdn/z"), "http://cdn/z");
+  EXPECT_EQ(ResolveLocation(*deep, "https://s3/z"), "https://s3/z");
+}
+
+}  // namespace
+}  // namespace coco::net
