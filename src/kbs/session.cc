@@ -41,7 +41,9 @@ Result<SessionState> SessionSealer::Open(std::string_view cookie, int64_t now) c
   auto bad = [](const std::string& why) { return MakeError("InvalidArgument", why); };
   if (cookie.size() > 1024) return bad("session cookie is too long");
   auto raw = Base64UrlDecode(std::string(cookie));
-  if (!raw.ok() || raw->size() < kIvBytes + kTagBytes + 2)
+  // Only the canonical spelling is accepted: the unused low bits of the last character are
+  // not covered by the tag, and one session must have exactly one cookie.
+  if (!raw.ok() || raw->size() < kIvBytes + kTagBytes + 2 || Base64UrlEncode(*raw) != cookie)
     return bad("session cookie was not issued by this broker");
   Bytes iv(raw->begin(), raw->begin() + kIvBytes);
   Bytes tag(raw->end() - kTagBytes, raw->end());
