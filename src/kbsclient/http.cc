@@ -1,75 +1,66 @@
 #include "kbsclient/http.h"
 
-#include <httplib.h>
+#include <strings.h>
 
-#include <chrono>
+#include "net/http_client.h"
 
 namespace coco::kbsclient {
 namespace {
 
-class HttplibClient final : public HttpClient {
+class BrokerHttpClient final : public HttpClient {
  public:
-  HttplibClient(const std::string& url, const std::string& ca, int timeout, size_t max_body)
-      : url_(url), client_(url), timeout_(timeout), max_body_(max_body) {
-    client_.set_connection_timeout(timeout, 0);
-    client_.set_read_timeout(timeout, 0);
-    client_.set_write_timeout(timeout, 0);
-    client_.set_keep_alive(true);
-    client_.set_tcp_nodelay(true);
-    if (!ca.empty()) client_.set_ca_cert_path(ca.c_str());
-  }
+  BrokerHttpClient(const std::string& url, const std::string& ca, int timeout, size_t max_body)
+      : url_(url), client_(Options(ca, timeout)), max_body_(max_body) {}
 
   Result<HttpResult> Send(const std::string& method, const std::string& path,
                           const std::string& body,
                           const std::map<std::string, std::string>& headers) override {
     if (method != "GET" && method != "POST" && method != "DELETE")
       return MakeError("InvalidArgument", "unsupported HTTP method " + method);
-    httplib::Request req;
-    req.method = method;
-    req.path = path;
-    req.headers = httplib::Headers(headers.begin(), headers.end());
-    if (method != "GET") {
-      req.body = body;
-      if (!req.has_header("Content-Type")) req.set_header("Content-Type", "application/json");
+    net::HttpCall call;
+    call.method = method;
+    call.url = url_ + path;
+    bool typed = false;
+    for (const auto& [k, v] : headers) {
+      call.headers.emplace_back(k, v);
+      typed = typed || strcasecmp(k.c_str(), "content-type") == 0;
     }
-    // The body is taken piece by piece so that its size and the deadline hold while it arrives.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_);
-    std::string received;
-    enum { kFine, kTooLarge, kTooSlow } stop = kFine;
-    req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
-      if (received.size() + len > max_body_) {
-        stop = kTooLarge;
-        return false;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        stop = kTooSlow;
-        return false;
-      }
-      received.append(data, len);
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    bool sent = client_.send(req, res, err);
-    if (stop == kTooLarge)
-      return MakeError("TooLarge", url_ + path + " answered with more than " +
-                                       std::to_string(max_body_) + " bytes; refused");
-    if (stop == kTooSlow)
-      return MakeError("Io", url_ + path + " did not finish its answer within " +
-                                 std::to_string(timeout_) + " s");
-    if (!sent)
-      return MakeError("Io", "cannot reach " + url_ + path + ": " + httplib::to_string(err));
+    if (method != "GET") {
+      call.body = body;
+      if (!typed) call.headers.emplace_back("Content-Type", "application/json");
+    }
+    call.max_body = max_body_;
+    call.follow_redirects = false;  // the broker's API does not redirect
+    auto r = client_.Send(call);
+    if (!r.ok()) {
+      // Transport failures may be retried (kind Io); an oversized answer may not.
+      if (r.error().kind == "TooLarge")
+        return MakeError("TooLarge", r.error().message + "; refused");
+      return MakeError("Io", "cannot reach the broker: " + r.error().message);
+    }
     HttpResult out;
-    out.status = res.status;
-    out.body = std::move(received);
-    for (const auto& [k, v] : res.headers) out.headers.emplace(k, v);
+    out.status = r->status;
+    out.body = std::move(r->body);
+    out.headers = std::move(r->headers.fields);
     return out;
   }
 
  private:
+  static net::HttpClientOptions Options(const std::string& ca, int timeout) {
+    net::HttpClientOptions o;
+    o.connect_timeout_secs = timeout;
+    o.io_timeout_secs = timeout;
+    o.total_timeout_secs = timeout;
+    if (!ca.empty()) {  // the broker's CA only
+      o.ca_files.push_back(ca);
+      o.system_trust = false;
+    }
+    o.user_agent = "coco-kbsclient";
+    return o;
+  }
+
   std::string url_;
-  httplib::Client client_;
-  int timeout_;
+  net::HttpClient client_;
   size_t max_body_;
 };
 
@@ -84,8 +75,9 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_u
                      "broker URL \"" + base_url + "\" must start with http:// or https://");
   std::string url = base_url;
   while (!url.empty() && url.back() == '/') url.pop_back();
-  auto c = std::make_unique<HttplibClient>(url, ca_cert, timeout_secs, max_response_bytes);
-  return std::unique_ptr<HttpClient>(std::move(c));
+  if (auto parsed = net::ParseHttpUrl(url + "/"); !parsed.ok()) return parsed.error();
+  return std::unique_ptr<HttpClient>(
+      new BrokerHttpClient(url, ca_cert, timeout_secs, max_response_bytes));
 }
 
 }  // namespace coco::kbsclient

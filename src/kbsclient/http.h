@@ -1,4 +1,4 @@
-// A small blocking HTTP(S) client over cpp-httplib for the broker's JSON API.
+// A small blocking HTTP(S) client for the broker's JSON API (over net/http_client.h).
 #pragma once
 
 #include <map>
@@ -12,7 +12,7 @@ namespace coco::kbsclient {
 struct HttpResult {
   int status = 0;
   std::string body;
-  std::multimap<std::string, std::string> headers;  // names as received
+  std::multimap<std::string, std::string> headers;  // lower-case names
 };
 
 // The broker (or, inside a pod, the host end of the tunnel) is not trusted to answer sensibly:

@@ -24,8 +24,10 @@ using ErrorCode = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 std::string HttpHeaders::Get(const std::string& lower_name) const {
-  auto it = fields.find(lower_name);
-  return it == fields.end() ? std::string() : it->second;
+  auto it = fields.upper_bound(lower_name);
+  if (it == fields.begin()) return "";
+  --it;
+  return it->first == lower_name ? it->second : std::string();
 }
 
 std::string ParsedUrl::Origin() const {
@@ -146,13 +148,10 @@ struct HttpClient::Impl {
     ErrorCode ec;
     if (verify) {
       ctx->set_verify_mode(asio::ssl::verify_peer, ec);
-      if (options.ca_files.empty()) {
-        ctx->set_default_verify_paths(ec);
-      } else {
-        for (const auto& f : options.ca_files) {
-          ctx->load_verify_file(f, ec);
-          if (ec) return MakeError("InvalidArgument", "CA file " + f + ": " + ec.message());
-        }
+      if (options.system_trust || options.ca_files.empty()) ctx->set_default_verify_paths(ec);
+      for (const auto& f : options.ca_files) {
+        ctx->load_verify_file(f, ec);
+        if (ec) return MakeError("InvalidArgument", "CA file " + f + ": " + ec.message());
       }
     } else {
       ctx->set_verify_mode(asio::ssl::verify_none, ec);
@@ -323,7 +322,7 @@ struct HttpClient::Impl {
       std::string name(f.name_string());
       std::transform(name.begin(), name.end(), name.begin(),
                      [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-      reply.headers.fields[name] = std::string(f.value());
+      reply.headers.fields.emplace(std::move(name), std::string(f.value()));
     }
     // A redirect that will be followed is not the answer: its body is not handed on.
     bool deliver = !(call.follow_redirects && IsRedirect(reply.status));

@@ -29,15 +29,19 @@ struct HttpClientOptions {
   int total_timeout_secs = 0;
   // Status line + response headers; more fails with kind TooLarge.
   size_t max_header_bytes = 64 * 1024;
-  std::vector<std::string> ca_files;  // PEM trust anchors for https; empty: the system's
+  // Trust anchors for https: these PEM files, plus the system's store when system_trust is set
+  // or no file is given.
+  std::vector<std::string> ca_files;
+  bool system_trust = true;
   std::string user_agent = "coco";
   int max_redirects = 10;
   size_t max_idle_per_origin = 8;
 };
 
 struct HttpHeaders {
-  // Lower-case names; a repeated header keeps its last value.
-  std::map<std::string, std::string> fields;
+  // Lower-case names, repeated headers in the order received.
+  std::multimap<std::string, std::string> fields;
+  // The last value of a header; empty if absent.
   std::string Get(const std::string& lower_name) const;
 };
 

@@ -1,4 +1,4 @@
-// OCI distribution API v2 client (over a RegistryHttp engine: libcurl or cpp-httplib): manifests,
+// OCI distribution API v2 client (over a RegistryHttp engine: libcurl or Beast): manifests,
 // streamed and verified blobs, pushes.
 //
 // Authentication: anonymous, Basic, or Bearer tokens from the registry's WWW-Authenticate

@@ -1,7 +1,8 @@
 // The HTTP exchange under the registry client: one request, one response, no retries or
 // authentication (RegistryClient does those). Two engines: libcurl for the host tools (proxies,
-// HTTP/2, every TLS option), and cpp-httplib for the pod's agent, where libcurl's two dozen
-// shared libraries would cost a tenth of a second at every start under emulation.
+// HTTP/2, every TLS option), and net/http_client.h (Boost.Beast) for the pod's agent, where
+// libcurl's two dozen shared libraries would cost a tenth of a second at every start under
+// emulation, and where the host on the other end of the tunnel is not trusted.
 #pragma once
 
 #include <cstdint>
@@ -63,7 +64,7 @@ bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(r
 
 // libcurl (registry_http_curl.cc, library coco_oci_curl).
 Result<std::unique_ptr<RegistryHttp>> NewCurlRegistryHttp(const RegistryOptions& options);
-// cpp-httplib (registry_http_httplib.cc, library coco_oci_httplib).
-Result<std::unique_ptr<RegistryHttp>> NewHttplibRegistryHttp(const RegistryOptions& options);
+// net/http_client.h (registry_http_beast.cc, library coco_oci_beast).
+Result<std::unique_ptr<RegistryHttp>> NewBeastRegistryHttp(const RegistryOptions& options);
 
 }  // namespace coco::oci

@@ -110,17 +110,17 @@ RegistryOptions FastOptions() {
   return o;
 }
 
-// Every test runs on both HTTP engines: libcurl (host tools) and cpp-httplib (the agent).
+// Every test runs on both HTTP engines: libcurl (host tools) and Beast (the agent).
 class RegistryClientTest : public ::testing::TestWithParam<std::string> {
  protected:
   Result<std::unique_ptr<RegistryClient>> NewClient(const RegistryOptions& o) {
-    auto http = GetParam() == "curl" ? NewCurlRegistryHttp(o) : NewHttplibRegistryHttp(o);
+    auto http = GetParam() == "curl" ? NewCurlRegistryHttp(o) : NewBeastRegistryHttp(o);
     if (!http.ok()) return http.error();
     return RegistryClient::Create(o, std::move(*http));
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Engines, RegistryClientTest, ::testing::Values("curl", "httplib"),
+INSTANTIATE_TEST_SUITE_P(Engines, RegistryClientTest, ::testing::Values("curl", "beast"),
                          [](const auto& info) { return info.param; });
 
 TEST_P(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
