@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libssl-dev nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libarchive-dev libacl1-dev liblz4-dev libbz2-dev nettle-dev liblzma-dev libxml2-dev zlib1g-dev libdeflate-dev libisal-dev libzstd-dev
+  libarchive-dev libacl1-dev liblz4-dev libbz2-dev nettle-dev liblzma-dev libxml2-dev zlib1g-dev libdeflate-dev libisal-dev libzstd-dev
   libgpgme-dev libyaml-cpp-dev libboost-dev protobuf-compiler libprotobuf-dev
   skopeo docker-registry busybox-static gnupg
   qemu-system-x86 crun runc squashfs-tools linux-source-6.1 flex bison libelf-dev bc

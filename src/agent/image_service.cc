@@ -54,8 +54,7 @@ class Service final : public ImageService {
     oci::RegistryOptions ro;
     ro.insecure_registries = cfg_.insecure_registries;
     ro.schemes = cfg_.registry_schemes;
-    COCO_ASSIGN_OR_RETURN(auto http, oci::NewBeastRegistryHttp(ro));
-    COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro, std::move(http)));
+    COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro));
     COCO_ASSIGN_OR_RETURN(auto source, oci::OpenImageSource(loc, reg.get()));
     COCO_ASSIGN_OR_RETURN(auto store, oci::ContentStore::Open(cfg_.store_dir));
     auto fetch = [this](const std::string& uri) { return Fetch(uri, /*for_pull=*/true); };

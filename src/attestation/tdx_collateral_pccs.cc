@@ -10,9 +10,9 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 
-#include "oci/registry.h"
-#include "oci/registry_http.h"
+#include "base/file.h"
 
 namespace coco::attestation {
 
@@ -38,8 +38,8 @@ std::string UrlDecode(const std::string& s) {
 
 class PccsSource : public TdxCollateralSource {
  public:
-  PccsSource(PccsOptions o, TdxCollateralOptions co, std::unique_ptr<oci::RegistryHttp> http)
-      : o_(std::move(o)), co_(std::move(co)), http_(std::move(http)) {
+  PccsSource(PccsOptions o, TdxCollateralOptions co)
+      : o_(std::move(o)), co_(std::move(co)), http_(ClientOptions(o_)) {
     while (!o_.url.empty() && o_.url.back() == '/') o_.url.pop_back();
   }
 
@@ -52,22 +52,22 @@ class PccsSource : public TdxCollateralSource {
     TdxCollateralFiles files;
     std::string upper = HexEncode(fmspc);
     for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    COCO_ASSIGN_OR_RETURN(oci::HttpResponse tcb,
+    COCO_ASSIGN_OR_RETURN(net::HttpReply tcb,
                           Fetch("/tdx/certification/v4/tcb?fmspc=" + upper, "TCB info"));
     files.tcb_info = tcb.body;
-    auto chain = tcb.headers.find("tcb-info-issuer-chain");
-    if (chain == tcb.headers.end())
+    std::string chain = tcb.headers.Get("tcb-info-issuer-chain");
+    if (chain.empty())
       return Fail(o_.url + " sent the TCB info without a TCB-Info-Issuer-Chain header");
-    files.tcb_signing_chain = UrlDecode(chain->second);
-    COCO_ASSIGN_OR_RETURN(oci::HttpResponse qe,
+    files.tcb_signing_chain = UrlDecode(chain);
+    COCO_ASSIGN_OR_RETURN(net::HttpReply qe,
                           Fetch("/tdx/certification/v4/qe/identity", "QE identity"));
     files.qe_identity = qe.body;
-    COCO_ASSIGN_OR_RETURN(oci::HttpResponse pck,
+    COCO_ASSIGN_OR_RETURN(net::HttpReply pck,
                           Fetch(std::string("/sgx/certification/v4/pckcrl?ca=") +
                                     (platform_ca ? "platform" : "processor") + "&encoding=der",
                                 "PCK CRL"));
     files.pck_crl = ToBytes(pck.body);
-    COCO_ASSIGN_OR_RETURN(oci::HttpResponse root,
+    COCO_ASSIGN_OR_RETURN(net::HttpReply root,
                           Fetch("/sgx/certification/v4/rootcacrl", "root CA CRL"));
     // A PCCS sends the DER as hex text; Intel's PCS sends the DER itself (never valid hex).
     auto hex = HexDecode(root.body);
@@ -86,22 +86,39 @@ class PccsSource : public TdxCollateralSource {
     std::chrono::steady_clock::time_point until;
   };
 
-  Result<oci::HttpResponse> Fetch(const std::string& path, const std::string& what) {
-    oci::HttpRequest req;
-    req.url = o_.url + path;
-    req.max_body = 1 << 20;
-    COCO_ASSIGN_OR_RETURN(oci::HttpResponse r, http_->Perform(req, true));
-    if (r.transport)
-      return Fail("cannot fetch the " + what + " from " + req.url + ": " + r.transport->message);
-    if (r.status != 200)
-      return Fail(req.url + " answered " + std::to_string(r.status) + " for the " + what +
-                  (r.body.empty() ? "" : ": " + r.body.substr(0, 200)));
+  static net::HttpClientOptions ClientOptions(const PccsOptions& o) {
+    net::HttpClientOptions n;
+    n.connect_timeout_secs = 10;
+    n.io_timeout_secs = 30;
+    n.total_timeout_secs = 60;
+    n.ca_files = o.ca_files;
+    n.system_trust = o.ca_files.empty();  // a PCCS with its own CA is trusted through it only
+    n.proxy = o.proxy;
+    return n;
+  }
+
+  // One GET, tried twice when the transport fails.
+  Result<net::HttpReply> Fetch(const std::string& path, const std::string& what) {
+    std::string url = o_.url + path;
+    Result<net::HttpReply> r = MakeError("Unavailable", "not tried");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      net::HttpCall call;
+      call.url = url;
+      call.max_body = 1 << 20;
+      r = http_.Send(call);
+      if (r.ok() || r.error().kind != "Unavailable") break;
+    }
+    if (!r.ok())
+      return Fail("cannot fetch the " + what + " from " + url + ": " + r.error().message);
+    if (r->status != 200)
+      return Fail(url + " answered " + std::to_string(r->status) + " for the " + what +
+                  (r->body.empty() ? "" : ": " + r->body.substr(0, 200)));
     return r;
   }
 
   PccsOptions o_;
   TdxCollateralOptions co_;
-  std::unique_ptr<oci::RegistryHttp> http_;
+  net::HttpClient http_;
   std::mutex mu_;
   std::map<std::string, Entry> cache_;
 };
@@ -113,13 +130,9 @@ Result<std::unique_ptr<TdxCollateralSource>> NewTdxCollateralPccs(PccsOptions o,
   if (o.url.rfind("https://", 0) != 0 && o.url.rfind("http://", 0) != 0)
     return MakeError("InvalidArgument",
                      "the PCCS URL must start with https:// or http://: " + o.url);
-  oci::RegistryOptions ro;
-  ro.ca_files = o.ca_files;
-  ro.max_attempts = 2;
-  ro.connect_timeout_s = 10;
-  COCO_ASSIGN_OR_RETURN(auto http, oci::NewCurlRegistryHttp(ro));
+  for (const auto& ca : o.ca_files) COCO_RETURN_IF_ERROR(ReadFile(ca));  // fail early, naming it
   return std::unique_ptr<TdxCollateralSource>(
-      std::make_unique<PccsSource>(std::move(o), std::move(co), std::move(http)));
+      std::make_unique<PccsSource>(std::move(o), std::move(co)));
 }
 
 }  // namespace coco::attestation

@@ -1,5 +1,5 @@
 // TDX collateral fetched from a PCCS (or Intel's PCS) over its v4 API. A library of its own
-// (coco_attestation_pccs, libcurl): only the broker and the CLI fetch collateral.
+// (coco_attestation_pccs, over net/http_client.h): only the broker and the CLI fetch collateral.
 #pragma once
 
 #include <memory>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attestation/tdx_collateral.h"
+#include "net/http_client.h"
 
 namespace coco::attestation {
 
@@ -14,6 +15,7 @@ struct PccsOptions {
   std::string url;                    // e.g. https://pccs.example:8081 (the API paths are added)
   std::vector<std::string> ca_files;  // PEM CAs for a PCCS with its own TLS certificate
   int cache_seconds = 3600;           // how long fetched collateral is used before refetching
+  net::ProxyConfig proxy;             // none by default (the tools take the environment's)
 };
 
 // Collateral is fetched on first use per platform and kept for cache_seconds; what is fetched is

@@ -3,14 +3,13 @@
 #include <iostream>
 
 #include "attestation/runtime_data.h"
-
-#include "base/json.h"
 #include "attestation/snp.h"
 #include "attestation/tdx.h"
 #include "attestation/tdx_collateral.h"
 #include "attestation/tdx_collateral_pccs.h"
 #include "attestation/tpm.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "cli/commands.h"
 #include "crypto/x509.h"
 
@@ -123,6 +122,7 @@ Status RunTdx(const EvidenceOptions& o, const std::string& data, const nlohmann:
     attestation::PccsOptions po;
     po.url = o.pccs;
     if (!o.pccs_ca.empty()) po.ca_files.push_back(o.pccs_ca);
+    po.proxy = net::ProxyConfigFromEnvironment();
     COCO_ASSIGN_OR_RETURN(vo.collateral, attestation::NewTdxCollateralPccs(po, co));
   }
   attestation::TdxEvidence e;

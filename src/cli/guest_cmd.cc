@@ -39,6 +39,7 @@ Result<std::unique_ptr<kbsclient::KbsClient>> MakeClient(const GuestOptions& o) 
   kbsclient::KbsClientOptions ko;
   ko.url = o.url;
   ko.ca_cert = o.ca_cert;
+  ko.proxy = net::ProxyConfigFromEnvironment();
   if (!o.init_data.empty()) {
     COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(o.init_data));
     ko.init_data_toml = text;

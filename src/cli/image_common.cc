@@ -35,7 +35,8 @@ Result<std::string> ReadFileOrResource(const std::string& path, const ResourceFe
                                        const std::string& what) {
   if (path.rfind("kbs:", 0) != 0) return ReadFile(path);
   if (!broker) {
-    return MakeError("InvalidArgument", what + " " + path + " is a broker resource: give --kbs URL");
+    return MakeError("InvalidArgument",
+                     what + " " + path + " is a broker resource: give --kbs URL");
   }
   auto r = broker(path);
   if (!r.ok()) return MakeError(r.error().kind, what + " " + path + ": " + r.error().message);
@@ -56,8 +57,8 @@ Result<std::unique_ptr<oci::RegistryClient>> MakeRegistry(const RegistryFlags& f
   o.insecure_registries = f.insecure;
   o.ca_files = f.ca_files;
   o.max_attempts = f.retries;
-  COCO_ASSIGN_OR_RETURN(auto http, oci::NewCurlRegistryHttp(o));
-  return oci::RegistryClient::Create(o, std::move(http));
+  o.proxy = net::ProxyConfigFromEnvironment();
+  return oci::RegistryClient::Create(o);
 }
 
 Result<Opened> OpenSource(const std::string& src, const RegistryFlags& flags,
@@ -145,6 +146,7 @@ ResourceFetcher BrokerFetcher(const KeyFlags& f) {
       kbsclient::KbsClientOptions ko;
       ko.url = url;
       ko.ca_cert = ca;
+      ko.proxy = net::ProxyConfigFromEnvironment();
       if (!init_data.empty()) {
         COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(init_data));
         ko.init_data_toml = text;
@@ -157,7 +159,7 @@ ResourceFetcher BrokerFetcher(const KeyFlags& f) {
 }
 
 Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f,
-                                                         const ResourceFetcher& broker) {
+                                                        const ResourceFetcher& broker) {
   std::vector<std::unique_ptr<ocicrypt::KeyUnwrapper>> unwrappers;
   if (!f.decryption_keys.empty()) {
     std::vector<crypto::Key> keys;

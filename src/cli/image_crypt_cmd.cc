@@ -40,8 +40,9 @@ Result<SecretBytes> ProviderKek(const ocicrypt::ProviderParams& params, const Br
     kek = SecretBytes(crypto::RandomBytes(32));
   }
   if (!url.empty() && !token.empty()) {
-    COCO_RETURN_IF_ERROR(kbsclient::SetResource({url, token, flags.kbs_ca}, params.keyid,
-                                                ToString(kek.bytes())));
+    COCO_RETURN_IF_ERROR(
+        kbsclient::SetResource({url, token, flags.kbs_ca, net::ProxyConfigFromEnvironment()},
+                               params.keyid, ToString(kek.bytes())));
     say("stored the key-encryption key in the broker as " + params.keyid);
   }
   return kek;
@@ -70,12 +71,14 @@ Result<std::vector<std::unique_ptr<ocicrypt::KeyWrapper>>> MakeWrappers(
         return MakeError("InvalidArgument", "recipient " + r + " names no key id (kbs:///...)");
       }
       auto path = kbsclient::ParseResourcePath(params.keyid);
-      if (!path.ok()) return MakeError("InvalidArgument", "recipient " + r + ": " + path.error().message);
+      if (!path.ok())
+        return MakeError("InvalidArgument", "recipient " + r + ": " + path.error().message);
       if (params.algorithm == "A256CTR" && !flags.allow_ctr) {
         return MakeError("Unsupported",
-                         "recipient " + r + ": A256CTR key wrapping has no integrity (a host "
-                         "that alters the packet can learn the layer key); refused unless "
-                         "--allow-ctr-key-wrap is given");
+                         "recipient " + r +
+                             ": A256CTR key wrapping has no integrity (a host "
+                             "that alters the packet can learn the layer key); refused unless "
+                             "--allow-ctr-key-wrap is given");
       }
       params.keyid = "kbs:///" + *path;
       if (params.keypath.empty()) {
@@ -85,8 +88,8 @@ Result<std::vector<std::unique_ptr<ocicrypt::KeyWrapper>>> MakeWrappers(
       }
       COCO_ASSIGN_OR_RETURN(SecretBytes kek, ProviderKek(params, flags, say));
       // CoCo guests look for the attestation-agent provider annotation.
-      out.push_back(ocicrypt::NewProviderWrapper(ocicrypt::kAttestationAgentProvider,
-                                                 params.keyid, std::move(kek), params.algorithm));
+      out.push_back(ocicrypt::NewProviderWrapper(ocicrypt::kAttestationAgentProvider, params.keyid,
+                                                 std::move(kek), params.algorithm));
     } else {
       return MakeError("InvalidArgument", "recipient \"" + r +
                                               "\" is neither jwe:PUBKEY.pem nor "
@@ -130,9 +133,10 @@ void AddImageCryptCommands(CLI::App* image) {
       "attestation-agent)");
   encrypt->add_option("SRC", e->src, "image location to read")->required();
   encrypt->add_option("DST", e->dst, "image location to write")->required();
-  encrypt->add_option("--recipient", e->recipients,
-                      "jwe:PUBKEY.pem | provider:coco:kbs:///REPO/TYPE/TAG[::keypath=FILE]"
-                      "[::algorithm=A256GCM|A256CTR] (repeatable)")
+  encrypt
+      ->add_option("--recipient", e->recipients,
+                   "jwe:PUBKEY.pem | provider:coco:kbs:///REPO/TYPE/TAG[::keypath=FILE]"
+                   "[::algorithm=A256GCM|A256CTR] (repeatable)")
       ->required();
   encrypt->add_option("--kbs", e->broker.kbs, "broker URL that stores new key-encryption keys");
   encrypt->add_option("--admin-token", e->broker.admin_token, "file holding the broker admin JWT");

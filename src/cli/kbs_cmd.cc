@@ -1,7 +1,6 @@
 // coco kbs ...: administration of a coco-kbs (or Trustee KBS) broker over its admin API.
 #include <chrono>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "base/bytes.h"
@@ -29,7 +28,8 @@ std::optional<std::string> AdminCall(const AdminOptions& o, const std::string& m
     Fail("--admin-token FILE is required (coco-kbs init writes DATA_DIR/admin-token)");
     return std::nullopt;
   }
-  auto r = kbsclient::AdminRequest({o.url, o.token_file, o.ca_cert}, method, path, body);
+  auto r = kbsclient::AdminRequest(
+      {o.url, o.token_file, o.ca_cert, net::ProxyConfigFromEnvironment()}, method, path, body);
   if (!r.ok()) {
     Fail(r.error().message);
     return std::nullopt;
@@ -80,7 +80,8 @@ void AddKbsCommands(CLI::App& app) {
     c->callback([o, path] {
       auto p = ResourcePath(*path);
       if (!p) return;
-      if (AdminCall(*o, "DELETE", "/kbs/v0/resource/" + *p, "")) std::cerr << "deleted " << *p << "\n";
+      if (AdminCall(*o, "DELETE", "/kbs/v0/resource/" + *p, ""))
+        std::cerr << "deleted " << *p << "\n";
     });
   }
   {
@@ -108,7 +109,8 @@ void AddKbsCommands(CLI::App& app) {
     c->callback([o, file, id] {
       auto text = ReadInput(*file);
       if (!text.ok()) return Fail(text.error().message);
-      nlohmann::json body = {{"type", "rego"}, {"policy_id", *id}, {"policy", Base64UrlEncode(*text)}};
+      nlohmann::json body = {
+          {"type", "rego"}, {"policy_id", *id}, {"policy", Base64UrlEncode(*text)}};
       if (AdminCall(*o, "POST", "/kbs/v0/attestation-policy", body.dump()))
         std::cerr << "attestation policy " << *id << " set\n";
     });

@@ -80,8 +80,8 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
   COCO_ASSIGN_OR_RETURN(std::string path, kbsclient::ParseResourcePath(p.keyid));
   p.keyid = "kbs:///" + path;
   if (!kbs.empty() && !token.empty()) {
-    COCO_RETURN_IF_ERROR(
-        kbsclient::SetResource({kbs, token, f.kbs_ca}, p.keyid, ToString(kek.bytes())));
+    COCO_RETURN_IF_ERROR(kbsclient::SetResource(
+        {kbs, token, f.kbs_ca, net::ProxyConfigFromEnvironment()}, p.keyid, ToString(kek.bytes())));
   }
   COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderPacket packet,
                         ocicrypt::WrapWithKek(p.keyid, kek, req.optsdata, p.algorithm));
@@ -92,8 +92,8 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
   COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderPacket packet,
                         ocicrypt::ParseProviderPacket(req.annotation));
   if (packet.provider != "kbs") {
-    return MakeError("Unsupported", "key id " + packet.kid + ": key provider \"" +
-                                        packet.provider + "\" is not supported (only \"kbs\")");
+    return MakeError("Unsupported", "key id " + packet.kid + ": key provider \"" + packet.provider +
+                                        "\" is not supported (only \"kbs\")");
   }
   if (packet.wrap_type == "A256CTR" && !f.allow_ctr) {
     return MakeError("Unsupported", "key id " + packet.kid + ": " + kCtrRefused);
@@ -101,8 +101,7 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
   auto p = OurParams(req, f);  // dc parameters are often a plain flag ("Enabled"): optional
   ocicrypt::ProviderParams params = p.ok() ? *p : ocicrypt::ProviderParams();
   std::string keypath = params.keypath.empty() ? f.keypath : params.keypath;
-  std::string kbs =
-      !params.kbs.empty() ? params.kbs : !f.kbs.empty() ? f.kbs : Env("COCO_KBS_URL");
+  std::string kbs = !params.kbs.empty() ? params.kbs : !f.kbs.empty() ? f.kbs : Env("COCO_KBS_URL");
   SecretBytes kek;
   if (!keypath.empty()) {
     COCO_ASSIGN_OR_RETURN(kek, ocicrypt::LoadKek(keypath));
@@ -166,8 +165,8 @@ void AddKeyProviderCommand(CLI::App& app) {
     }
     auto req = ocicrypt::ParseKeyProviderRequest(input);
     if (!req.ok()) return Fail(req.error().message);
-    auto answer = req->op == ocicrypt::KeyProviderRequest::Op::kWrap ? Wrap(*req, *f)
-                                                                     : Unwrap(*req, *f);
+    auto answer =
+        req->op == ocicrypt::KeyProviderRequest::Op::kWrap ? Wrap(*req, *f) : Unwrap(*req, *f);
     if (!answer.ok()) return Fail(answer.error().message);
     std::cout << *answer << std::flush;
   });

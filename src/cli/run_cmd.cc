@@ -108,10 +108,8 @@ int Run(const RunArgs& a) {
     ro.insecure_registries = a.insecure;
     ro.max_attempts = 1;
     ro.connect_timeout_s = 5;
-    if (auto http = oci::NewCurlRegistryHttp(ro); http.ok()) {
-      if (auto reg = oci::RegistryClient::Create(ro, std::move(*http)); reg.ok()) {
-        sc.registry_schemes[loc->registry] = (*reg)->Scheme(loc->registry);
-      }
+    if (auto reg = oci::RegistryClient::Create(ro); reg.ok()) {
+      sc.registry_schemes[loc->registry] = (*reg)->Scheme(loc->registry);
     }
   }
   if (!a.kbs.empty()) {

@@ -134,6 +134,7 @@ int Serve(Config config, const std::string& port_file) {
     attestation::PccsOptions po;
     po.url = config.tdx_pccs_url;
     if (!config.tdx_pccs_ca_file.empty()) po.ca_files.push_back(config.tdx_pccs_ca_file);
+    po.proxy = net::ProxyConfigFromEnvironment();
     auto pccs = attestation::NewTdxCollateralPccs(po, {});
     if (!pccs.ok()) return Fatal("tdx.pccs_url: " + pccs.error().message);
     tdx.collateral = std::move(*pccs);

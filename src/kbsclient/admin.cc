@@ -1,9 +1,9 @@
 #include "kbsclient/admin.h"
-#include "base/json.h"
 
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "kbsclient/http.h"
 #include "kbsclient/kbs_client.h"
 
@@ -25,19 +25,20 @@ Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& met
   }
   auto token = ReadFile(ep.token_file);
   if (!token.ok()) return MakeError(token.error().kind, "admin token: " + token.error().message);
-  COCO_ASSIGN_OR_RETURN(auto http, HttpClient::Create(ep.url, ep.ca_cert, 30));
-  COCO_ASSIGN_OR_RETURN(HttpResult r,
-                        http->Send(method, path, body,
-                                   {{"Authorization", "Bearer " + Trim(*token)}}));
+  COCO_ASSIGN_OR_RETURN(auto http,
+                        HttpClient::Create(ep.url, ep.ca_cert, 30, kMaxResponseBytes, ep.proxy));
+  COCO_ASSIGN_OR_RETURN(
+      HttpResult r, http->Send(method, path, body, {{"Authorization", "Bearer " + Trim(*token)}}));
   if (r.status == 200) return r.body;
   BrokerError e;
   e.status = r.status;
   auto j = ParseJsonOrDiscarded(r.body);
   if (j.is_object()) {
-    std::string type = j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
+    std::string type =
+        j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
     e.variant = type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1);
     e.detail = j.contains("detail") && j["detail"].is_string() ? j["detail"].get<std::string>()
-                                                                : r.body.substr(0, 300);
+                                                               : r.body.substr(0, 300);
   } else {
     e.detail = r.body;
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "net/http_client.h"
 
 namespace coco::kbsclient {
 
@@ -11,6 +12,7 @@ struct AdminEndpoint {
   std::string url = "http://127.0.0.1:8080";
   std::string token_file;  // file holding the admin JWT
   std::string ca_cert;     // PEM CA for https
+  net::ProxyConfig proxy;  // none by default
 };
 
 // Sends `method path` with the admin token; returns the body of a 200 answer, else an error

@@ -2,15 +2,14 @@
 
 #include <strings.h>
 
-#include "net/http_client.h"
-
 namespace coco::kbsclient {
 namespace {
 
 class BrokerHttpClient final : public HttpClient {
  public:
-  BrokerHttpClient(const std::string& url, const std::string& ca, int timeout, size_t max_body)
-      : url_(url), client_(Options(ca, timeout)), max_body_(max_body) {}
+  BrokerHttpClient(const std::string& url, const std::string& ca, int timeout, size_t max_body,
+                   const net::ProxyConfig& proxy)
+      : url_(url), client_(Options(ca, timeout, proxy)), max_body_(max_body) {}
 
   Result<HttpResult> Send(const std::string& method, const std::string& path,
                           const std::string& body,
@@ -46,8 +45,10 @@ class BrokerHttpClient final : public HttpClient {
   }
 
  private:
-  static net::HttpClientOptions Options(const std::string& ca, int timeout) {
+  static net::HttpClientOptions Options(const std::string& ca, int timeout,
+                                        const net::ProxyConfig& proxy) {
     net::HttpClientOptions o;
+    o.proxy = proxy;
     o.connect_timeout_secs = timeout;
     o.io_timeout_secs = timeout;
     o.total_timeout_secs = timeout;
@@ -67,9 +68,9 @@ class BrokerHttpClient final : public HttpClient {
 }  // namespace
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_url,
-                                                       const std::string& ca_cert,
-                                                       int timeout_secs,
-                                                       size_t max_response_bytes) {
+                                                       const std::string& ca_cert, int timeout_secs,
+                                                       size_t max_response_bytes,
+                                                       const net::ProxyConfig& proxy) {
   if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0)
     return MakeError("InvalidArgument",
                      "broker URL \"" + base_url + "\" must start with http:// or https://");
@@ -77,7 +78,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_u
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (auto parsed = net::ParseHttpUrl(url + "/"); !parsed.ok()) return parsed.error();
   return std::unique_ptr<HttpClient>(
-      new BrokerHttpClient(url, ca_cert, timeout_secs, max_response_bytes));
+      new BrokerHttpClient(url, ca_cert, timeout_secs, max_response_bytes, proxy));
 }
 
 }  // namespace coco::kbsclient

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "net/http_client.h"
 
 namespace coco::kbsclient {
 
@@ -23,10 +24,11 @@ class HttpClient {
  public:
   // `base_url`: http(s)://host[:port]; `ca_cert`: PEM file for https (system CAs otherwise).
   // `timeout_secs` bounds each connect, each read and the whole body of every exchange (a server
-  // that trickles its answer is cut off when the deadline passes).
+  // that trickles its answer is cut off when the deadline passes). `proxy`: none by default.
   static Result<std::unique_ptr<HttpClient>> Create(const std::string& base_url,
                                                     const std::string& ca_cert, int timeout_secs,
-                                                    size_t max_response_bytes = kMaxResponseBytes);
+                                                    size_t max_response_bytes = kMaxResponseBytes,
+                                                    const net::ProxyConfig& proxy = {});
   virtual ~HttpClient() = default;
   // Sends one request; transport failures (no connection, timeout) are errors of kind "Io"; a
   // body over the limit or past the deadline is an error of kind "TooLarge" / "Io".

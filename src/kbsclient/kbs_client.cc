@@ -1,11 +1,10 @@
 #include "kbsclient/kbs_client.h"
 
-#include "base/json.h"
-
 #include <chrono>
 #include <thread>
 
 #include "attestation/runtime_data.h"
+#include "base/json.h"
 #include "jose/jwe.h"
 #include "jose/jwk.h"
 #include "jose/jwt.h"
@@ -28,7 +27,8 @@ BrokerError ParseBrokerError(const HttpResult& r) {
   auto j = ParseJsonOrDiscarded(r.body);
   if (j.is_object()) {
     std::string type = j.value("type", "");
-    e.variant = type.rfind(kTypePrefix, 0) == 0 ? type.substr(std::string(kTypePrefix).size()) : type;
+    e.variant =
+        type.rfind(kTypePrefix, 0) == 0 ? type.substr(std::string(kTypePrefix).size()) : type;
     e.detail = j.value("detail", "");
   } else {
     e.detail = r.body.substr(0, 200);
@@ -75,12 +75,13 @@ Result<std::string> ParseResourcePath(const std::string& uri) {
     pos = end + 1;
   }
   if (seg.size() != 3)
-    return MakeError("InvalidArgument", "resource \"" + uri +
-                                            "\" must have three segments: kbs:///<repo>/<type>/<tag>");
+    return MakeError(
+        "InvalidArgument",
+        "resource \"" + uri + "\" must have three segments: kbs:///<repo>/<type>/<tag>");
   for (const auto& s : seg)
     if (!ValidSegment(s))
-      return MakeError("InvalidArgument", "resource \"" + uri + "\" has an invalid segment \"" +
-                                              s + "\" (letters, digits, _ - . ; not starting with .)");
+      return MakeError("InvalidArgument", "resource \"" + uri + "\" has an invalid segment \"" + s +
+                                              "\" (letters, digits, _ - . ; not starting with .)");
   return seg[0] + "/" + seg[1] + "/" + seg[2];
 }
 
@@ -114,8 +115,7 @@ struct KbsClient::Impl {
     if (!token.empty() && token_exp > NowUnix() + 10) return token;
     cookie.clear();
     token.clear();
-    nlohmann::json request = {
-        {"version", "0.4.0"}, {"tee", attester->tee()}, {"extra-params", ""}};
+    nlohmann::json request = {{"version", "0.4.0"}, {"tee", attester->tee()}, {"extra-params", ""}};
     COCO_ASSIGN_OR_RETURN(HttpResult auth, Send("POST", "/kbs/v0/auth", request.dump(), false));
     if (auth.status != 200) return ToError(ParseBrokerError(auth));
     for (const auto& [k, v] : auth.headers) {
@@ -162,8 +162,8 @@ struct KbsClient::Impl {
       }
       BrokerError e = ParseBrokerError(r);
       // A lost session or an expired token is healed by attesting again, once.
-      bool retry = r.status == 401 &&
-                   (e.variant == "TokenNotFound" || e.variant == "TokenVerifierError");
+      bool retry =
+          r.status == 401 && (e.variant == "TokenNotFound" || e.variant == "TokenVerifierError");
       if (!retry || round == 1) return ToError(e);
       token.clear();
       token_exp = 0;
@@ -185,10 +185,12 @@ Result<std::unique_ptr<KbsClient>> KbsClient::Create(
     tee_key = k;
   }
   impl->key = *tee_key;
-  std::string alg = impl->key->type() == crypto::Key::Type::kRsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW";
+  std::string alg =
+      impl->key->type() == crypto::Key::Type::kRsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW";
   COCO_ASSIGN_OR_RETURN(impl->jwk, jose::PublicJwk(*impl->key, alg));
   COCO_ASSIGN_OR_RETURN(impl->http,
-                        HttpClient::Create(options.url, options.ca_cert, options.timeout_secs));
+                        HttpClient::Create(options.url, options.ca_cert, options.timeout_secs,
+                                           kMaxResponseBytes, options.proxy));
   impl->options = std::move(options);
   impl->attester = std::move(attester);
   nlohmann::json jwk = impl->jwk;

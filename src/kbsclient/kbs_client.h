@@ -6,24 +6,25 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "attestation/attester.h"
 #include "base/bytes.h"
 #include "base/result.h"
 #include "crypto/crypto.h"
+#include "net/http_client.h"
 
 namespace coco::kbsclient {
 
 struct KbsClientOptions {
   std::string url = "http://127.0.0.1:8080";  // http(s)://host[:port]
-  std::string ca_cert;                         // PEM file to trust for https
-  std::optional<std::string> init_data_toml;   // sent with /attest when set
-  int max_attempts = 3;                        // transport retries per request
+  std::string ca_cert;                        // PEM file to trust for https
+  std::optional<std::string> init_data_toml;  // sent with /attest when set
+  int max_attempts = 3;                       // transport retries per request
   int timeout_secs = 30;
+  net::ProxyConfig proxy;  // none by default (the pod's agent); `coco` takes the environment's
 };
 
 // A broker error as received: variant from the "type" URI, "detail", HTTP status.
@@ -36,9 +37,9 @@ struct BrokerError {
 class KbsClient {
  public:
   // `tee_key` is the key resources are encrypted to (EC P-256 by default: ECDH-ES+A256KW).
-  static Result<std::unique_ptr<KbsClient>> Create(KbsClientOptions options,
-                                                   std::unique_ptr<attestation::Attester> attester,
-                                                   std::optional<crypto::Key> tee_key = std::nullopt);
+  static Result<std::unique_ptr<KbsClient>> Create(
+      KbsClientOptions options, std::unique_ptr<attestation::Attester> attester,
+      std::optional<crypto::Key> tee_key = std::nullopt);
   ~KbsClient();
 
   // Runs auth + attest (unless a cached token is still valid) and returns the token.

@@ -10,9 +10,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <optional>
+
+#include "base/bytes.h"
 
 namespace coco::net {
 
@@ -83,10 +86,10 @@ Result<ParsedUrl> ParseHttpUrl(const std::string& url) {
 
 std::string ResolveLocation(const ParsedUrl& base, const std::string& location) {
   if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) return location;
-  std::string origin = std::string(base.tls ? "https://" : "http://") +
-                       (base.host.find(':') != std::string::npos ? "[" + base.host + "]"
-                                                                 : base.host) +
-                       ":" + std::to_string(base.port);
+  std::string origin =
+      std::string(base.tls ? "https://" : "http://") +
+      (base.host.find(':') != std::string::npos ? "[" + base.host + "]" : base.host) + ":" +
+      std::to_string(base.port);
   if (location.rfind("//", 0) == 0) return std::string(base.tls ? "https:" : "http:") + location;
   if (!location.empty() && location[0] == '/') return origin + location;
   std::string dir = base.target.substr(0, base.target.find('?'));
@@ -104,6 +107,10 @@ struct Connection {
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   bool reused = false;
+  // Through an http proxy to an http target: requests name the whole URL, with the proxy's
+  // credentials.
+  bool absolute_form = false;
+  std::string proxy_authorization;
 
   beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
 
@@ -132,7 +139,148 @@ bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
+
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  auto hex = [](char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// An http proxy: where to connect, and the credentials to present.
+struct Proxy {
+  std::string host;
+  int port = 0;
+  std::string authorization;  // "Basic ..." or empty
+  std::string display;        // http://host:port, without credentials (for messages)
+};
+
+Result<Proxy> ParseProxy(const std::string& text) {
+  std::string url = text;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    std::string name = Lower(url.substr(0, scheme));
+    if (name != "http")
+      return MakeError(
+          "InvalidArgument",
+          "proxy \"" + text + "\": only http:// proxies are supported (" + name + ":// is not)");
+    url = url.substr(scheme + 3);
+  }
+  Proxy p;
+  size_t at = url.rfind('@');
+  if (at != std::string::npos) {
+    std::string userinfo = url.substr(0, at);
+    size_t colon = userinfo.find(':');
+    std::string user = PercentDecode(userinfo.substr(0, colon));
+    std::string pass = colon == std::string::npos ? "" : PercentDecode(userinfo.substr(colon + 1));
+    p.authorization = "Basic " + Base64Encode(ToBytes(user + ":" + pass));
+    url = url.substr(at + 1);
+  }
+  if (url.find('/') != std::string::npos)
+    return MakeError("InvalidArgument", "proxy \"" + text + "\": a proxy URL has no path");
+  // The port defaults to 1080, as for libcurl.
+  auto parsed = ParseHttpUrl(
+      "http://" + url +
+      (url.find(':') == std::string::npos || (url[0] == '[' && url.back() == ']') ? ":1080" : ""));
+  if (!parsed.ok())
+    return MakeError("InvalidArgument", "proxy \"" + text + "\": " + parsed.error().message);
+  p.host = parsed->host;
+  p.port = parsed->port;
+  p.display = parsed->Origin();
+  return p;
+}
+
+// Whether `host` (a name, or an address without brackets) is exempt from the proxy by a
+// no_proxy list: "*", a name matching itself and its subdomains, an address, or a CIDR.
+bool NoProxyMatches(const std::string& list, const std::string& raw_host) {
+  std::string host = Lower(raw_host);
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  ErrorCode ec;
+  auto host_ip = asio::ip::make_address(host, ec);
+  bool is_ip = !ec;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    std::string entry = list.substr(start, comma == std::string::npos ? comma : comma - start);
+    start = comma == std::string::npos ? list.size() + 1 : comma + 1;
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    entry = Lower(entry);
+    if (entry.empty()) continue;
+    if (entry == "*") return true;
+    if (entry.front() == '[' && entry.find(']') != std::string::npos)
+      entry = entry.substr(1, entry.find(']') - 1);
+    size_t slash = entry.find('/');
+    if (slash != std::string::npos) {
+      if (!is_ip) continue;
+      auto net = asio::ip::make_address(entry.substr(0, slash), ec);
+      if (ec || net.is_v4() != host_ip.is_v4()) continue;
+      int bits = std::atoi(entry.c_str() + slash + 1);
+      std::vector<unsigned char> a, b;
+      if (net.is_v4()) {
+        auto x = net.to_v4().to_bytes(), y = host_ip.to_v4().to_bytes();
+        a.assign(x.begin(), x.end());
+        b.assign(y.begin(), y.end());
+      } else {
+        auto x = net.to_v6().to_bytes(), y = host_ip.to_v6().to_bytes();
+        a.assign(x.begin(), x.end());
+        b.assign(y.begin(), y.end());
+      }
+      bits = std::clamp(bits, 0, static_cast<int>(a.size() * 8));
+      bool same = true;
+      for (int i = 0; i < bits && same; ++i)
+        same = ((a[i / 8] >> (7 - i % 8)) & 1) == ((b[i / 8] >> (7 - i % 8)) & 1);
+      if (same) return true;
+      continue;
+    }
+    if (is_ip) {
+      auto addr = asio::ip::make_address(entry, ec);
+      if (!ec && addr == host_ip) return true;
+      continue;
+    }
+    while (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+    if (host == entry || (host.size() > entry.size() &&
+                          host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+                          host[host.size() - entry.size() - 1] == '.'))
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+ProxyConfig ProxyConfigFromEnvironment() {
+  auto env = [](const char* lower, const char* upper) -> std::string {
+    const char* v = std::getenv(lower);
+    if ((v == nullptr || *v == '\0') && upper != nullptr) v = std::getenv(upper);
+    return v == nullptr ? "" : v;
+  };
+  ProxyConfig p;
+  std::string all = env("all_proxy", "ALL_PROXY");
+  p.https = env("https_proxy", "HTTPS_PROXY");
+  if (p.https.empty()) p.https = all;
+  p.http = env("http_proxy", nullptr);
+  if (p.http.empty()) p.http = all;
+  p.no_proxy = env("no_proxy", "NO_PROXY");
+  return p;
+}
 
 struct HttpClient::Impl {
   explicit Impl(HttpClientOptions o) : options(std::move(o)) {}
@@ -176,17 +324,68 @@ struct HttpClient::Impl {
     if (pool.size() < options.max_idle_per_origin) pool.push_back(std::move(c));
   }
 
-  Result<std::unique_ptr<Connection>> Connect(const ParsedUrl& u, bool verify, Clock::time_point end) {
+  // The proxy for `u`, or null for a direct connection.
+  Result<const Proxy*> ProxyFor(const ParsedUrl& u) {
+    const std::string& text = u.tls ? options.proxy.https : options.proxy.http;
+    if (text.empty() || NoProxyMatches(options.proxy.no_proxy, u.host)) return nullptr;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = proxies.find(text);
+    if (it == proxies.end()) {
+      COCO_ASSIGN_OR_RETURN(Proxy p, ParseProxy(text));
+      it = proxies.emplace(text, std::move(p)).first;
+    }
+    return &it->second;
+  }
+
+  // Asks the proxy on `c` for a tunnel to `u`.
+  Status OpenTunnel(Connection& c, const Proxy& px, const ParsedUrl& u, Clock::time_point end) {
+    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    std::string authority = host + ":" + std::to_string(u.port);
+    http::request<http::empty_body> req(http::verb::connect, authority, 11);
+    req.set(http::field::host, authority);
+    req.set(http::field::user_agent, options.user_agent);
+    if (!px.authorization.empty()) req.set(http::field::proxy_authorization, px.authorization);
+    auto limit = [&] { return Limit(std::chrono::seconds(options.connect_timeout_secs), end); };
+    ErrorCode ec = c.Run(limit(), [&](auto h) { http::async_write(*c.tcp, req, h); });
+    http::response_parser<http::empty_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    parser.skip(true);  // a tunnel's answer has no body
+    if (!ec)
+      ec = c.Run(limit(), [&](auto h) { http::async_read_header(*c.tcp, c.buffer, parser, h); });
+    if (ec)
+      return MakeError("Unavailable",
+                       "proxy " + px.display + ": " +
+                           Describe(ec, ("asking for a tunnel to " + authority).c_str()));
+    int status = static_cast<int>(parser.get().result_int());
+    if (status / 100 != 2)
+      return MakeError("Unavailable", "proxy " + px.display + " refused a tunnel to " + authority +
+                                          ": " + std::to_string(status) + " " +
+                                          std::string(parser.get().reason()));
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<Connection>> Connect(const ParsedUrl& u, bool verify,
+                                              Clock::time_point end) {
+    COCO_ASSIGN_OR_RETURN(const Proxy* px, ProxyFor(u));
+    const std::string& peer_host = px != nullptr ? px->host : u.host;
+    int peer_port = px != nullptr ? px->port : u.port;
+    std::string peer = px != nullptr ? "proxy " + px->display : u.Origin();
     auto c = std::make_unique<Connection>();
     tcp::resolver resolver(c->ioc);
     ErrorCode ec;
-    auto found = resolver.resolve(u.host, std::to_string(u.port), ec);
-    if (ec) return MakeError("Unavailable", "cannot resolve " + u.host + ": " + ec.message());
+    auto found = resolver.resolve(peer_host, std::to_string(peer_port), ec);
+    if (ec) return MakeError("Unavailable", "cannot resolve " + peer_host + ": " + ec.message());
     c->tcp.emplace(c->ioc);
     auto limit = Limit(std::chrono::seconds(options.connect_timeout_secs), end);
     ec = c->Run(limit, [&](auto handler) { c->tcp->async_connect(found, handler); });
-    if (ec) return MakeError("Unavailable", u.Origin() + ": " + Describe(ec, "connecting"));
+    if (ec) return MakeError("Unavailable", peer + ": " + Describe(ec, "connecting"));
     c->tcp->socket().set_option(tcp::no_delay(true), ec);
+    if (px != nullptr && !u.tls) {
+      c->absolute_form = true;
+      c->proxy_authorization = px->authorization;
+      return c;
+    }
+    if (px != nullptr) COCO_RETURN_IF_ERROR(OpenTunnel(*c, *px, u, end));
     if (!u.tls) return c;
     COCO_ASSIGN_OR_RETURN(asio::ssl::context * ctx, TlsContext(verify));
     beast::tcp_stream plain = std::move(*c->tcp);
@@ -204,15 +403,13 @@ struct HttpClient::Impl {
       else
         X509_VERIFY_PARAM_set1_host(param, u.host.c_str(), 0);
     }
-    ec = c->Run(Limit(std::chrono::seconds(options.connect_timeout_secs), end), [&](auto h) {
-      c->tls->async_handshake(asio::ssl::stream_base::client, h);
-    });
+    ec = c->Run(Limit(std::chrono::seconds(options.connect_timeout_secs), end),
+                [&](auto h) { c->tls->async_handshake(asio::ssl::stream_base::client, h); });
     if (ec) {
       long verdict = SSL_get_verify_result(ssl);  // NOLINT(runtime/int): OpenSSL's type
-      std::string why = verdict != X509_V_OK
-                            ? std::string("certificate not trusted: ") +
-                                  X509_verify_cert_error_string(verdict)
-                            : ec.message();
+      std::string why = verdict != X509_V_OK ? std::string("certificate not trusted: ") +
+                                                   X509_verify_cert_error_string(verdict)
+                                             : ec.message();
       return MakeError("Unavailable", u.Origin() + ": TLS handshake failed (" + why + ")");
     }
     return c;
@@ -228,24 +425,28 @@ struct HttpClient::Impl {
   // One request on `c`; `got_bytes` says whether any of the response arrived (a reused
   // connection that the server closed meanwhile fails before that, and may be retried).
   Result<HttpReply> Exchange(Connection& c, const ParsedUrl& u, const std::string& method,
-                             HttpCall& call, bool send_body, Clock::time_point end,
-                             bool* got_bytes, bool* keep) {
+                             HttpCall& call, bool send_body, Clock::time_point end, bool* got_bytes,
+                             bool* keep) {
     *got_bytes = false;
     *keep = false;
     auto io = [&] { return Limit(std::chrono::seconds(options.io_timeout_secs), end); };
     auto timed_out = [&] { return end != Clock::time_point::max() && Clock::now() >= end; };
     auto overall = [&] {
-      return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": no complete answer within " +
+      return MakeError("Unavailable", method + " " + u.Origin() + u.target +
+                                          ": no complete answer within " +
                                           std::to_string(options.total_timeout_secs) + " s");
     };
 
     http::request<http::string_body> req;
     req.method_string(method);
-    req.target(u.target);
     req.version(11);
     bool default_port = u.port == (u.tls ? 443 : 80);
     std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    req.set(http::field::host, default_port ? host : host + ":" + std::to_string(u.port));
+    std::string authority = default_port ? host : host + ":" + std::to_string(u.port);
+    req.target(c.absolute_form ? "http://" + authority + u.target : u.target);
+    req.set(http::field::host, authority);
+    if (c.absolute_form && !c.proxy_authorization.empty())
+      req.set(http::field::proxy_authorization, c.proxy_authorization);
     req.set(http::field::user_agent, options.user_agent);
     for (const auto& [k, v] : call.headers) req.insert(k, v);
     bool streamed = send_body && call.body_reader != nullptr;
@@ -274,7 +475,8 @@ struct HttpClient::Impl {
         if (!got.ok()) return ErrorCode(asio::error::operation_aborted);
         if (*got == 0) return ErrorCode(asio::error::eof);
         left -= *got;
-        e = c.Run(io(), [&](auto h) { asio::async_write(stream, asio::buffer(chunk.data(), *got), h); });
+        e = c.Run(io(),
+                  [&](auto h) { asio::async_write(stream, asio::buffer(chunk.data(), *got), h); });
         if (timed_out()) return ErrorCode(beast::error::timeout);
       }
       return e;
@@ -289,8 +491,9 @@ struct HttpClient::Impl {
       return MakeError("Aborted", "the request body ended before its " +
                                       std::to_string(call.body_size) + " bytes");
     if (ec == beast::error::timeout && timed_out()) return overall();
-    if (ec) return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                                Describe(ec, "while sending the request"));
+    if (ec)
+      return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
+                                          Describe(ec, "while sending the request"));
 
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -311,8 +514,9 @@ struct HttpClient::Impl {
                                          ": the response header exceeds " +
                                          std::to_string(options.max_header_bytes) + " bytes");
       if (ec == beast::error::timeout && timed_out()) return overall();
-      if (ec) return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                                  Describe(ec, "while reading the answer"));
+      if (ec)
+        return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
+                                            Describe(ec, "while reading the answer"));
       if (timed_out() && !parser.is_header_done()) return overall();
     }
     *got_bytes = true;
@@ -329,16 +533,34 @@ struct HttpClient::Impl {
     if (deliver && call.on_head && !call.on_head(reply.status, reply.headers))
       return MakeError("Aborted", "the response was refused by its reader");
 
-    std::vector<char> buf(64 << 10);
+    std::vector<char> buf(256 << 10);
+    auto window_start = Clock::now();
+    uint64_t window_bytes = 0;
     while (!parser.is_done()) {
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
       ec = read();
       if (ec == http::error::need_buffer) ec = {};
       if (ec == beast::error::timeout && timed_out()) return overall();
-      if (ec) return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                                  Describe(ec, "while reading the body"));
+      if (ec)
+        return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
+                                            Describe(ec, "while reading the body"));
       size_t n = buf.size() - parser.get().body().size;
+      if (options.low_speed_bytes_per_sec > 0 && options.io_timeout_secs > 0) {
+        window_bytes += n;
+        auto now = Clock::now();
+        double span = std::chrono::duration<double>(now - window_start).count();
+        if (span >= options.io_timeout_secs) {
+          if (static_cast<double>(window_bytes) < options.low_speed_bytes_per_sec * span)
+            return MakeError("Unavailable",
+                             method + " " + u.Origin() + u.target + ": the body arrived at " +
+                                 std::to_string(static_cast<uint64_t>(window_bytes / span)) +
+                                 " bytes/s for " + std::to_string(static_cast<int>(span)) +
+                                 " s, below " + std::to_string(options.low_speed_bytes_per_sec));
+          window_start = now;
+          window_bytes = 0;
+        }
+      }
       if (n > 0 && deliver) {
         if (call.on_body) {
           if (!call.on_body(buf.data(), n))
@@ -400,13 +622,13 @@ struct HttpClient::Impl {
         return MakeError("Unavailable", call.url + ": more than " +
                                             std::to_string(options.max_redirects) + " redirects");
       COCO_ASSIGN_OR_RETURN(ParsedUrl next, ParseHttpUrl(ResolveLocation(u, location)));
-      if (reply.status == 303 || ((reply.status == 301 || reply.status == 302) &&
-                                  method != "GET" && method != "HEAD")) {
+      if (reply.status == 303 ||
+          ((reply.status == 301 || reply.status == 302) && method != "GET" && method != "HEAD")) {
         method = method == "HEAD" ? "HEAD" : "GET";
         send_body = false;
       } else if (send_body && call.body_reader != nullptr) {
-        return MakeError("Unavailable", call.url + " redirected a streamed " + method +
-                                            " (" + std::to_string(reply.status) +
+        return MakeError("Unavailable", call.url + " redirected a streamed " + method + " (" +
+                                            std::to_string(reply.status) +
                                             "), which cannot be sent again");
       }
       if (next.Origin() != origin) {
@@ -426,6 +648,7 @@ struct HttpClient::Impl {
   std::mutex mu;
   std::unique_ptr<asio::ssl::context> verifying, trusting;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  std::map<std::string, Proxy> proxies;  // parsed proxy URLs
 };
 
 HttpClient::HttpClient(HttpClientOptions options)

@@ -21,10 +21,25 @@
 
 namespace coco::net {
 
+// Proxies, as the host tools take them from the environment: an http:// proxy (CONNECT tunnels
+// for https targets, absolute-form requests for http ones), optionally with user:password.
+struct ProxyConfig {
+  std::string http;      // for http:// targets
+  std::string https;     // for https:// targets
+  std::string no_proxy;  // comma-separated: "*", host names (and their subdomains), IPs, CIDRs
+  bool Empty() const { return http.empty() && https.empty(); }
+};
+// https_proxy/HTTPS_PROXY, http_proxy (lower case only: a CGI-set HTTP_PROXY is ignored, as
+// libcurl does), all_proxy/ALL_PROXY for both, no_proxy/NO_PROXY.
+ProxyConfig ProxyConfigFromEnvironment();
+
 struct HttpClientOptions {
   int connect_timeout_secs = 10;
   // Longest wait for any progress (a byte read or written); a stalled peer fails after this.
   int io_timeout_secs = 30;
+  // A body arriving slower than this, on average over io_timeout_secs, fails (0: no bound): a
+  // trickle cannot keep a download alive forever.
+  uint64_t low_speed_bytes_per_sec = 0;
   // Longest whole exchange (connect to last body byte); 0: none (large downloads with progress).
   int total_timeout_secs = 0;
   // Status line + response headers; more fails with kind TooLarge.
@@ -35,6 +50,8 @@ struct HttpClientOptions {
   bool system_trust = true;
   std::string user_agent = "coco";
   int max_redirects = 10;
+  // None by default: the pod's agent must reach only the peers its channel gives it.
+  ProxyConfig proxy;
   size_t max_idle_per_origin = 8;
 };
 
@@ -49,7 +66,7 @@ struct HttpCall {
   std::string method = "GET";
   std::string url;  // http:// or https://, with host[:port] and path
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;              // sent when body_reader is null (and for POST/PUT even empty)
+  std::string body;               // sent when body_reader is null (and for POST/PUT even empty)
   Reader* body_reader = nullptr;  // a streamed body of body_size bytes (not replayed)
   int64_t body_size = -1;
   bool verify_tls = true;

@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -150,8 +151,9 @@ TEST(HttpClient, KeepsBodyAndHeadersAndReusesTheConnection) {
 
 TEST(HttpClient, ReadsChunkedBodiesAndStreamsThemToTheCaller) {
   ScriptedServer server([](const std::string&, int fd) {
-    return ScriptedServer::Write(
-        fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    return ScriptedServer::Write(fd,
+                                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                 "chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   });
   HttpClient client({});
   HttpCall call;
@@ -234,6 +236,30 @@ TEST(HttpClient, ATrickleCannotOutlastTheTotalDeadline) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
 }
 
+TEST(HttpClient, ATrickleBelowTheLowSpeedBoundFailsWithoutATotalDeadline) {
+  ScriptedServer server([](const std::string&, int fd) {
+    ScriptedServer::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+    for (int i = 0; i < 400; ++i) {
+      if (!ScriptedServer::Write(fd, "x")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  });
+  HttpClientOptions o;
+  o.io_timeout_secs = 1;  // each byte comes well within it
+  o.low_speed_bytes_per_sec = 1024;
+  HttpClient client(o);
+  HttpCall call;
+  call.url = server.Url();
+  call.on_body = [](const char*, size_t) { return true; };
+  auto started = std::chrono::steady_clock::now();
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_NE(r.error().message.find("below 1024"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+}
+
 TEST(HttpClient, ASilentServerTimesOut) {
   ScriptedServer server([](const std::string&, int) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
@@ -252,16 +278,16 @@ TEST(HttpClient, ASilentServerTimesOut) {
 }
 
 TEST(HttpClient, FollowsRedirectsAndDropsCredentialsAcrossOrigins) {
-  ScriptedServer other([](const std::string&, int fd) {
-    return ScriptedServer::Write(fd, Answer("there"));
-  });
+  ScriptedServer other(
+      [](const std::string&, int fd) { return ScriptedServer::Write(fd, Answer("there")); });
   std::string elsewhere = other.Url("/blob");
   ScriptedServer server([&](const std::string& req, int fd) {
     if (req.rfind("GET /start ", 0) == 0)
-      return ScriptedServer::Write(fd, "HTTP/1.1 307 Temporary Redirect\r\nLocation: next\r\n"
-                                       "Content-Length: 3\r\n\r\nbye");
-    return ScriptedServer::Write(fd, "HTTP/1.1 302 Found\r\nLocation: " + elsewhere +
-                                         "\r\nContent-Length: 0\r\n\r\n");
+      return ScriptedServer::Write(fd,
+                                   "HTTP/1.1 307 Temporary Redirect\r\nLocation: next\r\n"
+                                   "Content-Length: 3\r\n\r\nbye");
+    return ScriptedServer::Write(
+        fd, "HTTP/1.1 302 Found\r\nLocation: " + elsewhere + "\r\nContent-Length: 0\r\n\r\n");
   });
   HttpClient client({});
   HttpCall call;
@@ -336,6 +362,134 @@ TEST(HttpClient, ARefusedConnectionIsUnavailable) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, "Unavailable");
   EXPECT_NE(r.error().message.find("connection refused"), std::string::npos) << r.error().message;
+}
+
+TEST(HttpClient, ThroughAnHttpProxyRequestsNameTheWholeUrlWithTheProxysCredentials) {
+  ScriptedServer proxy(
+      [](const std::string&, int fd) { return ScriptedServer::Write(fd, Answer("via proxy")); });
+  HttpClientOptions o;
+  // The target's name is never resolved here: the proxy does that.
+  o.proxy.http = "http://user:p%40ss@127.0.0.1:" + std::to_string(proxy.port()) + "/";
+  HttpClient client(o);
+  for (int i = 0; i < 2; ++i) {
+    HttpCall call;
+    call.url = "http://registry.invalid:5000/v2/?n=1";
+    auto r = client.Send(call);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->body, "via proxy");
+  }
+  EXPECT_EQ(proxy.connections(), 1);  // kept alive through the proxy too
+  auto reqs = proxy.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].rfind("GET http://registry.invalid:5000/v2/?n=1 HTTP/1.1\r\n", 0), 0u)
+      << reqs[0];
+  EXPECT_NE(reqs[0].find("Host: registry.invalid:5000\r\n"), std::string::npos) << reqs[0];
+  // user:p@ss
+  EXPECT_NE(reqs[0].find("Proxy-Authorization: Basic dXNlcjpwQHNz\r\n"), std::string::npos)
+      << reqs[0];
+}
+
+TEST(HttpClient, NoProxyNamesAddressesAndNetworksGoDirect) {
+  ScriptedServer proxy(
+      [](const std::string&, int fd) { return ScriptedServer::Write(fd, Answer("via proxy")); });
+  ScriptedServer direct(
+      [](const std::string&, int fd) { return ScriptedServer::Write(fd, Answer("direct")); });
+  std::string port = std::to_string(direct.port());
+  struct Case {
+    std::string no_proxy, url, want;
+  };
+  std::vector<Case> cases = {
+      {"", "http://127.0.0.1:" + port + "/", "via proxy"},
+      {"*", "http://127.0.0.1:" + port + "/", "direct"},
+      {"10.0.0.0/8, 127.0.0.0/8", "http://127.0.0.1:" + port + "/", "direct"},
+      {"127.0.0.2", "http://127.0.0.1:" + port + "/", "via proxy"},
+      {"example.com,127.0.0.1", "http://127.0.0.1:" + port + "/", "direct"},
+      {".localhost", "http://localhost:" + port + "/", "direct"},
+      {"host", "http://localhost:" + port + "/", "via proxy"},  // not a suffix at a dot
+      {"::1,[::2]", "http://127.0.0.1:" + port + "/", "via proxy"},
+  };
+  for (const Case& c : cases) {
+    HttpClientOptions o;
+    o.proxy.http = "127.0.0.1:" + std::to_string(proxy.port());
+    o.proxy.no_proxy = c.no_proxy;
+    HttpClient client(o);
+    HttpCall call;
+    call.url = c.url;
+    auto r = client.Send(call);
+    ASSERT_TRUE(r.ok()) << c.no_proxy << ": " << r.error().message;
+    EXPECT_EQ(r->body, c.want) << "no_proxy \"" << c.no_proxy << "\" for " << c.url;
+  }
+  // An https proxy setting does not apply to http targets.
+  HttpClientOptions o;
+  o.proxy.https = "127.0.0.1:" + std::to_string(proxy.port());
+  HttpClient client(o);
+  HttpCall call;
+  call.url = "http://127.0.0.1:" + port + "/";
+  auto r = client.Send(call);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->body, "direct");
+}
+
+TEST(HttpClient, AnHttpsTargetAsksTheProxyForATunnelAndARefusalIsNamed) {
+  ScriptedServer proxy([](const std::string&, int fd) {
+    return ScriptedServer::Write(
+        fd, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
+  });
+  HttpClientOptions o;
+  o.proxy.https = "http://u:pw@127.0.0.1:" + std::to_string(proxy.port());
+  HttpClient client(o);
+  HttpCall call;
+  call.url = "https://secure.invalid/v2/";
+  auto r = client.Send(call);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_NE(r.error().message.find(
+                "refused a tunnel to secure.invalid:443: 407 Proxy Authentication Required"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(r.error().message.find("pw"), std::string::npos) << "credentials must not be printed";
+  auto reqs = proxy.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].rfind("CONNECT secure.invalid:443 HTTP/1.1\r\n", 0), 0u) << reqs[0];
+  EXPECT_NE(reqs[0].find("Proxy-Authorization: Basic dTpwdw==\r\n"), std::string::npos) << reqs[0];
+
+  HttpClientOptions socks;
+  socks.proxy.https = "socks5://127.0.0.1:1080";
+  HttpClient bad(socks);
+  auto refused = bad.Send(call);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, "InvalidArgument");
+  EXPECT_NE(refused.error().message.find("only http:// proxies"), std::string::npos)
+      << refused.error().message;
+}
+
+TEST(HttpClient, ProxiesComeFromTheEnvironmentAsLibcurlReadsThem) {
+  const char* names[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                         "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+  for (const char* n : names) {
+    const char* v = std::getenv(n);
+    saved.emplace_back(n, v ? std::optional<std::string>(v) : std::nullopt);
+    ::unsetenv(n);
+  }
+  ::setenv("HTTP_PROXY", "http://cgi-injected:1", 1);  // ignored (a CGI request header)
+  ::setenv("HTTPS_PROXY", "http://secure-proxy:3128", 1);
+  ::setenv("NO_PROXY", "internal.example", 1);
+  ProxyConfig p = ProxyConfigFromEnvironment();
+  EXPECT_EQ(p.http, "");
+  EXPECT_EQ(p.https, "http://secure-proxy:3128");
+  EXPECT_EQ(p.no_proxy, "internal.example");
+  ::setenv("all_proxy", "http://any:8080", 1);
+  ::setenv("https_proxy", "http://lower:3128", 1);
+  p = ProxyConfigFromEnvironment();
+  EXPECT_EQ(p.http, "http://any:8080");
+  EXPECT_EQ(p.https, "http://lower:3128");
+  for (const auto& [n, v] : saved) {
+    if (v)
+      ::setenv(n.c_str(), v->c_str(), 1);
+    else
+      ::unsetenv(n.c_str());
+  }
 }
 
 TEST(HttpUrl, ParsesAndResolves) {

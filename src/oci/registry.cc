@@ -1,7 +1,5 @@
 #include "oci/registry.h"
 
-#include "base/json.h"
-
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -10,6 +8,7 @@
 
 #include "base/bytes.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/log.h"
 
 namespace coco::oci {
@@ -350,8 +349,9 @@ RegistryClient::~RegistryClient() = default;
 
 Result<std::unique_ptr<RegistryClient>> RegistryClient::Create(RegistryOptions options,
                                                                std::unique_ptr<RegistryHttp> http) {
-  if (http == nullptr)
-    return MakeError("InvalidArgument", "the registry client needs an HTTP engine");
+  if (http == nullptr) {
+    COCO_ASSIGN_OR_RETURN(http, NewRegistryHttp(options));
+  }
   auto impl = std::make_unique<Impl>();
   if (!options.auth_json.empty()) {
     COCO_ASSIGN_OR_RETURN(impl->creds, ParseAuthJson(options.auth_json, "auth.json"));

@@ -1,4 +1,4 @@
-// OCI distribution API v2 client (over a RegistryHttp engine: libcurl or Beast): manifests,
+// OCI distribution API v2 client (over a RegistryHttp exchange, net/http_client.h): manifests,
 // streamed and verified blobs, pushes.
 //
 // Authentication: anonymous, Basic, or Bearer tokens from the registry's WWW-Authenticate
@@ -20,6 +20,7 @@
 
 #include "base/result.h"
 #include "base/stream.h"
+#include "net/http_client.h"
 #include "oci/manifest.h"
 #include "oci/reference.h"
 #include "oci/registry_http.h"
@@ -41,8 +42,10 @@ struct RegistryOptions {
   std::vector<std::string> ca_files;
   int max_attempts = 4;           // per request, including the first
   int initial_backoff_ms = 200;   // doubled after each failed attempt
-  long connect_timeout_s = 15;    // NOLINT(runtime/int): curl's type
-  long low_speed_timeout_s = 60;  // abort a transfer below 1 KiB/s for this long
+  long connect_timeout_s = 15;    // NOLINT(runtime/int)
+  long low_speed_timeout_s = 60;  // NOLINT(runtime/int): abort a transfer below 1 KiB/s this long
+  // None by default (the pod's agent); the host tools take them from the environment.
+  net::ProxyConfig proxy;
   std::string user_agent = "coco/0.1";
 };
 
@@ -65,9 +68,9 @@ Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
 
 class RegistryClient {
  public:
-  // `http`: NewCurlRegistryHttp(options) or NewHttplibRegistryHttp(options).
-  static Result<std::unique_ptr<RegistryClient>> Create(RegistryOptions options,
-                                                        std::unique_ptr<RegistryHttp> http);
+  // `http`: the exchange to use; null for NewRegistryHttp(options).
+  static Result<std::unique_ptr<RegistryClient>> Create(
+      RegistryOptions options, std::unique_ptr<RegistryHttp> http = nullptr);
   ~RegistryClient();
 
   // GET /v2/REPO/manifests/REFERENCE (tag or digest) with every supported Accept type.

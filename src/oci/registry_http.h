@@ -1,8 +1,7 @@
 // The HTTP exchange under the registry client: one request, one response, no retries or
-// authentication (RegistryClient does those). Two engines: libcurl for the host tools (proxies,
-// HTTP/2, every TLS option), and net/http_client.h (Boost.Beast) for the pod's agent, where
-// libcurl's two dozen shared libraries would cost a tenth of a second at every start under
-// emulation, and where the host on the other end of the tunnel is not trusted.
+// authentication (RegistryClient does those). The engine is net/http_client.h, the one HTTP
+// client of coco (host tools and the pod's agent alike); the interface lets tests put their own
+// exchange under the client.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +37,7 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  long status = 0;                             // NOLINT(runtime/int): curl's type
+  long status = 0;                             // NOLINT(runtime/int)
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   uint64_t sunk = 0;  // bytes handed to the sink
@@ -54,17 +53,16 @@ class RegistryHttp {
   virtual Result<HttpResponse> Perform(HttpRequest& req, bool verify_tls) = 0;
 };
 
-// Records a response header under its lower-case name. Shared by the engines.
+// Records a response header under its lower-case name.
 void SetResponseHeader(HttpResponse& resp, const std::string& name, std::string value);
 
 // Delivers a chunk of a response body to the request's sink (2xx) or to resp.body; false stops
-// the transfer (sink failure or body too large, recorded in `resp_error`). Shared by the engines.
+// the transfer (sink failure or body too large, recorded in `resp_error`).
 bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(runtime/int)
                  const char* data, size_t len, uint64_t& skipped, std::optional<Error>& resp_error);
 
-// libcurl (registry_http_curl.cc, library coco_oci_curl).
-Result<std::unique_ptr<RegistryHttp>> NewCurlRegistryHttp(const RegistryOptions& options);
-// net/http_client.h (registry_http_beast.cc, library coco_oci_beast).
-Result<std::unique_ptr<RegistryHttp>> NewBeastRegistryHttp(const RegistryOptions& options);
+// The engine over net/http_client.h (registry_http.cc), with the options' timeouts, trust anchors
+// and proxies.
+Result<std::unique_ptr<RegistryHttp>> NewRegistryHttp(const RegistryOptions& options);
 
 }  // namespace coco::oci

@@ -110,20 +110,14 @@ RegistryOptions FastOptions() {
   return o;
 }
 
-// Every test runs on both HTTP engines: libcurl (host tools) and Beast (the agent).
-class RegistryClientTest : public ::testing::TestWithParam<std::string> {
+class RegistryClientTest : public ::testing::Test {
  protected:
   Result<std::unique_ptr<RegistryClient>> NewClient(const RegistryOptions& o) {
-    auto http = GetParam() == "curl" ? NewCurlRegistryHttp(o) : NewBeastRegistryHttp(o);
-    if (!http.ok()) return http.error();
-    return RegistryClient::Create(o, std::move(*http));
+    return RegistryClient::Create(o);
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Engines, RegistryClientTest, ::testing::Values("curl", "beast"),
-                         [](const auto& info) { return info.param; });
-
-TEST_P(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
+TEST_F(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
   FakeRegistry reg;
   reg.flaky_manifest = 2;
   auto client = NewClient(FastOptions());
@@ -146,7 +140,7 @@ TEST_P(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
   EXPECT_EQ(wrong.error().kind, "DigestMismatch");
 }
 
-TEST_P(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
+TEST_F(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
   FakeRegistry reg;
   char tmpl[] = "/tmp/coco-auth-XXXXXX";
   int fd = mkstemp(tmpl);
@@ -171,7 +165,7 @@ TEST_P(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {
   unlink(tmpl);
 }
 
-TEST_P(RegistryClientTest, InterruptedBlobResumesWithRange) {
+TEST_F(RegistryClientTest, InterruptedBlobResumesWithRange) {
   FakeRegistry reg;
   reg.cut_first_blob_at = 100000;
   auto client = NewClient(FastOptions());
@@ -195,7 +189,7 @@ TEST_P(RegistryClientTest, InterruptedBlobResumesWithRange) {
   EXPECT_EQ(last_progress, reg.blob_.size());
 }
 
-TEST_P(RegistryClientTest, SchemeIsProbedOrTakenFromAHintForInsecureRegistriesOnly) {
+TEST_F(RegistryClientTest, SchemeIsProbedOrTakenFromAHintForInsecureRegistriesOnly) {
   FakeRegistry reg;  // plain HTTP on loopback (insecure by default)
   auto probed = NewClient(FastOptions());
   ASSERT_TRUE(probed.ok());
@@ -218,7 +212,7 @@ TEST_P(RegistryClientTest, SchemeIsProbedOrTakenFromAHintForInsecureRegistriesOn
   EXPECT_EQ((*s)->Scheme(reg.host()), "https");
 }
 
-TEST_P(RegistryClientTest, UnreachableRegistryFailsAfterBoundedAttempts) {
+TEST_F(RegistryClientTest, UnreachableRegistryFailsAfterBoundedAttempts) {
   RegistryOptions o = FastOptions();
   o.max_attempts = 2;
   auto client = NewClient(o);

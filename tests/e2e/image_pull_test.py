@@ -13,6 +13,7 @@ import socketserver
 import threading
 
 from kbs_harness import check, describe_run, info, make_tmpdir, run_cli, run_main
+from proxy_harness import ForwardProxy
 from image_harness import (Registry, busybox_rootfs_entries, push_layout, require_tools,
                            sha256_hex, tree_listing, write_oci_image)
 
@@ -130,6 +131,26 @@ def main():
     check(r.returncode != 0 and root.encode() in r.stderr,
           "unpack refuses to overwrite an existing root", describe_run(r))
     check(tree_listing(root) == tree, "the existing root is untouched")
+
+    # Through a forward proxy from the environment (absolute-form requests for an http
+    # registry): the same layers, every request line naming the registry.
+    proxy = ForwardProxy()
+    try:
+        store_p = os.path.join(work, "store-proxied")
+        env = {"http_proxy": proxy.url, "https_proxy": "", "HTTPS_PROXY": "", "all_proxy": "",
+               "ALL_PROXY": "", "no_proxy": "", "NO_PROXY": ""}
+        r = run_cli(["image", "pull", src, "--store", store_p], env=env)
+        check(r.returncode == 0 and r.stdout.decode().strip() == img["manifest"],
+              "coco image pull through an http_proxy gets the same manifest", describe_run(r))
+        targets = [t for _, t, _ in proxy.requests()]
+        check(any("/blobs/" + l in t for t in targets for l in img["layers"]) and
+              all(t.startswith("http://%s/v2/" % reg.host) for t in targets),
+              "the proxy carried the blob requests, all for the registry (%d requests)"
+              % len(targets), targets[:4])
+        check(sorted(store_blobs(store_p)) == sorted(store_blobs(store)),
+              "the proxied store holds the same blobs")
+    finally:
+        proxy.stop()
 
     r = run_cli(["image", "inspect", src])
     check(r.returncode == 0 and img["layers"][0].encode() in r.stdout,

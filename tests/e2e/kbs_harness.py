@@ -679,17 +679,23 @@ def cli_bin():
     return _bin("COCO_CLI", "coco")
 
 
-def run_cli(args, input_bytes=None, timeout=120):
+def run_cli(args, input_bytes=None, timeout=120, env=None):
     """Run the `coco` CLI; returns CompletedProcess with bytes stdout/stderr."""
-    return run_cli_binary(cli_bin(), args, input_bytes, timeout)
+    return run_cli_binary(cli_bin(), args, input_bytes, timeout, env)
 
 
-def run_cli_binary(binary, args, input_bytes=None, timeout=120):
-    """Run `binary` with args; returns CompletedProcess with bytes stdout/stderr."""
+def run_cli_binary(binary, args, input_bytes=None, timeout=120, env=None):
+    """Run `binary` with args (and `env` added to the environment); returns CompletedProcess
+    with bytes stdout/stderr."""
     cmd = [binary] + list(args)
+    full_env = None
+    if env is not None:
+        full_env = dict(os.environ)
+        full_env.update(env)
     try:
         return subprocess.run(cmd, input=input_bytes, capture_output=True, timeout=timeout,
-                              stdin=None if input_bytes is not None else subprocess.DEVNULL)
+                              stdin=None if input_bytes is not None else subprocess.DEVNULL,
+                              env=full_env)
     except subprocess.TimeoutExpired:
         fail("`%s` did not finish within %d s" % (" ".join(cmd), timeout))
 

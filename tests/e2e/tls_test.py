@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """coco-kbs over HTTPS: a self-signed certificate made with the openssl CLI, the `coco` CLI as
-admin and as guest trusting it with --cert-file, and a refusal when the certificate is not trusted.
+admin and as guest trusting it with --cert-file (directly and through a forward proxy from the
+environment), and a refusal when the certificate is not trusted.
 
 Env: COCO_KBS (coco-kbs binary), COCO_CLI (coco binary).
 """
 
+import base64
 import os
 import ssl
 import subprocess
@@ -15,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kbs_harness as h  # noqa: E402
 from kbs_harness import check  # noqa: E402
+from proxy_harness import ForwardProxy  # noqa: E402
 
 
 def main():
@@ -55,6 +58,36 @@ def main():
     r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"])
     check(r.returncode == 0 and r.stdout == secret,
           "coco get-resource over HTTPS returns the plaintext", h.describe_run(r))
+
+    # Through a forward proxy taken from the environment, as libcurl-based tools take it: a
+    # CONNECT tunnel to the broker, TLS verified end to end; no_proxy sends it direct again.
+    no_env = {k: "" for k in ("http_proxy", "HTTPS_PROXY", "https_proxy", "all_proxy",
+                              "ALL_PROXY", "no_proxy", "NO_PROXY")}
+    proxy = ForwardProxy(require_auth="Basic " + base64.b64encode(b"guest:s3cret").decode())
+    try:
+        env = dict(no_env, https_proxy="http://guest:s3cret@127.0.0.1:%d" % proxy.port)
+        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+                      env=env)
+        check(r.returncode == 0 and r.stdout == secret,
+              "coco get-resource through an https_proxy returns the plaintext", h.describe_run(r))
+        tunnels = [t for m, t, _ in proxy.requests() if m == "CONNECT"]
+        check(tunnels and all(t == "127.0.0.1:%d" % b.port for t in tunnels),
+              "the proxy was asked for tunnels to the broker only (%s)" % tunnels)
+        before = len(proxy.requests())
+        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+                      env=dict(env, NO_PROXY="127.0.0.0/8"))
+        check(r.returncode == 0 and r.stdout == secret and len(proxy.requests()) == before,
+              "NO_PROXY=127.0.0.0/8 reaches the broker directly", h.describe_run(r))
+        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+                      env=dict(no_env, https_proxy="http://127.0.0.1:%d" % proxy.port))
+        check(r.returncode != 0 and b"407" in r.stderr and r.stdout == b"",
+              "a proxy that wants credentials is named with its 407", h.describe_run(r))
+        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+                      env=dict(no_env, https_proxy="socks5://127.0.0.1:1"))
+        check(r.returncode != 0 and b"only http:// proxies" in r.stderr,
+              "a socks proxy is refused with the reason", h.describe_run(r))
+    finally:
+        proxy.stop()
 
     r = h.run_cli(["get-resource", "--url", url, "--cert-file", os.path.join(work, "nope.pem"),
                    "kbs:///tls/key/1"])

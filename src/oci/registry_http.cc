@@ -1,16 +1,17 @@
-// The registry client's engine over net/http_client.h (coco-agent inside the pod).
+// The registry client's engine over net/http_client.h.
+#include "oci/registry_http.h"
+
 #include <strings.h>
 
 #include "net/http_client.h"
 #include "oci/registry.h"
-#include "oci/registry_http.h"
 
 namespace coco::oci {
 namespace {
 
-class BeastRegistryHttp final : public RegistryHttp {
+class NetRegistryHttp final : public RegistryHttp {
  public:
-  explicit BeastRegistryHttp(const RegistryOptions& o) : client_(Options(o)) {}
+  explicit NetRegistryHttp(const RegistryOptions& o) : client_(Options(o)) {}
 
   Result<HttpResponse> Perform(HttpRequest& req, bool verify_tls) override {
     HttpResponse resp;
@@ -57,6 +58,8 @@ class BeastRegistryHttp final : public RegistryHttp {
     net::HttpClientOptions n;
     n.connect_timeout_secs = static_cast<int>(o.connect_timeout_s);
     n.io_timeout_secs = static_cast<int>(o.low_speed_timeout_s);
+    n.low_speed_bytes_per_sec = 1024;
+    n.proxy = o.proxy;
     n.ca_files = o.ca_files;
     n.user_agent = o.user_agent;
     return n;
@@ -67,8 +70,8 @@ class BeastRegistryHttp final : public RegistryHttp {
 
 }  // namespace
 
-Result<std::unique_ptr<RegistryHttp>> NewBeastRegistryHttp(const RegistryOptions& options) {
-  return std::unique_ptr<RegistryHttp>(new BeastRegistryHttp(options));
+Result<std::unique_ptr<RegistryHttp>> NewRegistryHttp(const RegistryOptions& options) {
+  return std::unique_ptr<RegistryHttp>(new NetRegistryHttp(options));
 }
 
 }  // namespace coco::oci
