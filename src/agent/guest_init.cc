@@ -19,6 +19,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/file.h"
@@ -41,7 +42,7 @@ Status MountIfNeeded(const char* source, const char* target, const char* type, u
 struct ReaperState {
   std::mutex mu;
   std::condition_variable cv;
-  std::map<pid_t, int> exited;  // pid -> wait status, until someone collects it
+  std::map<pid_t, std::optional<int>> tracked;  // our children -> wait status once exited
 };
 ReaperState& State() {
   static ReaperState s;
@@ -173,30 +174,38 @@ void Reaper::Start() {
       }
       auto& s = State();
       std::lock_guard<std::mutex> l(s.mu);
-      s.exited[pid] = st;
-      if (s.exited.size() > 4096) s.exited.erase(s.exited.begin());  // orphans nobody awaits
+      auto it = s.tracked.find(pid);
+      if (it == s.tracked.end()) continue;  // an orphan: nobody will ask
+      it->second = st;
       s.cv.notify_all();
     }
   }).detach();
 }
 
+Result<pid_t> Reaper::Track(const std::function<Result<pid_t>()>& spawn) {
+  auto& s = State();
+  // Held across the fork: the reaper cannot record the child's exit before it is tracked.
+  std::lock_guard<std::mutex> l(s.mu);
+  Result<pid_t> pid = spawn();
+  if (pid.ok()) s.tracked[*pid] = std::nullopt;
+  return pid;
+}
+
 int Reaper::Wait(pid_t pid) {
   auto& s = State();
   std::unique_lock<std::mutex> l(s.mu);
-  s.cv.wait(l, [&] { return s.exited.count(pid) > 0; });
-  int st = s.exited[pid];
-  s.exited.erase(pid);
+  auto it = s.tracked.find(pid);
+  if (it == s.tracked.end()) return 0;  // not ours: nothing will ever come
+  s.cv.wait(l, [&] { return it->second.has_value(); });
+  int st = *it->second;
+  s.tracked.erase(it);
   return st;
 }
 
-bool Reaper::Poll(pid_t pid, int* status) {
+size_t Reaper::Tracked() {
   auto& s = State();
   std::lock_guard<std::mutex> l(s.mu);
-  auto it = s.exited.find(pid);
-  if (it == s.exited.end()) return false;
-  *status = it->second;
-  s.exited.erase(it);
-  return true;
+  return s.tracked.size();
 }
 
 }  // namespace coco::agent

@@ -30,16 +30,20 @@ Result<std::string> SealedProgramCopy(const std::string& path);
 // "/dev/vportNpM" of the virtio-serial port named `name`, waiting up to `timeout_ms` for it.
 Result<std::string> FindVirtioPort(const std::string& name, int timeout_ms);
 
-// Central child reaping for PID 1: one thread calls waitpid(-1) and hands each status to
-// whoever asked for that pid; statuses of pids nobody asked for (orphans) are dropped after a
-// while. Use Reaper::Wait instead of waitpid anywhere in the agent.
+// Central child reaping for PID 1: one thread calls waitpid(-1). The agent starts its children
+// through Track, and their statuses are kept until Wait collects them; every other status (an
+// orphan reparented to PID 1) is dropped at once, so nothing accumulates and a reused pid never
+// gets an old process's status.
 class Reaper {
  public:
   static void Start();
-  // Blocks until `pid` exits; returns its wait status.
+  // Runs `spawn` (which starts one child) so that the child's exit is kept for Wait, even if it
+  // exits before Wait is called.
+  static Result<pid_t> Track(const std::function<Result<pid_t>()>& spawn);
+  // Blocks until the tracked `pid` exits; returns its wait status.
   static int Wait(pid_t pid);
-  // Non-blocking: true and `status` set if `pid` has exited.
-  static bool Poll(pid_t pid, int* status);
+  // Tracked children not yet collected by Wait (exited or running).
+  static size_t Tracked();
 };
 
 }  // namespace coco::agent

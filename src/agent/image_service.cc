@@ -23,6 +23,19 @@ int64_t Micros(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
 }
 
+// What one pull collects while it runs: its own log (which the host sees) and the time spent
+// attesting on its behalf. Pulls run concurrently; each has its own.
+struct PullContext {
+  std::mutex mu;
+  std::vector<std::string> log;
+  int64_t attest_us = 0;
+
+  void Note(const std::string& line) {
+    std::lock_guard<std::mutex> l(mu);
+    log.push_back(line);
+  }
+};
+
 class Service final : public ImageService {
  public:
   explicit Service(ImageServiceConfig c) : cfg_(std::move(c)) {}
@@ -30,23 +43,22 @@ class Service final : public ImageService {
   // For the pod's other users (sealed secrets, the workload's resource API): nothing goes into
   // a pull's log, which the host sees.
   Result<SecretBytes> GetResource(const std::string& uri) override {
-    return Fetch(uri, /*for_pull=*/false);
+    return Fetch(uri, /*pull=*/nullptr);
   }
 
   Result<PulledRootfs> PullAndUnpack(const std::string& image, const std::string& rootfs) override {
+    PullContext ctx;
+    auto out = PullInto(image, rootfs, ctx);
+    if (!out.ok()) return out;
+    std::lock_guard<std::mutex> l(ctx.mu);
+    out->log = std::move(ctx.log);
+    return out;
+  }
+
+ private:
+  Result<PulledRootfs> PullInto(const std::string& image, const std::string& rootfs,
+                                PullContext& ctx) {
     PulledRootfs out;
-    {
-      std::lock_guard<std::mutex> l(log_mu_);
-      log_ = &out.log;
-    }
-    struct Detach {
-      Service* s;
-      ~Detach() {
-        std::lock_guard<std::mutex> l(s->log_mu_);
-        s->log_ = nullptr;
-      }
-    } detach{this};
-    attest_us_ = 0;
     COCO_ASSIGN_OR_RETURN(auto loc, oci::ImageLocation::Parse(image));
     if (loc.transport != oci::ImageLocation::Transport::kDocker) {
       return MakeError("InvalidArgument", "the pod can only pull docker:// images, not " + image);
@@ -57,7 +69,7 @@ class Service final : public ImageService {
     COCO_ASSIGN_OR_RETURN(auto reg, oci::RegistryClient::Create(ro));
     COCO_ASSIGN_OR_RETURN(auto source, oci::OpenImageSource(loc, reg.get()));
     COCO_ASSIGN_OR_RETURN(auto store, oci::ContentStore::Open(cfg_.store_dir));
-    auto fetch = [this](const std::string& uri) { return Fetch(uri, /*for_pull=*/true); };
+    auto fetch = [this, &ctx](const std::string& uri) { return Fetch(uri, &ctx); };
 
     std::unique_ptr<image::SignatureCheck> check;
     if (!cfg_.image_policy.empty()) {
@@ -83,17 +95,22 @@ class Service final : public ImageService {
     if (!unwrappers.empty()) keys = image::NewOcicryptLayerKeys(std::move(unwrappers));
 
     image::PullOptions po;
-    po.status = [this](const std::string& s) { Note(s); };
+    po.status = [&ctx](const std::string& s) { ctx.Note(s); };
     auto t_pull = Clock::now();
     auto pulled = image::Pull(loc, *source, *store, check.get(), keys.get(), po);
-    int64_t pull_us = Micros(t_pull) - attest_us_;
+    int64_t attest_us;
+    {
+      std::lock_guard<std::mutex> l(ctx.mu);
+      attest_us = ctx.attest_us;
+    }
+    int64_t pull_us = Micros(t_pull) - attest_us;
     if (!pulled.ok()) {
       return MakeError(pulled.error().kind,
                        "pull of " + image + " failed: " + pulled.error().message);
     }
     out.manifest_digest = pulled->manifest.digest.str();
     out.config = pulled->config;
-    out.timings.emplace_back("attestation", attest_us_);
+    out.timings.emplace_back("attestation", attest_us);
     out.timings.emplace_back("pull", pull_us);
     auto t_unpack = Clock::now();
     oci::UnpackOptions uo;
@@ -103,13 +120,14 @@ class Service final : public ImageService {
                        "unpack of " + image + " failed: " + stats.error().message);
     }
     out.timings.emplace_back("unpack", Micros(t_unpack));
-    Note("unpacked " + std::to_string(stats->entries) + " entries");
+    ctx.Note("unpacked " + std::to_string(stats->entries) + " entries");
     return out;
   }
 
- private:
-  // The attestation (once) and the broker call; `for_pull`: lines for the pull's log.
-  Result<SecretBytes> Fetch(const std::string& uri, bool for_pull) {
+  // The attestation (once) and the broker call; `pull`: the pull it serves, whose log gets the
+  // lines and which is charged the attestation's time (null: nothing is logged, for the pod's
+  // other users such as sealed secrets and the workload's resource API).
+  Result<SecretBytes> Fetch(const std::string& uri, PullContext* pull) {
     std::lock_guard<std::mutex> l(broker_mu_);
     if (cfg_.kbs_url.empty()) {
       return MakeError("FailedPrecondition",
@@ -136,10 +154,14 @@ class Service final : public ImageService {
                          "attestation to " + cfg_.kbs_url + " failed: " + token.error().message);
       }
       attested_ = true;
-      attest_us_ = Micros(t0);
-      if (for_pull) {
-        Note("attested to " + cfg_.kbs_url + " (" + tee_ + " TEE" +
-             std::string(cfg_.init_data ? ", init-data digest bound" : "") + "): token issued");
+      if (pull != nullptr) {
+        {
+          std::lock_guard<std::mutex> l(pull->mu);
+          pull->attest_us = Micros(t0);
+        }
+        pull->Note("attested to " + cfg_.kbs_url + " (" + tee_ + " TEE" +
+                   std::string(cfg_.init_data ? ", init-data digest bound" : "") +
+                   "): token issued");
       }
     }
     auto r = client_->GetResource(uri);
@@ -147,27 +169,18 @@ class Service final : public ImageService {
       return MakeError(r.error().kind,
                        "the key broker did not release " + uri + ": " + r.error().message);
     }
-    if (for_pull) {
-      Note("the broker released " + uri + " (" + std::to_string(r->bytes().size()) +
-           " bytes, encrypted to this pod's key)");
+    if (pull != nullptr) {
+      pull->Note("the broker released " + uri + " (" + std::to_string(r->bytes().size()) +
+                 " bytes, encrypted to this pod's key)");
     }
     return r;
   }
 
-  // Appends a line to the log of the pull in progress (none: dropped). Thread-safe.
-  void Note(const std::string& line) {
-    std::lock_guard<std::mutex> l(log_mu_);
-    if (log_ != nullptr) log_->push_back(line);
-  }
-
-  std::mutex log_mu_;
-  std::vector<std::string>* log_ = nullptr;
   ImageServiceConfig cfg_;
   std::mutex broker_mu_;
   std::string tee_;  // the attester's TEE, once the client exists
   std::unique_ptr<kbsclient::KbsClient> client_;
   bool attested_ = false;
-  int64_t attest_us_ = 0;
 };
 
 }  // namespace

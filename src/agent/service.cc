@@ -19,6 +19,7 @@
 #include "agent/guest_init.h"
 #include "agent/image_service.h"
 #include "agent/oci_spec.h"
+#include "agent/policy_input.h"
 #include "agent/resource_api.h"
 #include "agent/sealed_secret.h"
 #include "attestation/runtime_data.h"
@@ -127,8 +128,14 @@ struct AgentService::Impl {
     }
   }
 
-  // The wait status of our child `pid`: through the reaper when we are the VM's PID 1 (it
-  // collects every child), with waitpid otherwise.
+  // Starts a child whose status WaitChild collects: tracked by the reaper when we are the VM's
+  // PID 1 (it collects every child), a plain child otherwise.
+  Result<pid_t> SpawnChild(const std::vector<std::string>& argv, const SpawnOptions& so = {}) {
+    if (opts.guest) return Reaper::Track([&] { return Spawn(argv, so); });
+    return Spawn(argv, so);
+  }
+
+  // The wait status of our child `pid` (started by SpawnChild).
   int WaitChild(pid_t pid) const {
     if (opts.guest) return Reaper::Wait(pid);
     int st = 0;
@@ -151,8 +158,7 @@ struct AgentService::Impl {
               request_name + " before CreateSandboxRequest: the sandbox is not set up");
         }
         if (policy) {
-          nlohmann::json input = {{"request", request_name}};
-          PolicyDecision d = policy->Evaluate(request_name, input);
+          PolicyDecision d = policy->Evaluate(request_name, PolicyInput(req));
           if (!d.allow) {
             log::Warn("request refused by the agent policy",
                       {{"request", request_name}, {"policy", policy->name()}});
@@ -348,7 +354,7 @@ struct AgentService::Impl {
     SpawnOptions so;
     so.stdout_fd = out[1];
     so.stderr_fd = err[1];
-    auto pid = Spawn(argv, so);
+    auto pid = SpawnChild(argv, so);
     close(out[1]);
     close(err[1]);
     if (!pid.ok()) {
@@ -452,7 +458,7 @@ struct AgentService::Impl {
     COCO_ASSIGN_OR_RETURN(auto p, ProcessOf(r.container_id(), r.exec_id()));
     if (r.signal() == 0 || r.signal() > 64) return MakeError("InvalidArgument", "bad signal");
     if (r.exec_id().empty()) {
-      auto pid = Spawn({opts.crun, "kill", r.container_id(), std::to_string(r.signal())});
+      auto pid = SpawnChild({opts.crun, "kill", r.container_id(), std::to_string(r.signal())});
       if (!pid.ok()) return pid.error();
       int st = WaitChild(*pid);
       if (ExitCodeOf(st) != 0) {
@@ -468,7 +474,7 @@ struct AgentService::Impl {
   Result<v1::Empty> Remove(const v1::RemoveContainerRequest& r) {
     auto c = Find(r.container_id());
     if (!c) return MakeError("NotFound", "no container " + r.container_id());
-    auto pid = Spawn({opts.crun, "delete", "--force", c->id});
+    auto pid = SpawnChild({opts.crun, "delete", "--force", c->id});
     if (pid.ok()) WaitChild(*pid);
     std::error_code ec;
     std::filesystem::remove_all(c->bundle, ec);

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 namespace coco::log {
@@ -16,10 +15,14 @@ std::mutex g_mu;
 
 const char* Name(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -46,11 +49,21 @@ std::string EscapeTextValue(std::string_view v) {
   std::string out = "\"";
   for (unsigned char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < ' ' || c == 0x7f) {
           char buf[8];
@@ -67,6 +80,13 @@ std::string EscapeTextValue(std::string_view v) {
 
 void SetJson(bool json) { g_json = json; }
 void SetLevel(Level level) { g_level = static_cast<int>(level); }
+
+std::optional<Level> ParseLevel(std::string_view name) {
+  for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
+    if (name == Name(l)) return l;
+  }
+  return std::nullopt;
+}
 
 void Write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (static_cast<int>(level) < g_level.load()) return;

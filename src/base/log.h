@@ -3,6 +3,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,7 +13,10 @@ namespace coco::log {
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 void SetJson(bool json);
+// Lines below `level` are not written (default: info).
 void SetLevel(Level level);
+// "debug", "info", "warn" or "error"; nullopt for anything else.
+std::optional<Level> ParseLevel(std::string_view name);
 
 using Field = std::pair<std::string_view, std::string>;
 
@@ -24,8 +28,12 @@ std::string EscapeTextValue(std::string_view value);
 // Writes one line: time, level, message and the extra key=value fields.
 void Write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
-inline void Info(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kInfo, m, f); }
-inline void Warn(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
+inline void Info(std::string_view m, std::initializer_list<Field> f = {}) {
+  Write(Level::kInfo, m, f);
+}
+inline void Warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  Write(Level::kWarn, m, f);
+}
 inline void Error(std::string_view m, std::initializer_list<Field> f = {}) {
   Write(Level::kError, m, f);
 }

@@ -143,14 +143,6 @@ Result<std::optional<Bytes>> Certificate::Extension(const std::string& oid) cons
   return std::optional<Bytes>(Bytes(d, d + ASN1_STRING_length(v)));
 }
 
-Bytes Certificate::Serial() const {
-  BnPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509_.get()), nullptr));
-  if (!bn) return {};
-  Bytes out(static_cast<size_t>(BN_num_bytes(bn.get())));
-  BN_bn2bin(bn.get(), out.data());
-  return out;
-}
-
 Bytes Certificate::PublicKeyBits() const {
   const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(x509_.get());
   if (!bits) return {};

@@ -48,8 +48,6 @@ class Certificate {
   // The contents of the extension's extnValue OCTET STRING, by dotted OID; nullopt when the
   // certificate does not carry it; an error when it carries it more than once.
   Result<std::optional<Bytes>> Extension(const std::string& oid) const;
-  // The serial number, big-endian, without sign padding.
-  Bytes Serial() const;
   // The DER subjectPublicKey BIT STRING contents (for EC keys: 04 || x || y).
   Bytes PublicKeyBits() const;
 

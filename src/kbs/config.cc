@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "base/log.h"
+
 namespace coco::kbs {
 namespace {
 
@@ -52,15 +54,19 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     return MakeError("InvalidArgument", "config " + path + ": " + std::string(e.description()) +
                                             " at line " + std::to_string(e.source().begin.line));
   }
-  COCO_RETURN_IF_ERROR(
-      CheckKeys(doc,
-                {"data_dir", "listen", "dev", "log_json", "max_body_bytes", "worker_threads", "tls",
-                 "session", "token", "admin", "snp", "tdx", "tpm", "limits"},
-                ""));
+  COCO_RETURN_IF_ERROR(CheckKeys(
+      doc,
+      {"data_dir", "listen", "dev", "log_json", "log_level", "max_body_bytes", "worker_threads",
+       "tls", "session", "token", "admin", "snp", "tdx", "tpm", "limits"},
+      ""));
   COCO_RETURN_IF_ERROR(Read(doc, "data_dir", &c->data_dir, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "listen", &c->listen, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "dev", &c->dev, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "log_json", &c->log_json, ""));
+  COCO_RETURN_IF_ERROR(Read(doc, "log_level", &c->log_level, ""));
+  if (!log::ParseLevel(c->log_level))
+    return MakeError("InvalidArgument",
+                     "log_level \"" + c->log_level + "\" must be debug, info, warn or error");
   int64_t body = static_cast<int64_t>(c->max_body_bytes);
   COCO_RETURN_IF_ERROR(Read(doc, "max_body_bytes", &body, ""));
   if (body < 1024) return MakeError("InvalidArgument", "max_body_bytes must be at least 1024");
@@ -69,24 +75,26 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   COCO_RETURN_IF_ERROR(Read(doc, "worker_threads", &threads, ""));
   c->worker_threads = static_cast<int>(threads);
   if (auto* l = doc["limits"].as_table()) {
-    COCO_RETURN_IF_ERROR(CheckKeys(*l,
-                                   {"header_timeout_secs", "body_timeout_secs", "max_header_bytes",
-                                    "max_connections", "max_connections_per_client",
-                                    "max_pending_requests", "max_database_bytes"},
-                                   "limits."));
+    COCO_RETURN_IF_ERROR(CheckKeys(
+        *l,
+        {"header_timeout_secs", "body_timeout_secs", "max_header_bytes", "max_connections",
+         "max_connections_per_client", "max_pending_requests", "max_database_bytes"},
+        "limits."));
     COCO_RETURN_IF_ERROR(Read(*l, "max_database_bytes", &c->max_database_bytes, "limits."));
     if (c->max_database_bytes != 0 && c->max_database_bytes < 65536)
       return MakeError("InvalidArgument",
                        "limits.max_database_bytes must be 0 (no bound) or at least 65536");
     COCO_RETURN_IF_ERROR(Read(*l, "header_timeout_secs", &c->header_timeout_secs, "limits."));
     COCO_RETURN_IF_ERROR(Read(*l, "body_timeout_secs", &c->body_timeout_secs, "limits."));
-    for (auto [key, field] : {std::pair{"max_header_bytes", &c->max_header_bytes},
-                              std::pair{"max_connections", &c->max_connections},
-                              std::pair{"max_connections_per_client", &c->max_connections_per_client},
-                              std::pair{"max_pending_requests", &c->max_pending_requests}}) {
+    for (auto [key, field] :
+         {std::pair{"max_header_bytes", &c->max_header_bytes},
+          std::pair{"max_connections", &c->max_connections},
+          std::pair{"max_connections_per_client", &c->max_connections_per_client},
+          std::pair{"max_pending_requests", &c->max_pending_requests}}) {
       int64_t v = static_cast<int64_t>(*field);
       COCO_RETURN_IF_ERROR(Read(*l, key, &v, "limits."));
-      if (v < 1) return MakeError("InvalidArgument", std::string("limits.") + key + " must be positive");
+      if (v < 1)
+        return MakeError("InvalidArgument", std::string("limits.") + key + " must be positive");
       *field = static_cast<size_t>(v);
     }
     if (c->header_timeout_secs < 1 || c->body_timeout_secs < 1)
@@ -162,6 +170,7 @@ const char* ConfigReference() {
   listen = "127.0.0.1:8080"        # HOST:PORT, port 0 picks a free one; --listen
   dev = false                      # accept the sample TEE (development only); --dev
   log_json = false                 # one JSON object per log line; --log-json
+  log_level = "info"               # debug, info (one line per request), warn, error; --log-level
   max_body_bytes = 2097152         # request body limit (413 PayloadTooLarge above); --max-body
   worker_threads = 64              # requests handled at once (connections cost no thread)
 

@@ -16,6 +16,7 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   bool dev = false;
   bool log_json = false;
+  std::string log_level = "info";  // debug, info, warn, error
   size_t max_body_bytes = 2 * 1024 * 1024;
   int worker_threads = 64;
   // [limits]: what one client may hold of the broker (see http_server.h).

@@ -90,6 +90,10 @@ int ShowPolicy(const std::string& name) {
 
 int Serve(Config config, const std::string& port_file) {
   log::SetJson(config.log_json);
+  auto level = log::ParseLevel(config.log_level);
+  if (!level)
+    return Fatal("--log-level must be debug, info, warn or error, not " + config.log_level);
+  log::SetLevel(*level);
   if (config.data_dir.empty())
     return Fatal("--data-dir DIR is required (run `coco-kbs init` first)");
   if (!std::filesystem::exists(DbPath(config.data_dir)))
@@ -259,6 +263,9 @@ int main(int argc, char** argv) {
                               "seconds a client has to send a whole request header")
                    ->capture_default_str();
   auto* o_lj = app.add_flag("--log-json", config.log_json, "log one JSON object per line");
+  auto* o_ll = app.add_option("--log-level", config.log_level,
+                              "debug, info (one line per request), warn or error")
+                   ->capture_default_str();
   app.add_option("--port-file", port_file,
                  "write the bound port here once listening (with port 0)");
 
@@ -301,6 +308,7 @@ int main(int argc, char** argv) {
     if (o_mb->count()) config.max_body_bytes = flags.max_body_bytes;
     if (o_ms->count()) config.max_sessions = flags.max_sessions;
     if (o_lj->count()) config.log_json = true;
+    if (o_ll->count()) config.log_level = flags.log_level;
     if (o_ht->count()) config.header_timeout_secs = flags.header_timeout_secs;
   }
   return Serve(config, port_file);

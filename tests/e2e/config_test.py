@@ -95,6 +95,7 @@ allowed_endpoints = ["^/kbs/v0/resource/[^/]+/[^/]+/[^/]+$"]
                        ("[session]\ntimeout = 3\n", "unknown config key session.timeout"),
                        ("[[admin.acl]]\nrole = \"x\"\nallowed_endpoints = [\"^/other$\"]\n",
                         "must start with ^/kbs"),
+                       ("log_level = \"loud\"\n", "must be debug, info, warn or error"),
                        ("listen = \n", "line 1")):
         bad = os.path.join(work, "bad.toml")
         with open(bad, "w") as f:
@@ -103,6 +104,16 @@ allowed_endpoints = ["^/kbs/v0/resource/[^/]+/[^/]+/[^/]+$"]
                             "127.0.0.1:0"], capture_output=True, timeout=30)
         check(r.returncode != 0 and want.encode() in r.stderr,
               "bad config %r is refused, naming %r" % (text.strip(), want), h.describe_run(r))
+
+    # --log-level warn: requests are served, and no per-request line is written.
+    q = h.Broker(extra_args=["--log-level", "warn"], name="quiet").init().start()
+    for _ in range(3):
+        check(h.http_request(q.url, "GET", "/healthz").status == 200, "a quiet broker serves")
+    q.stop()
+    with open(q.log_path, "rb") as f:
+        quiet_log = f.read().decode()
+    check(" info " not in quiet_log and "request" not in quiet_log,
+          "--log-level warn writes no info lines", quiet_log[-500:])
 
     # The shipped example configuration parses and serves (data_dir overridden by the flag).
     example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
@@ -114,7 +125,8 @@ allowed_endpoints = ["^/kbs/v0/resource/[^/]+/[^/]+/[^/]+$"]
 
     r = subprocess.run([h.kbs_bin(), "--help"], capture_output=True, timeout=30)
     for key in (b"max_body_bytes", b"timeout_secs", b"max_sessions", b"lifetime_secs",
-                b"public_keys", b"allowed_endpoints", b"[tls]", b"log_json"):
+                b"public_keys", b"allowed_endpoints", b"[tls]", b"log_json", b"log_level",
+                b"--log-level"):
         check(r.returncode == 0 and key in r.stdout, "coco-kbs --help documents %s" % key.decode())
 
 
