@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -533,19 +534,11 @@ struct HttpClient::Impl {
     if (deliver && call.on_head && !call.on_head(reply.status, reply.headers))
       return MakeError("Aborted", "the response was refused by its reader");
 
-    std::vector<char> buf(256 << 10);
     auto window_start = Clock::now();
     uint64_t window_bytes = 0;
-    while (!parser.is_done()) {
-      parser.get().body().data = buf.data();
-      parser.get().body().size = buf.size();
-      ec = read();
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec == beast::error::timeout && timed_out()) return overall();
-      if (ec)
-        return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                            Describe(ec, "while reading the body"));
-      size_t n = buf.size() - parser.get().body().size;
+    // Hands `n` body bytes on (to the reader, the reply, or nowhere for a redirect) and
+    // checks the download's pace.
+    auto take = [&](const char* data, size_t n) -> Status {
       if (options.low_speed_bytes_per_sec > 0 && options.io_timeout_secs > 0) {
         window_bytes += n;
         auto now = Clock::now();
@@ -563,18 +556,71 @@ struct HttpClient::Impl {
       }
       if (n > 0 && deliver) {
         if (call.on_body) {
-          if (!call.on_body(buf.data(), n))
+          if (!call.on_body(data, n))
             return MakeError("Aborted", "the response body was refused by its reader");
         } else {
           if (reply.body.size() + n > call.max_body)
             return MakeError("TooLarge", method + " " + u.Origin() + u.target +
                                              " answered with more than " +
                                              std::to_string(call.max_body) + " bytes");
-          reply.body.append(buf.data(), n);
+          reply.body.append(data, n);
         }
       } else if (n > 0 && !deliver && reply.body.size() + n <= 64 * 1024) {
-        reply.body.append(buf.data(), n);  // a redirect's own body: small, then dropped
+        reply.body.append(data, n);  // a redirect's own body: small, then dropped
       }
+      return Status::Ok();
+    };
+    auto body_error = [&](const ErrorCode& e) {
+      if (e == beast::error::timeout && timed_out()) return overall();
+      return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
+                                          Describe(e, "while reading the body"));
+    };
+    if (!parser.is_done() && !parser.chunked() && parser.content_length_remaining()) {
+      // A body of known length is read straight from the socket in large pieces: the
+      // parser's own path would copy it through its buffer 512 bytes at a time.
+      uint64_t left = *parser.content_length_remaining();
+      size_t piece_size = static_cast<size_t>(std::min<uint64_t>(left, 1 << 20));
+      std::unique_ptr<char[]> buf(new char[piece_size]);
+      size_t buffered = static_cast<size_t>(std::min<uint64_t>(c.buffer.size(), left));
+      if (buffered > 0) {
+        COCO_RETURN_IF_ERROR(take(static_cast<const char*>(c.buffer.data().data()), buffered));
+        c.buffer.consume(buffered);
+        left -= buffered;
+      }
+      while (left > 0) {
+        size_t got = 0;
+        auto piece =
+            asio::buffer(buf.get(), static_cast<size_t>(std::min<uint64_t>(piece_size, left)));
+        auto read_piece = [&](auto& stream) {
+          return c.Run(io(), [&](auto h) {
+            stream.async_read_some(piece, [h, &got](ErrorCode e, size_t n) mutable {
+              got = n;
+              h(e);
+            });
+          });
+        };
+        ec = c.tls ? read_piece(*c.tls) : read_piece(*c.tcp);
+        if (got > 0) {
+          COCO_RETURN_IF_ERROR(take(buf.get(), got));
+          left -= got;
+        }
+        if (ec && left > 0) return body_error(ec);
+        if (left > 0 && timed_out()) return overall();
+      }
+      *keep = parser.keep_alive();
+      return reply;
+    }
+    // Chunked or until-close bodies go through the parser; a roomy buffer keeps its reads
+    // from being 512 bytes each.
+    c.buffer.reserve(64 << 10);
+    std::vector<char> buf(64 << 10);
+    while (!parser.is_done()) {
+      parser.get().body().data = buf.data();
+      parser.get().body().size = buf.size();
+      ec = read();
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return body_error(ec);
+      COCO_RETURN_IF_ERROR(take(buf.data(), buf.size() - parser.get().body().size));
       if (timed_out() && !parser.is_done()) return overall();
     }
     *keep = parser.keep_alive();

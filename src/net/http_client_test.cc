@@ -175,6 +175,52 @@ TEST(HttpClient, ReadsChunkedBodiesAndStreamsThemToTheCaller) {
   EXPECT_TRUE(r->body.empty());
 }
 
+// A large body of known length, sent with its header in one write and then in uneven pieces,
+// arrives whole and in order, and nothing of the next answer on the connection is taken for it.
+TEST(HttpClient, ALongBodyArrivesWholeAndTheConnectionStaysUsable) {
+  std::string big(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
+  ScriptedServer server([&](const std::string& req, int fd) {
+    if (req.rfind("GET /small", 0) == 0) return ScriptedServer::Write(fd, Answer("next"));
+    std::string all = Answer(big);
+    size_t first = all.find("\r\n\r\n") + 4 + 1000;  // the header and a bit of the body
+    if (!ScriptedServer::Write(fd, all.substr(0, first))) return false;
+    for (size_t pos = first, step = 1; pos < all.size(); pos += step, step = step * 3 + 7) {
+      if (!ScriptedServer::Write(fd, all.substr(pos, step))) return false;
+    }
+    return true;
+  });
+  HttpClient client({});
+  HttpCall streamed;
+  streamed.url = server.Url("/big");
+  std::string got;
+  streamed.on_body = [&](const char* d, size_t n) {
+    got.append(d, n);
+    return true;
+  };
+  auto r = client.Send(streamed);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(got == big) << "got " << got.size() << " bytes of " << big.size();
+  HttpCall kept;
+  kept.url = server.Url("/big");
+  kept.max_body = big.size();
+  auto whole = client.Send(kept);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  EXPECT_TRUE(whole->body == big);
+  HttpCall small;
+  small.url = server.Url("/small");
+  auto s = client.Send(small);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->body, "next");
+  EXPECT_EQ(server.connections(), 1);
+  HttpCall bounded;
+  bounded.url = server.Url("/big");
+  bounded.max_body = big.size() - 1;
+  auto over = client.Send(bounded);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().kind, "TooLarge");
+}
+
 TEST(HttpClient, AnEndlessHeaderStopsAtTheLimit) {
   ScriptedServer server([](const std::string&, int fd) {
     ScriptedServer::Write(fd, "HTTP/1.1 200 OK\r\n");
