@@ -6,7 +6,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto p = coco::agent::CompileAgentPolicy("fuzz", coco::fuzz::AsString(data, size));
   if (!p.ok()) {
-    FUZZ_CHECK(p.error().kind == "ParsePolicy" && !p.error().message.empty());
+    FUZZ_CHECK(p.error().code == coco::Code::kPolicyInvalid && !p.error().message.empty());
     return 0;
   }
   for (const char* r : {"CreateSandboxRequest", "ExecProcessRequest", "NoSuchRequest", ""}) {

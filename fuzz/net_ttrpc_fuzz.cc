@@ -31,12 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [](const std::string& p, const ttrpc::Metadata&) -> coco::Result<std::string> { return p; });
   server.Register("coco.agent.v1.Agent", "Fail",
                   [](const std::string&, const ttrpc::Metadata&) -> coco::Result<std::string> {
-                    return coco::MakeError("PermissionDenied", "no");
+                    return coco::MakeError(coco::Code::kPermissionDenied, "no");
                   });
   {
     ttrpc::FrameStream stream(sp[1], false);
     coco::Error end = server.Serve(stream);
-    FUZZ_CHECK(!end.kind.empty());
+    FUZZ_CHECK(!end.message.empty());
   }
   shutdown(sp[1], SHUT_RDWR);
   reader.join();

@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return std::string(parts[i]);
       }
     }
-    return coco::MakeError("NotFound", "no blob " + digest);
+    return coco::MakeError(coco::Code::kNotFound, "no blob " + digest);
   };
 
   auto sigs = sig::ReadCosignSignatures(std::string(parts[0]), fetch);

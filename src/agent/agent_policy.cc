@@ -76,11 +76,12 @@ Result<std::unique_ptr<AgentPolicy>> CompileAgentPolicy(std::string_view name,
   bool have_package = false;
   std::map<std::string, bool> rules;
   auto refuse = [&](const std::string& why) {
-    return MakeError("ParsePolicy", "agent policy " + std::string(name) + " line " +
-                                        std::to_string(line_no) + ": " + why +
-                                        " (only `package agent_policy` and `default <Name>Request "
-                                        ":= true|false` rules are understood until the Rego "
-                                        "engine lands)");
+    return MakeError(Code::kPolicyInvalid,
+                     "agent policy " + std::string(name) + " line " + std::to_string(line_no) +
+                         ": " + why +
+                         " (only `package agent_policy` and `default <Name>Request "
+                         ":= true|false` rules are understood until the Rego "
+                         "engine lands)");
   };
   while (std::getline(in, raw)) {
     ++line_no;
@@ -114,7 +115,7 @@ Result<std::unique_ptr<AgentPolicy>> CompileAgentPolicy(std::string_view name,
     rules[rule] = value == "true";
   }
   if (!have_package) {
-    return MakeError("ParsePolicy",
+    return MakeError(Code::kPolicyInvalid,
                      "agent policy " + std::string(name) + " has no `package agent_policy` line");
   }
   return std::unique_ptr<AgentPolicy>(new DefaultsPolicy(std::string(name), std::move(rules)));

@@ -44,7 +44,7 @@ default AllowRequestsFailingPolicy := false
 TEST(AgentPolicy, AnythingElseIsRefusedWithTheLine) {
   auto e1 = CompileAgentPolicy("x", "package agent_policy\nExecProcessRequest { true }\n");
   ASSERT_FALSE(e1.ok());
-  EXPECT_EQ(e1.error().kind, "ParsePolicy");
+  EXPECT_EQ(e1.error().code, Code::kPolicyInvalid);
   EXPECT_NE(e1.error().message.find("line 2"), std::string::npos) << e1.error().message;
   auto e2 = CompileAgentPolicy("x", "package other\n");
   ASSERT_FALSE(e2.ok());

@@ -28,7 +28,9 @@
 namespace coco::agent {
 namespace {
 
-Error Errno(const std::string& what) { return MakeError("Io", what + ": " + std::strerror(errno)); }
+Error Errno(const std::string& what) {
+  return MakeError(Code::kIo, what + ": " + std::strerror(errno));
+}
 
 Status MountIfNeeded(const char* source, const char* target, const char* type, unsigned long flags,
                      const char* data) {
@@ -153,7 +155,7 @@ Result<std::string> FindVirtioPort(const std::string& name, int timeout_ms) {
       closedir(d);
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return MakeError("NotFound",
+      return MakeError(Code::kNotFound,
                        "no virtio-serial port named " + name + " (is the VM started with it?)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -61,7 +61,8 @@ class Service final : public ImageService {
     PulledRootfs out;
     COCO_ASSIGN_OR_RETURN(auto loc, oci::ImageLocation::Parse(image));
     if (loc.transport != oci::ImageLocation::Transport::kDocker) {
-      return MakeError("InvalidArgument", "the pod can only pull docker:// images, not " + image);
+      return MakeError(Code::kInvalidArgument,
+                       "the pod can only pull docker:// images, not " + image);
     }
     oci::RegistryOptions ro;
     ro.insecure_registries = cfg_.insecure_registries;
@@ -105,8 +106,7 @@ class Service final : public ImageService {
     }
     int64_t pull_us = Micros(t_pull) - attest_us;
     if (!pulled.ok()) {
-      return MakeError(pulled.error().kind,
-                       "pull of " + image + " failed: " + pulled.error().message);
+      return Annotate(pulled.error(), "image pull " + image);
     }
     out.manifest_digest = pulled->manifest.digest.str();
     out.config = pulled->config;
@@ -116,8 +116,7 @@ class Service final : public ImageService {
     oci::UnpackOptions uo;
     auto stats = image::UnpackPulled(*pulled, *store, rootfs, uo);
     if (!stats.ok()) {
-      return MakeError(stats.error().kind,
-                       "unpack of " + image + " failed: " + stats.error().message);
+      return Annotate(stats.error(), "image unpack " + image);
     }
     out.timings.emplace_back("unpack", Micros(t_unpack));
     ctx.Note("unpacked " + std::to_string(stats->entries) + " entries");
@@ -130,7 +129,7 @@ class Service final : public ImageService {
   Result<SecretBytes> Fetch(const std::string& uri, PullContext* pull) {
     std::lock_guard<std::mutex> l(broker_mu_);
     if (cfg_.kbs_url.empty()) {
-      return MakeError("FailedPrecondition",
+      return MakeError(Code::kFailedPrecondition,
                        uri + " needs the key broker, and the pod has no broker URL");
     }
     if (!client_) {
@@ -150,8 +149,7 @@ class Service final : public ImageService {
       auto t0 = Clock::now();
       auto token = client_->Attest();
       if (!token.ok()) {
-        return MakeError(token.error().kind,
-                         "attestation to " + cfg_.kbs_url + " failed: " + token.error().message);
+        return Annotate(token.error(), "attestation to " + cfg_.kbs_url);
       }
       attested_ = true;
       if (pull != nullptr) {
@@ -166,8 +164,7 @@ class Service final : public ImageService {
     }
     auto r = client_->GetResource(uri);
     if (!r.ok()) {
-      return MakeError(r.error().kind,
-                       "the key broker did not release " + uri + ": " + r.error().message);
+      return Annotate(r.error(), "the key broker did not release " + uri);
     }
     if (pull != nullptr) {
       pull->Note("the broker released " + uri + " (" + std::to_string(r->bytes().size()) +
@@ -186,7 +183,8 @@ class Service final : public ImageService {
 }  // namespace
 
 Result<std::unique_ptr<ImageService>> ImageService::Create(const ImageServiceConfig& config) {
-  if (config.store_dir.empty()) return MakeError("InvalidArgument", "no image store directory");
+  if (config.store_dir.empty())
+    return MakeError(Code::kInvalidArgument, "no image store directory");
   return std::unique_ptr<ImageService>(new Service(config));
 }
 

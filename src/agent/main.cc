@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     // A virtio-serial port reads EOF while the host side is disconnected: serve again once it
     // reconnects.
     Error e = server.Serve(stream);
-    if (e.kind != "Eof") log::Warn("agent channel error", {{"error", e.message}});
+    if (e.code != Code::kEof) log::Warn("agent channel error", {{"error", e.message}});
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

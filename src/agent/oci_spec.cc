@@ -49,7 +49,7 @@ Result<nlohmann::json> BuildRuntimeSpec(const oci::ImageConfig& image, const Con
     args.insert(args.end(), image.cmd.begin(), image.cmd.end());
   }
   if (args.empty()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "the image has no Entrypoint or Cmd and the request gives no command");
   }
   // Environment: the image's, then the request's (same KEY replaces), PATH defaulted.
@@ -57,7 +57,7 @@ Result<nlohmann::json> BuildRuntimeSpec(const oci::ImageConfig& image, const Con
   for (const std::string& e : req.env) {
     auto eq = e.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return MakeError("InvalidArgument", "environment entry \"" + e + "\" is not KEY=VALUE");
+      return MakeError(Code::kInvalidArgument, "environment entry \"" + e + "\" is not KEY=VALUE");
     }
     std::string key = e.substr(0, eq + 1);
     bool replaced = false;
@@ -86,20 +86,22 @@ Result<nlohmann::json> BuildRuntimeSpec(const oci::ImageConfig& image, const Con
       uid = std::stol(u);
       gid = 0;
     } else if (!LookUp(rootfs + "/etc/passwd", u, &uid, &gid)) {
-      return MakeError("InvalidArgument", "user \"" + u + "\" is not in the image's /etc/passwd");
+      return MakeError(Code::kInvalidArgument,
+                       "user \"" + u + "\" is not in the image's /etc/passwd");
     }
     if (!g.empty()) {
       if (AllDigits(g)) {
         gid = std::stol(g);
       } else if (!LookUp(rootfs + "/etc/group", g, &gid, nullptr)) {
-        return MakeError("InvalidArgument", "group \"" + g + "\" is not in the image's /etc/group");
+        return MakeError(Code::kInvalidArgument,
+                         "group \"" + g + "\" is not in the image's /etc/group");
       }
     }
   }
   std::string cwd =
       !req.cwd.empty() ? req.cwd : (!image.working_dir.empty() ? image.working_dir : "/");
   if (cwd.front() != '/')
-    return MakeError("InvalidArgument", "working directory must be absolute: " + cwd);
+    return MakeError(Code::kInvalidArgument, "working directory must be absolute: " + cwd);
 
   nlohmann::json caps = nlohmann::json::array();
   for (const char* c : kCapabilities) caps.push_back(c);

@@ -17,7 +17,9 @@
 namespace coco::agent {
 namespace {
 
-Error Errno(const std::string& what) { return MakeError("Io", what + ": " + std::strerror(errno)); }
+Error Errno(const std::string& what) {
+  return MakeError(Code::kIo, what + ": " + std::strerror(errno));
+}
 
 bool SafeSegment(const std::string& s) { return !s.empty() && s != "." && s != ".."; }
 
@@ -89,8 +91,8 @@ struct PodNetwork::Impl {
     }
     pinned = true;
     if (!server.bind_to_port("127.0.0.1", port)) {
-      return give_up(MakeError("Io", "cannot listen on 127.0.0.1:" + std::to_string(port) +
-                                         " in the pod's network namespace"));
+      return give_up(MakeError(Code::kIo, "cannot listen on 127.0.0.1:" + std::to_string(port) +
+                                              " in the pod's network namespace"));
     }
     if (setns(home, CLONE_NEWNET) != 0) {
       return give_up(Errno("return to the agent's network namespace"));

@@ -38,7 +38,7 @@ TEST(PodNetwork, ServesResourcesOnlyInsideThePodNamespace) {
                                 [&](const std::string& uri) -> Result<SecretBytes> {
                                   asked = uri;
                                   if (uri == "kbs:///default/app/missing") {
-                                    return MakeError("PolicyDeny", "the broker said no");
+                                    return MakeError(Code::kPolicyDenied, "the broker said no");
                                   }
                                   return SecretBytes(ToBytes("s3cret"));
                                 });

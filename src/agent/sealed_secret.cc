@@ -1,16 +1,17 @@
 #include "agent/sealed_secret.h"
 
-#include "base/json.h"
-
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "crypto/crypto.h"
 #include "jose/jwk.h"
 
 namespace coco::agent {
 namespace {
 
-Error Bad(const std::string& why) { return MakeError("InvalidArgument", "sealed secret: " + why); }
+Error Bad(const std::string& why) {
+  return MakeError(Code::kInvalidArgument, "sealed secret: " + why);
+}
 
 Result<nlohmann::json> JsonPart(std::string_view b64, const char* what) {
   auto bytes = Base64UrlDecode(b64);
@@ -60,7 +61,7 @@ Result<SecretBytes> UnsealSecret(std::string_view sealed, const ResourceGetter& 
   if (!sig.ok() || sig->size() != 64) return Bad("the signature must be 64 bytes (r||s)");
   std::string signing_input = std::string(header_b64) + "." + std::string(payload_b64);
   if (!crypto::EcdsaVerify(*key, signing_input, *sig).ok()) {
-    return MakeError("PermissionDenied",
+    return MakeError(Code::kPermissionDenied,
                      "sealed secret: the ES256 signature does not verify with " + kid);
   }
   COCO_ASSIGN_OR_RETURN(nlohmann::json payload, JsonPart(payload_b64, "the payload"));

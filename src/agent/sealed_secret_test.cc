@@ -17,7 +17,7 @@ struct Fixture {
   std::map<std::string, std::string> broker;
   ResourceGetter get = [this](const std::string& uri) -> Result<SecretBytes> {
     auto it = broker.find(uri);
-    if (it == broker.end()) return MakeError("NotFound", "the broker has no " + uri);
+    if (it == broker.end()) return MakeError(Code::kNotFound, "the broker has no " + uri);
     return SecretBytes(ToBytes(it->second));
   };
   Fixture() {
@@ -53,7 +53,7 @@ TEST(SealedSecret, TamperedPayloadOrOtherKeyRefused) {
   std::string tampered = s.substr(0, d1 + 1) + B64u(other) + s.substr(d2);
   auto r = UnsealSecret(tampered, f.get);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "PermissionDenied");
+  EXPECT_EQ(r.error().code, Code::kPermissionDenied);
   // Signed by a key the broker does not hold under that kid.
   Fixture g;
   g.broker["kbs:///default/sealed-key/1"] = f.broker["kbs:///default/sealed-key/1"];

@@ -89,7 +89,7 @@ template <class Msg>
 Result<Msg> Decode(const std::string& payload) {
   Msg m;
   if (!m.ParseFromString(payload)) {
-    return MakeError("InvalidArgument", "the request is not a valid " + m.GetTypeName());
+    return MakeError(Code::kInvalidArgument, "the request is not a valid " + m.GetTypeName());
   }
   return m;
 }
@@ -154,7 +154,7 @@ struct AgentService::Impl {
         std::lock_guard<std::mutex> l(mu);
         if (!sandbox_created && request_name != "CreateSandboxRequest") {
           return MakeError(
-              "FailedPrecondition",
+              Code::kFailedPrecondition,
               request_name + " before CreateSandboxRequest: the sandbox is not set up");
         }
         if (policy) {
@@ -162,7 +162,7 @@ struct AgentService::Impl {
           if (!d.allow) {
             log::Warn("request refused by the agent policy",
                       {{"request", request_name}, {"policy", policy->name()}});
-            return MakeError("PermissionDenied", d.reason);
+            return MakeError(Code::kPermissionDenied, d.reason);
           }
         }
       }
@@ -192,7 +192,7 @@ struct AgentService::Impl {
         {attestation::kTpmBootConfigPcr, crypto::Hash(crypto::HashAlg::kSha256, ToBytes(cmdline))});
     what.push_back("kernel command line");
     if (auto s = attestation::ExtendTpmPcrs(to, extends); !s.ok())
-      return MakeError(s.error().kind, "measuring into the TPM: " + s.error().message);
+      return MakeError(s.error().code, "measuring into the TPM: " + s.error().message);
     for (size_t i = 0; i < extends.size(); ++i) {
       auto* m = resp->add_measurements();
       m->set_pcr(extends[i].pcr);
@@ -204,7 +204,7 @@ struct AgentService::Impl {
 
   Result<v1::CreateSandboxResponse> CreateSandbox(const v1::CreateSandboxRequest& r) {
     std::lock_guard<std::mutex> l(mu);
-    if (sandbox_created) return MakeError("AlreadyExists", "the sandbox is already set up");
+    if (sandbox_created) return MakeError(Code::kAlreadyExists, "the sandbox is already set up");
     v1::CreateSandboxResponse resp;
     resp.set_agent_version(kVersion);
     std::string policy_name = "default", policy_text(DefaultAgentPolicyText());
@@ -233,7 +233,7 @@ struct AgentService::Impl {
     if (opts.tunnel_fd >= 0 && r.tunnel_ports_size() > 0) {
       std::vector<net::TunnelPort> ports;
       for (uint32_t p : r.tunnel_ports()) {
-        if (p == 0 || p > 65535) return MakeError("InvalidArgument", "bad tunnel port");
+        if (p == 0 || p > 65535) return MakeError(Code::kInvalidArgument, "bad tunnel port");
         ports.push_back({static_cast<uint16_t>(p), 0});
       }
       tunnel = std::make_unique<net::TunnelEndpoint>(net::TunnelEndpoint::Role::kGuest,
@@ -252,7 +252,7 @@ struct AgentService::Impl {
       COCO_RETURN_IF_ERROR(MakeDirs(ic.registries_dir, 0700));
       for (const auto& [name, yaml] : r.registries_d()) {
         if (!ValidId(name)) {
-          return MakeError("InvalidArgument", "registries.d file name \"" + name + "\"");
+          return MakeError(Code::kInvalidArgument, "registries.d file name \"" + name + "\"");
         }
         COCO_RETURN_IF_ERROR(WriteFileAtomic(ic.registries_dir + "/" + name, yaml, 0600));
       }
@@ -278,7 +278,7 @@ struct AgentService::Impl {
 
   Result<v1::CreateContainerResponse> CreateContainer(const v1::CreateContainerRequest& r) {
     if (!ValidId(r.container_id())) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "container id \"" + r.container_id() + "\" must be 1-64 of [A-Za-z0-9_.-]");
     }
     auto c = std::make_shared<Container>();
@@ -287,7 +287,7 @@ struct AgentService::Impl {
     {
       std::lock_guard<std::mutex> l(mu);
       if (containers.count(c->id)) {
-        return MakeError("AlreadyExists", "container " + c->id + " exists");
+        return MakeError(Code::kAlreadyExists, "container " + c->id + " exists");
       }
       containers[c->id] = c;  // reserved; removed again on failure
     }
@@ -329,8 +329,7 @@ struct AgentService::Impl {
           UnsealSecret(std::string_view(kv).substr(eq + 1),
                        [this](const std::string& uri) { return images->GetResource(uri); });
       if (!plain.ok()) {
-        return fail(MakeError(plain.error().kind, "environment variable " + kv.substr(0, eq) +
-                                                      ": " + plain.error().message));
+        return fail(Annotate(plain.error(), "environment variable " + kv.substr(0, eq)));
       }
       e = kv.substr(0, eq + 1) + ToString(plain->bytes());
       resp.add_log("unsealed the secret in " + kv.substr(0, eq));
@@ -345,11 +344,11 @@ struct AgentService::Impl {
 
   Result<std::shared_ptr<Process>> Launch(const std::vector<std::string>& argv) {
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return MakeError("Io", "pipe failed");
+    if (pipe2(out, O_CLOEXEC) != 0) return MakeError(Code::kIo, "pipe failed");
     if (pipe2(err, O_CLOEXEC) != 0) {
       close(out[0]);
       close(out[1]);
-      return MakeError("Io", "pipe failed");
+      return MakeError(Code::kIo, "pipe failed");
     }
     SpawnOptions so;
     so.stdout_fd = out[1];
@@ -378,10 +377,10 @@ struct AgentService::Impl {
 
   Result<v1::StartContainerResponse> StartContainer(const v1::StartContainerRequest& r) {
     auto c = Find(r.container_id());
-    if (!c) return MakeError("NotFound", "no container " + r.container_id());
+    if (!c) return MakeError(Code::kNotFound, "no container " + r.container_id());
     {
       std::lock_guard<std::mutex> l(mu);
-      if (c->started) return MakeError("FailedPrecondition", "container already started");
+      if (c->started) return MakeError(Code::kFailedPrecondition, "container already started");
       c->started = true;
     }
     COCO_ASSIGN_OR_RETURN(auto p, Launch({opts.crun, "run", "--bundle", c->bundle, c->id}));
@@ -407,9 +406,10 @@ struct AgentService::Impl {
 
   Result<v1::Empty> ExecProcess(const v1::ExecProcessRequest& r) {
     auto c = Find(r.container_id());
-    if (!c || !c->main) return MakeError("NotFound", "no running container " + r.container_id());
-    if (!ValidId(r.exec_id())) return MakeError("InvalidArgument", "bad exec id");
-    if (r.args().empty()) return MakeError("InvalidArgument", "exec needs a command");
+    if (!c || !c->main)
+      return MakeError(Code::kNotFound, "no running container " + r.container_id());
+    if (!ValidId(r.exec_id())) return MakeError(Code::kInvalidArgument, "bad exec id");
+    if (r.args().empty()) return MakeError(Code::kInvalidArgument, "exec needs a command");
     std::vector<std::string> argv = {opts.crun, "exec", c->id};
     argv.insert(argv.end(), r.args().begin(), r.args().end());
     COCO_ASSIGN_OR_RETURN(auto p, Launch(argv));
@@ -420,14 +420,15 @@ struct AgentService::Impl {
 
   Result<std::shared_ptr<Process>> ProcessOf(const std::string& cid, const std::string& eid) {
     auto c = Find(cid);
-    if (!c) return MakeError("NotFound", "no container " + cid);
+    if (!c) return MakeError(Code::kNotFound, "no container " + cid);
     std::lock_guard<std::mutex> l(mu);
     if (eid.empty()) {
-      if (!c->main) return MakeError("FailedPrecondition", "container " + cid + " is not started");
+      if (!c->main)
+        return MakeError(Code::kFailedPrecondition, "container " + cid + " is not started");
       return c->main;
     }
     auto it = c->execs.find(eid);
-    if (it == c->execs.end()) return MakeError("NotFound", "no exec " + eid + " in " + cid);
+    if (it == c->execs.end()) return MakeError(Code::kNotFound, "no exec " + eid + " in " + cid);
     return it->second;
   }
 
@@ -456,13 +457,13 @@ struct AgentService::Impl {
 
   Result<v1::Empty> Signal(const v1::SignalProcessRequest& r) {
     COCO_ASSIGN_OR_RETURN(auto p, ProcessOf(r.container_id(), r.exec_id()));
-    if (r.signal() == 0 || r.signal() > 64) return MakeError("InvalidArgument", "bad signal");
+    if (r.signal() == 0 || r.signal() > 64) return MakeError(Code::kInvalidArgument, "bad signal");
     if (r.exec_id().empty()) {
       auto pid = SpawnChild({opts.crun, "kill", r.container_id(), std::to_string(r.signal())});
       if (!pid.ok()) return pid.error();
       int st = WaitChild(*pid);
       if (ExitCodeOf(st) != 0) {
-        return MakeError("FailedPrecondition",
+        return MakeError(Code::kFailedPrecondition,
                          "crun kill " + r.container_id() + " " + DescribeWaitStatus(st));
       }
     } else {
@@ -473,7 +474,7 @@ struct AgentService::Impl {
 
   Result<v1::Empty> Remove(const v1::RemoveContainerRequest& r) {
     auto c = Find(r.container_id());
-    if (!c) return MakeError("NotFound", "no container " + r.container_id());
+    if (!c) return MakeError(Code::kNotFound, "no container " + r.container_id());
     auto pid = SpawnChild({opts.crun, "delete", "--force", c->id});
     if (pid.ok()) WaitChild(*pid);
     std::error_code ec;

@@ -355,8 +355,8 @@ Result<AmdCertificates> ParseBundle(SnpGeneration g) {
                                                  : kTurinCas;
   COCO_ASSIGN_OR_RETURN(auto certs, crypto::Certificate::AllFromPem(pem));
   if (certs.size() != 3)
-    return MakeError("Internal", "built-in AMD certificates for " + SnpGenerationName(g) +
-                                     " are not ASK, ARK, ASVK");
+    return MakeError(Code::kInternal, "built-in AMD certificates for " + SnpGenerationName(g) +
+                                          " are not ASK, ARK, ASVK");
   return AmdCertificates{certs[1], certs[0], certs[2]};
 }
 

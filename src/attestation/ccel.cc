@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t kEvNoAction = 0x3;
 constexpr uint32_t kAaelTag = 0x4141454c;
 
-Error Bad(const std::string& what) { return MakeError("Evidence", "CCEL: " + what); }
+Error Bad(const std::string& what) { return MakeError(Code::kEvidence, "CCEL: " + what); }
 
 class Reader {
  public:

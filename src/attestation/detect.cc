@@ -49,7 +49,7 @@ Result<std::unique_ptr<Attester>> DetectAttester(const DetectOptions& o) {
   if (o.tpm && Exists(o.dev_dir + "/tpmrm0")) return o.tpm();
   if (o.allow_sample) return NewSampleAttester();
   return MakeError(
-      "FailedPrecondition",
+      Code::kFailedPrecondition,
       "no TEE found (no " + o.dev_dir + "/sev-guest, " + o.dev_dir +
           "/tdx_guest, configfs-tsm provider or TPM); the sample TEE is used only when "
           "allowed");

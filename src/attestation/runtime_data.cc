@@ -38,7 +38,7 @@ Result<toml::table> ParseToml(std::string_view text, const std::string& what) {
     std::ostringstream ss;
     ss << what << " is not valid TOML: " << e.description() << " at line " << e.source().begin.line
        << ", column " << e.source().begin.column;
-    return MakeError("InvalidArgument", ss.str());
+    return MakeError(Code::kInvalidArgument, ss.str());
   }
 }
 
@@ -65,7 +65,7 @@ Result<InitData> ParseInitData(std::string_view toml_text) {
   COCO_ASSIGN_OR_RETURN(toml::table doc, ParseToml(toml_text, "init-data"));
   InitData out;
   auto alg = doc["algorithm"].value<std::string>();
-  if (!alg) return MakeError("InvalidArgument", "init-data has no string field \"algorithm\"");
+  if (!alg) return MakeError(Code::kInvalidArgument, "init-data has no string field \"algorithm\"");
   out.algorithm = *alg;
   crypto::HashAlg h;
   if (out.algorithm == "sha256") {
@@ -75,11 +75,12 @@ Result<InitData> ParseInitData(std::string_view toml_text) {
   } else if (out.algorithm == "sha512") {
     h = crypto::HashAlg::kSha512;
   } else {
-    return MakeError("InvalidArgument", "init-data algorithm \"" + out.algorithm +
-                                            "\" is not supported (sha256, sha384, sha512)");
+    return MakeError(Code::kInvalidArgument, "init-data algorithm \"" + out.algorithm +
+                                                 "\" is not supported (sha256, sha384, sha512)");
   }
   auto version = doc["version"].value<std::string>();
-  if (!version) return MakeError("InvalidArgument", "init-data has no string field \"version\"");
+  if (!version)
+    return MakeError(Code::kInvalidArgument, "init-data has no string field \"version\"");
   out.version = *version;
   out.data = nlohmann::json::object();
   if (auto* data = doc["data"].as_table()) {
@@ -94,7 +95,7 @@ Result<InitData> ParseInitData(std::string_view toml_text) {
       }
     }
   } else if (doc.contains("data")) {
-    return MakeError("InvalidArgument", "init-data field \"data\" is not a table");
+    return MakeError(Code::kInvalidArgument, "init-data field \"data\" is not a table");
   }
   out.digest = crypto::Hash(h, toml_text);
   return out;

@@ -10,18 +10,18 @@ class SampleVerifier final : public Verifier {
 
   Result<nlohmann::json> Verify(const VerifierInput& input) const override {
     const auto& ev = input.evidence;
-    if (!ev.is_object()) return MakeError("Evidence", "sample evidence is not a JSON object");
+    if (!ev.is_object()) return MakeError(Code::kEvidence, "sample evidence is not a JSON object");
     auto rd = ev.find("report_data");
     if (rd == ev.end() || !rd->is_string())
-      return MakeError("Evidence", "sample evidence has no string field \"report_data\"");
+      return MakeError(Code::kEvidence, "sample evidence has no string field \"report_data\"");
     auto svn = ev.find("svn");
     if (svn == ev.end() || !svn->is_string())
-      return MakeError("Evidence", "sample evidence has no string field \"svn\"");
+      return MakeError(Code::kEvidence, "sample evidence has no string field \"svn\"");
     auto decoded = Base64Decode(rd->get<std::string>());
     if (!decoded.ok())
-      return MakeError("Evidence", "sample report_data: " + decoded.error().message);
+      return MakeError(Code::kEvidence, "sample report_data: " + decoded.error().message);
     if (!ConstantTimeEqual(*decoded, input.expected_report_data))
-      return MakeError("Evidence",
+      return MakeError(Code::kEvidence,
                        "sample report_data does not match the digest of the runtime data "
                        "(nonce and tee-pubkey binding failed)");
     nlohmann::json claims = {

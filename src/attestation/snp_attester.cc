@@ -28,7 +28,7 @@ Result<std::pair<Bytes, Bytes>> ReportFromDevice(const std::string& device, cons
                                                  uint32_t vmpl) {
   Fd f;
   f.fd = open(device.c_str(), O_RDWR | O_CLOEXEC);
-  if (f.fd < 0) return MakeError("Io", "open " + device + ": " + std::strerror(errno));
+  if (f.fd < 0) return MakeError(Code::kIo, "open " + device + ": " + std::strerror(errno));
   snp_ext_report_req ext{};
   std::memcpy(ext.data.user_data, data.data(), data.size());
   ext.data.vmpl = vmpl;
@@ -57,9 +57,9 @@ Result<std::pair<Bytes, Bytes>> ReportFromDevice(const std::string& device, cons
   req.req_data = reinterpret_cast<uint64_t>(&ext.data);
   req.resp_data = reinterpret_cast<uint64_t>(&resp);
   if (ioctl(f.fd, SNP_GET_REPORT, &req) != 0)
-    return MakeError("Io", "SNP_GET_REPORT on " + device + ": " + std::strerror(errno) +
-                               " (firmware error " + std::to_string(req.fw_error) + ", VMM error " +
-                               std::to_string(req.vmm_error) + ")");
+    return MakeError(Code::kIo, "SNP_GET_REPORT on " + device + ": " + std::strerror(errno) +
+                                    " (firmware error " + std::to_string(req.fw_error) +
+                                    ", VMM error " + std::to_string(req.vmm_error) + ")");
   Bytes r(resp.data, resp.data + sizeof resp.data);
   COCO_ASSIGN_OR_RETURN(Bytes report, ReportFromGuestResponse(r));
   return std::make_pair(report, Bytes());
@@ -72,7 +72,7 @@ class SnpAttester final : public Attester {
 
   Result<nlohmann::json> GetEvidence(const Bytes& report_data) const override {
     if (report_data.size() > 64)
-      return MakeError("InvalidArgument", "SNP report data is at most 64 bytes");
+      return MakeError(Code::kInvalidArgument, "SNP report data is at most 64 bytes");
     Bytes data = report_data;
     data.resize(64, 0);
     Bytes raw, table;
@@ -81,7 +81,7 @@ class SnpAttester final : public Attester {
           o_.tsm ? o_.tsm : std::shared_ptr<TsmFs>(NewConfigfsTsm(o_.configfs_root));
       COCO_ASSIGN_OR_RETURN(TsmReport r, GetTsmReport(*fs, data, o_.vmpl));
       if (r.provider != "sev_guest")
-        return MakeError("FailedPrecondition",
+        return MakeError(Code::kFailedPrecondition,
                          "configfs-tsm provider is \"" + r.provider + "\", not sev_guest");
       raw = std::move(r.outblob);
       table = std::move(r.auxblob);
@@ -93,7 +93,7 @@ class SnpAttester final : public Attester {
     SnpEvidence e;
     COCO_ASSIGN_OR_RETURN(e.report, ParseSnpReport(raw));
     if (e.report.report_data != data)
-      return MakeError("Io", "the SNP report does not carry the report data asked for");
+      return MakeError(Code::kIo, "the SNP report does not carry the report data asked for");
     if (!table.empty() &&
         !std::all_of(table.begin(), table.end(), [](uint8_t b) { return b == 0; })) {
       COCO_ASSIGN_OR_RETURN(auto certs, ParseSnpCertTable(table));
@@ -110,15 +110,15 @@ class SnpAttester final : public Attester {
 
 Result<Bytes> ReportFromGuestResponse(const Bytes& resp) {
   if (resp.size() < kRespHeader + kSnpReportSize)
-    return MakeError("Io", "SNP guest response is too short");
+    return MakeError(Code::kIo, "SNP guest response is too short");
   uint32_t status = resp[0] | resp[1] << 8 | resp[2] << 16 | static_cast<uint32_t>(resp[3]) << 24;
   uint32_t size = resp[4] | resp[5] << 8 | resp[6] << 16 | static_cast<uint32_t>(resp[7]) << 24;
   if (status != 0)
-    return MakeError("Io", "the SNP firmware refused the report request (status " +
-                               std::to_string(status) + ")");
+    return MakeError(Code::kIo, "the SNP firmware refused the report request (status " +
+                                    std::to_string(status) + ")");
   if (size != kSnpReportSize)
-    return MakeError("Io", "the SNP firmware returned a report of " + std::to_string(size) +
-                               " bytes, expected " + std::to_string(kSnpReportSize));
+    return MakeError(Code::kIo, "the SNP firmware returned a report of " + std::to_string(size) +
+                                    " bytes, expected " + std::to_string(kSnpReportSize));
   return Bytes(resp.begin() + kRespHeader, resp.begin() + kRespHeader + kSnpReportSize);
 }
 

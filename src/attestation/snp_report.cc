@@ -19,7 +19,7 @@ constexpr size_t kOffFamilyId = 0x10, kOffImageId = 0x20, kOffVmpl = 0x30, kOffS
                  kOffSignatureR = 0x2A0, kOffSignatureS = 0x2E8;
 constexpr size_t kSigComponent = 72;
 
-Error Bad(const std::string& what) { return MakeError("Evidence", "SNP report: " + what); }
+Error Bad(const std::string& what) { return MakeError(Code::kEvidence, "SNP report: " + what); }
 
 uint64_t Le(const Bytes& b, size_t off, size_t n) {
   uint64_t v = 0;
@@ -436,12 +436,13 @@ Result<std::vector<SnpCert>> ParseSnpCertTable(const Bytes& t) {
   constexpr size_t kEntry = 24;
   for (size_t off = 0;; off += kEntry) {
     if (off + kEntry > t.size())
-      return MakeError("Evidence", "SNP certificate table: no terminating all-zero entry");
+      return MakeError(Code::kEvidence, "SNP certificate table: no terminating all-zero entry");
     if (AllZero(t, off, kEntry)) break;
     uint64_t data_off = Le(t, off + 16, 4), len = Le(t, off + 20, 4);
     if (data_off > t.size() || len > t.size() - data_off)
-      return MakeError("Evidence", "SNP certificate table: entry " + std::to_string(off / kEntry) +
-                                       " points outside the table");
+      return MakeError(Code::kEvidence, "SNP certificate table: entry " +
+                                            std::to_string(off / kEntry) +
+                                            " points outside the table");
     SnpCert c;
     c.type = "OTHER";
     for (const auto& g : kCertGuids)
@@ -453,18 +454,20 @@ Result<std::vector<SnpCert>> ParseSnpCertTable(const Bytes& t) {
 }
 
 Result<SnpEvidence> SnpEvidenceFromJson(const nlohmann::json& j) {
-  if (!j.is_object()) return MakeError("Evidence", "SNP evidence is not a JSON object");
+  if (!j.is_object()) return MakeError(Code::kEvidence, "SNP evidence is not a JSON object");
   auto rep = j.find("attestation_report");
-  if (rep == j.end()) return MakeError("Evidence", "SNP evidence has no \"attestation_report\"");
+  if (rep == j.end())
+    return MakeError(Code::kEvidence, "SNP evidence has no \"attestation_report\"");
   SnpEvidence e;
   COCO_ASSIGN_OR_RETURN(e.report, SnpReportFromJson(*rep));
   auto chain = j.find("cert_chain");
   if (chain != j.end() && !chain->is_null()) {
     if (!chain->is_array())
-      return MakeError("Evidence", "SNP evidence: \"cert_chain\" is not an array");
+      return MakeError(Code::kEvidence, "SNP evidence: \"cert_chain\" is not an array");
     std::vector<SnpCert> certs;
     for (const auto& c : *chain) {
-      if (!c.is_object()) return MakeError("Evidence", "SNP cert_chain entry is not an object");
+      if (!c.is_object())
+        return MakeError(Code::kEvidence, "SNP cert_chain entry is not an object");
       auto type = c.find("cert_type");
       SnpCert sc;
       if (type != c.end() && type->is_string()) {
@@ -472,14 +475,14 @@ Result<SnpEvidence> SnpEvidenceFromJson(const nlohmann::json& j) {
       } else if (type != c.end() && type->is_object()) {
         sc.type = "OTHER";  // {"OTHER": "<guid>"}
       } else {
-        return MakeError("Evidence", "SNP cert_chain entry has no \"cert_type\"");
+        return MakeError(Code::kEvidence, "SNP cert_chain entry has no \"cert_type\"");
       }
       auto data = c.find("data");
       if (data == c.end() || !data->is_array())
-        return MakeError("Evidence", "SNP cert_chain entry has no \"data\" byte array");
+        return MakeError(Code::kEvidence, "SNP cert_chain entry has no \"data\" byte array");
       for (const auto& b : *data) {
         if (!IsUintUpTo(b, 255))
-          return MakeError("Evidence",
+          return MakeError(Code::kEvidence,
                            "SNP cert_chain entry data holds a value that is not a byte");
         sc.der.push_back(static_cast<uint8_t>(b.get<uint64_t>()));
       }

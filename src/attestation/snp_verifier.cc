@@ -24,7 +24,7 @@ constexpr char kOidFmcSpl[] = "1.3.6.1.4.1.3704.1.3.9";
 constexpr char kOidHwId[] = "1.3.6.1.4.1.3704.1.4";
 
 Error Fail(const std::string& check, const std::string& why) {
-  return MakeError("Evidence", "SNP " + check + ": " + why);
+  return MakeError(Code::kEvidence, "SNP " + check + ": " + why);
 }
 
 std::string Dec(uint64_t v) {

@@ -1,11 +1,10 @@
 #include "attestation/tdx_collateral.h"
 
-#include "base/json.h"
-
 #include <algorithm>
 #include <cstdio>
 
 #include "attestation/verified_cache.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 
 namespace coco::attestation {
@@ -13,7 +12,7 @@ namespace coco::attestation {
 namespace {
 
 Error Fail(const std::string& check, const std::string& why) {
-  return MakeError("Evidence", "TDX " + check + ": " + why);
+  return MakeError(Code::kEvidence, "TDX " + check + ": " + why);
 }
 
 // ---- Reading the JSON documents --------------------------------------------------------------
@@ -254,7 +253,7 @@ Result<std::string_view> RawJsonMember(std::string_view json, std::string_view k
       ++i;
   };
   auto fail = [](const std::string& why) -> Error {
-    return MakeError("InvalidArgument", "malformed JSON: " + why);
+    return MakeError(Code::kInvalidArgument, "malformed JSON: " + why);
   };
   // A string starting at json[i] == '"'; leaves i after the closing quote.
   auto skip_string = [&]() -> bool {
@@ -321,7 +320,7 @@ Result<std::string_view> RawJsonMember(std::string_view json, std::string_view k
     return fail("expected ',' or '}'");
   }
   if (found) return *found;
-  return MakeError("NotFound", "no member \"" + std::string(key) + "\"");
+  return MakeError(Code::kNotFound, "no member \"" + std::string(key) + "\"");
 }
 
 Result<TdxCollateral> LoadTdxCollateral(const TdxCollateralFiles& files,

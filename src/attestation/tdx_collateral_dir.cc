@@ -11,7 +11,7 @@ namespace coco::attestation {
 
 namespace {
 
-Error Fail(const std::string& why) { return MakeError("Evidence", "TDX collateral: " + why); }
+Error Fail(const std::string& why) { return MakeError(Code::kEvidence, "TDX collateral: " + why); }
 
 // A file's identity for change detection: "" when it does not exist.
 std::string Stamp(const std::string& path) {
@@ -49,7 +49,7 @@ class DirSource : public TdxCollateralSource {
     auto c = LoadTdxCollateral(files, opts_);
     if (!c.ok()) {
       e = Entry{};
-      return MakeError(c.error().kind, c.error().message + " (collateral in " + dir_ + ")");
+      return MakeError(c.error().code, c.error().message + " (collateral in " + dir_ + ")");
     }
     e.collateral = std::make_shared<const TdxCollateral>(std::move(*c));
     e.stamp = stamp;

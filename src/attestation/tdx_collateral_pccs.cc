@@ -18,7 +18,7 @@ namespace coco::attestation {
 
 namespace {
 
-Error Fail(const std::string& why) { return MakeError("Evidence", "TDX collateral: " + why); }
+Error Fail(const std::string& why) { return MakeError(Code::kEvidence, "TDX collateral: " + why); }
 
 std::string UrlDecode(const std::string& s) {
   std::string out;
@@ -74,7 +74,7 @@ class PccsSource : public TdxCollateralSource {
     files.root_ca_crl = hex.ok() ? *hex : ToBytes(root.body);
     auto c = LoadTdxCollateral(files, co_);
     if (!c.ok())
-      return MakeError(c.error().kind, c.error().message + " (collateral from " + o_.url + ")");
+      return MakeError(c.error().code, c.error().message + " (collateral from " + o_.url + ")");
     auto shared = std::make_shared<const TdxCollateral>(std::move(*c));
     cache_[key] = Entry{shared, now + std::chrono::seconds(o_.cache_seconds)};
     return shared;
@@ -100,13 +100,13 @@ class PccsSource : public TdxCollateralSource {
   // One GET, tried twice when the transport fails.
   Result<net::HttpReply> Fetch(const std::string& path, const std::string& what) {
     std::string url = o_.url + path;
-    Result<net::HttpReply> r = MakeError("Unavailable", "not tried");
+    Result<net::HttpReply> r = MakeError(Code::kUnavailable, "not tried");
     for (int attempt = 0; attempt < 2; ++attempt) {
       net::HttpCall call;
       call.url = url;
       call.max_body = 1 << 20;
       r = http_.Send(call);
-      if (r.ok() || r.error().kind != "Unavailable") break;
+      if (r.ok() || r.error().code != Code::kUnavailable) break;
     }
     if (!r.ok())
       return Fail("cannot fetch the " + what + " from " + url + ": " + r.error().message);
@@ -128,7 +128,7 @@ class PccsSource : public TdxCollateralSource {
 Result<std::unique_ptr<TdxCollateralSource>> NewTdxCollateralPccs(PccsOptions o,
                                                                   TdxCollateralOptions co) {
   if (o.url.rfind("https://", 0) != 0 && o.url.rfind("http://", 0) != 0)
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "the PCCS URL must start with https:// or http://: " + o.url);
   for (const auto& ca : o.ca_files) COCO_RETURN_IF_ERROR(ReadFile(ca));  // fail early, naming it
   return std::unique_ptr<TdxCollateralSource>(

@@ -57,7 +57,7 @@ TEST(RawJsonMember, ReturnsTheTextAsWritten) {
   EXPECT_EQ(*RawJsonMember(j, "tcbInfo"), R"({"x":"q\"}","y":[{}]})");
   EXPECT_EQ(*RawJsonMember(j, "a"), R"([1, {"b":"}"}])");
   EXPECT_EQ(*RawJsonMember(j, "s"), R"("z")");
-  EXPECT_EQ(RawJsonMember(j, "nope").error().kind, "NotFound");
+  EXPECT_EQ(RawJsonMember(j, "nope").error().code, Code::kNotFound);
   EXPECT_FALSE(RawJsonMember("[1]", "a").ok());
   EXPECT_FALSE(RawJsonMember(R"({"a":{"b":1)", "a").ok());
   EXPECT_FALSE(RawJsonMember(R"({"a" 1})", "a").ok());

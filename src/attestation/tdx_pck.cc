@@ -30,7 +30,7 @@ AiEA4J0lrHoMs+Xo5o/sX6O9QWxHRAvZUGOdRQ7cvqRXaqI=
 )";
 
 Error Fail(const std::string& check, const std::string& why) {
-  return MakeError("Evidence", "TDX " + check + ": " + why);
+  return MakeError(Code::kEvidence, "TDX " + check + ": " + why);
 }
 
 // ---- A minimal DER reader for the SGX extensions -------------------------------------------

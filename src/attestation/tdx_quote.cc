@@ -9,7 +9,7 @@ constexpr uint32_t kTeeTdx = 0x81;
 constexpr uint16_t kCertQeReport = 6;
 constexpr uint16_t kCertPckChain = 5;
 
-Error Bad(const std::string& what) { return MakeError("Evidence", "TDX quote: " + what); }
+Error Bad(const std::string& what) { return MakeError(Code::kEvidence, "TDX quote: " + what); }
 
 // Reads fields in order from a byte range, refusing to run past its end.
 class Cursor {

@@ -12,7 +12,7 @@ namespace coco::attestation {
 namespace {
 
 Error Fail(const std::string& check, const std::string& why) {
-  return MakeError("Evidence", "TDX " + check + ": " + why);
+  return MakeError(Code::kEvidence, "TDX " + check + ": " + why);
 }
 
 class TdxVerifier final : public Verifier {
@@ -35,22 +35,23 @@ class TdxAttester final : public Attester {
 
   Result<nlohmann::json> GetEvidence(const Bytes& report_data) const override {
     if (report_data.size() > 64)
-      return MakeError("InvalidArgument", "TDX report data is at most 64 bytes");
+      return MakeError(Code::kInvalidArgument, "TDX report data is at most 64 bytes");
     Bytes data = FitToField(report_data, 64);
     std::shared_ptr<TsmFs> fs =
         o_.tsm ? o_.tsm : std::shared_ptr<TsmFs>(NewConfigfsTsm(o_.configfs_root));
     if (!o_.tsm && !ConfigfsTsmAvailable(o_.configfs_root))
-      return MakeError("FailedPrecondition", "TDX quotes need configfs-tsm (" + o_.configfs_root +
-                                                 "); this kernel does not offer it");
+      return MakeError(
+          Code::kFailedPrecondition,
+          "TDX quotes need configfs-tsm (" + o_.configfs_root + "); this kernel does not offer it");
     COCO_ASSIGN_OR_RETURN(TsmReport r, GetTsmReport(*fs, data));
     if (r.provider != "tdx_guest")
-      return MakeError("FailedPrecondition",
+      return MakeError(Code::kFailedPrecondition,
                        "configfs-tsm provider is \"" + r.provider + "\", not tdx_guest");
     TdxEvidence e;
     e.quote = std::move(r.outblob);
     COCO_ASSIGN_OR_RETURN(TdxQuote q, ParseTdxQuote(e.quote));
     if (q.body.report_data != data)
-      return MakeError("Io", "the TD quote does not carry the report data asked for");
+      return MakeError(Code::kIo, "the TD quote does not carry the report data asked for");
     if (auto log = ReadFile(o_.ccel_path); log.ok() && !log->empty())
       e.cc_eventlog = Bytes(log->begin(), log->end());
     return TdxEvidenceToJson(e);

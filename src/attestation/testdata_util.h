@@ -30,7 +30,7 @@ class RecordedTsm final : public TsmFs {
   RecordedTsm(Bytes report, Bytes aux, std::string provider = "sev_guest")
       : report_(std::move(report)), aux_(std::move(aux)), provider_(std::move(provider)) {}
   Status MakeEntry(const std::string& e) override {
-    if (entries_.count(e)) return MakeError("Io", "exists");
+    if (entries_.count(e)) return MakeError(Code::kIo, "exists");
     entries_[e] = {};
     return Status::Ok();
   }
@@ -40,13 +40,13 @@ class RecordedTsm final : public TsmFs {
     return Status::Ok();
   }
   Status Write(const std::string& e, const std::string& attr, const Bytes& data) override {
-    if (!entries_.count(e)) return MakeError("NotFound", "no entry");
+    if (!entries_.count(e)) return MakeError(Code::kNotFound, "no entry");
     entries_[e][attr] = data;
     ++generation_;
     return Status::Ok();
   }
   Result<Bytes> Read(const std::string& e, const std::string& attr) override {
-    if (!entries_.count(e)) return MakeError("NotFound", "no entry");
+    if (!entries_.count(e)) return MakeError(Code::kNotFound, "no entry");
     if (attr == "generation") {
       if (race_once_ && reads_of_generation_++ == 1) ++generation_;  // a concurrent writer
       std::string g = std::to_string(generation_) + "\n";
@@ -55,10 +55,10 @@ class RecordedTsm final : public TsmFs {
     if (attr == "provider") return Bytes(provider_.begin(), provider_.end());
     if (attr == "outblob") return report_;
     if (attr == "auxblob") {
-      if (aux_.empty()) return MakeError("NotFound", "no auxblob");
+      if (aux_.empty()) return MakeError(Code::kNotFound, "no auxblob");
       return aux_;
     }
-    return MakeError("NotFound", attr);
+    return MakeError(Code::kNotFound, attr);
   }
   bool race_once_ = false;
   int reads_of_generation_ = 0;

@@ -16,7 +16,7 @@ namespace coco::attestation {
 namespace {
 
 Error TssError(const std::string& what, TSS2_RC rc) {
-  return MakeError("Io", "TPM: " + what + ": " + Tss2_RC_Decode(rc));
+  return MakeError(Code::kIo, "TPM: " + what + ": " + Tss2_RC_Decode(rc));
 }
 
 // An ESAPI context on a TCTI; both freed on destruction.
@@ -109,7 +109,7 @@ class TpmAttester final : public Attester {
 
   Result<nlohmann::json> GetEvidence(const Bytes& report_data) const override {
     if (report_data.size() > 64)
-      return MakeError("InvalidArgument", "TPM report data is at most 64 bytes");
+      return MakeError(Code::kInvalidArgument, "TPM report data is at most 64 bytes");
     COCO_ASSIGN_OR_RETURN(auto esys, Esys::Open(o_.tcti));
     ESYS_CONTEXT* ctx = esys->get();
     COCO_ASSIGN_OR_RETURN(auto ak, CreateAk(ctx));
@@ -154,7 +154,8 @@ class TpmAttester final : public Attester {
       if (rc != TSS2_RC_SUCCESS) return TssError("Esys_PCR_Read", rc);
       EsysPtr<TPML_PCR_SELECTION> sel_owner(out_sel);
       EsysPtr<TPML_DIGEST> values_owner(values);
-      if (values->count != 8) return MakeError("Io", "TPM: the SHA-256 PCR bank is incomplete");
+      if (values->count != 8)
+        return MakeError(Code::kIo, "TPM: the SHA-256 PCR bank is incomplete");
       for (uint32_t i = 0; i < values->count; ++i)
         e.pcrs.emplace_back(values->digests[i].buffer,
                             values->digests[i].buffer + values->digests[i].size);
@@ -175,7 +176,7 @@ std::unique_ptr<Attester> NewTpmAttester(TpmAttesterOptions o) {
 Status ExtendTpmPcrs(const TpmAttesterOptions& o, const std::vector<PcrExtend>& extends) {
   for (const auto& e : extends)
     if (e.pcr > 23)
-      return MakeError("InvalidArgument", "PCR " + std::to_string(e.pcr) + " is not 0-23");
+      return MakeError(Code::kInvalidArgument, "PCR " + std::to_string(e.pcr) + " is not 0-23");
   COCO_ASSIGN_OR_RETURN(auto esys, Esys::Open(o.tcti));
   for (const auto& e : extends) {
     TPML_DIGEST_VALUES v{};

@@ -12,7 +12,7 @@ constexpr uint32_t kTpmGeneratedValue = 0xff544347;  // "\xffTCG"
 constexpr uint16_t kTpmStAttestQuote = 0x8018;
 
 Error Bad(const std::string& check, const std::string& why) {
-  return MakeError("Evidence", "TPM " + check + ": " + why);
+  return MakeError(Code::kEvidence, "TPM " + check + ": " + why);
 }
 
 // Big-endian TPM marshalling.

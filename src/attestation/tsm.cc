@@ -13,7 +13,7 @@ namespace {
 
 Error Errno(const std::string& what) {
   int e = errno;
-  return MakeError(e == ENOENT ? "NotFound" : "Io", what + ": " + std::strerror(e));
+  return MakeError(e == ENOENT ? Code::kNotFound : Code::kIo, what + ": " + std::strerror(e));
 }
 
 class ConfigfsTsm final : public TsmFs {
@@ -84,8 +84,9 @@ bool ConfigfsTsmAvailable(const std::string& root) {
 
 Result<TsmReport> GetTsmReport(TsmFs& fs, const Bytes& inblob, uint32_t privlevel) {
   if (inblob.size() > 64)
-    return MakeError("InvalidArgument", "configfs-tsm: report data is " +
-                                            std::to_string(inblob.size()) + " bytes, at most 64");
+    return MakeError(
+        Code::kInvalidArgument,
+        "configfs-tsm: report data is " + std::to_string(inblob.size()) + " bytes, at most 64");
   Bytes data = inblob;
   data.resize(64, 0);
   static std::atomic<unsigned> counter{0};
@@ -105,7 +106,7 @@ Result<TsmReport> GetTsmReport(TsmFs& fs, const Bytes& inblob, uint32_t privleve
     auto aux = fs.Read(entry, "auxblob");
     if (aux.ok()) {
       r.auxblob = *aux;
-    } else if (aux.error().kind != "NotFound") {
+    } else if (aux.error().code != Code::kNotFound) {
       return aux.error();
     }
     COCO_ASSIGN_OR_RETURN(Bytes gen2, fs.Read(entry, "generation"));
@@ -117,9 +118,11 @@ Result<TsmReport> GetTsmReport(TsmFs& fs, const Bytes& inblob, uint32_t privleve
   Status removed = fs.RemoveEntry(entry);
   if (!got.ok()) return got.error();
   if (!got->has_value())
-    return MakeError("Unavailable", "configfs-tsm: another writer changed the report entry twice");
+    return MakeError(Code::kUnavailable,
+                     "configfs-tsm: another writer changed the report entry twice");
   COCO_RETURN_IF_ERROR(removed);
-  if ((*got)->outblob.empty()) return MakeError("Io", "configfs-tsm: the provider gave no report");
+  if ((*got)->outblob.empty())
+    return MakeError(Code::kIo, "configfs-tsm: the provider gave no report");
   return std::move(**got);
 }
 

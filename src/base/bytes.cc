@@ -51,9 +51,9 @@ Result<Bytes> Decode64(std::string_view in, const char* alphabet, bool allow_pad
       ++pads;
     }
     if (pads > 0 && in.size() % 4 != 0)
-      return MakeError("InvalidArgument", std::string("bad padding in ") + what);
+      return MakeError(Code::kInvalidArgument, std::string("bad padding in ") + what);
   }
-  if (len % 4 == 1) return MakeError("InvalidArgument", std::string("truncated ") + what);
+  if (len % 4 == 1) return MakeError(Code::kInvalidArgument, std::string("truncated ") + what);
   Bytes out;
   out.reserve(len * 3 / 4);
   uint32_t acc = 0;
@@ -61,8 +61,8 @@ Result<Bytes> Decode64(std::string_view in, const char* alphabet, bool allow_pad
   for (size_t i = 0; i < len; ++i) {
     int v = table[static_cast<uint8_t>(in[i])];
     if (v < 0)
-      return MakeError("InvalidArgument", std::string("invalid character at offset ") +
-                                              std::to_string(i) + " in " + what);
+      return MakeError(Code::kInvalidArgument, std::string("invalid character at offset ") +
+                                                   std::to_string(i) + " in " + what);
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -86,7 +86,7 @@ std::string HexEncode(const Bytes& data) {
 }
 
 Result<Bytes> HexDecode(std::string_view hex) {
-  if (hex.size() % 2 != 0) return MakeError("InvalidArgument", "hex string has odd length");
+  if (hex.size() % 2 != 0) return MakeError(Code::kInvalidArgument, "hex string has odd length");
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -97,7 +97,8 @@ Result<Bytes> HexDecode(std::string_view hex) {
   for (size_t i = 0; i < out.size(); ++i) {
     int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
-      return MakeError("InvalidArgument", "invalid hex character at offset " + std::to_string(2 * i));
+      return MakeError(Code::kInvalidArgument,
+                       "invalid hex character at offset " + std::to_string(2 * i));
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return out;

@@ -14,17 +14,17 @@ namespace coco {
 
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError("Io", "cannot read " + path + ": " + std::strerror(errno));
+  if (!in) return MakeError(Code::kIo, "cannot read " + path + ": " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return MakeError("Io", "error reading " + path);
+  if (in.bad()) return MakeError(Code::kIo, "error reading " + path);
   return ss.str();
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view contents, unsigned mode) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return MakeError("Io", "cannot create " + tmp + ": " + std::strerror(errno));
+  if (fd < 0) return MakeError(Code::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
   size_t off = 0;
   while (off < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
@@ -33,18 +33,18 @@ Status WriteFileAtomic(const std::string& path, std::string_view contents, unsig
       std::string err = std::strerror(errno);
       ::close(fd);
       ::unlink(tmp.c_str());
-      return MakeError("Io", "cannot write " + tmp + ": " + err);
+      return MakeError(Code::kIo, "cannot write " + tmp + ": " + err);
     }
     off += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     ::unlink(tmp.c_str());
-    return MakeError("Io", "cannot flush " + tmp);
+    return MakeError(Code::kIo, "cannot flush " + tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = std::strerror(errno);
     ::unlink(tmp.c_str());
-    return MakeError("Io", "cannot rename " + tmp + " to " + path + ": " + err);
+    return MakeError(Code::kIo, "cannot rename " + tmp + " to " + path + ": " + err);
   }
   return Status::Ok();
 }
@@ -52,7 +52,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view contents, unsig
 Status MakeDirs(const std::string& dir, unsigned mode) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return MakeError("Io", "cannot create directory " + dir + ": " + ec.message());
+  if (ec) return MakeError(Code::kIo, "cannot create directory " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), mode);
   return Status::Ok();
 }

@@ -17,7 +17,9 @@ int JsonTextDepth(std::string_view text, int stop_above) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > deepest) {
@@ -29,7 +31,8 @@ int JsonTextDepth(std::string_view text, int stop_above) {
       case '}':
         if (depth > 0) --depth;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return deepest;
@@ -38,19 +41,19 @@ int JsonTextDepth(std::string_view text, int stop_above) {
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view what,
                                  const JsonLimits& limits) {
   if (text.size() > limits.max_bytes)
-    return MakeError("InvalidArgument", std::string(what) + " is " + std::to_string(text.size()) +
-                                            " bytes, over the limit of " +
-                                            std::to_string(limits.max_bytes));
+    return MakeError(Code::kInvalidArgument,
+                     std::string(what) + " is " + std::to_string(text.size()) +
+                         " bytes, over the limit of " + std::to_string(limits.max_bytes));
   if (JsonTextDepth(text, limits.max_depth) > limits.max_depth)
-    return MakeError("InvalidArgument", std::string(what) + " nests deeper than " +
-                                            std::to_string(limits.max_depth) + " levels");
+    return MakeError(Code::kInvalidArgument, std::string(what) + " nests deeper than " +
+                                                 std::to_string(limits.max_depth) + " levels");
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     std::string reason = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." → from "parse error".
     if (size_t p = reason.find("] "); p != std::string::npos) reason = reason.substr(p + 2);
-    return MakeError("InvalidArgument", std::string(what) + " is not valid JSON: " + reason);
+    return MakeError(Code::kInvalidArgument, std::string(what) + " is not valid JSON: " + reason);
   }
 }
 
@@ -58,7 +61,7 @@ Result<nlohmann::json> ParseJsonObject(std::string_view text, std::string_view w
                                        const JsonLimits& limits) {
   COCO_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(text, what, limits));
   if (!j.is_object())
-    return MakeError("InvalidArgument", std::string(what) + " is not a JSON object");
+    return MakeError(Code::kInvalidArgument, std::string(what) + " is not a JSON object");
   return j;
 }
 

@@ -19,7 +19,7 @@ class FileReader : public Reader {
       ssize_t got = ::read(fd_, buf, n);
       if (got >= 0) return static_cast<size_t>(got);
       if (errno == EINTR) continue;
-      return MakeError("Io", "cannot read " + path_ + ": " + std::strerror(errno));
+      return MakeError(Code::kIo, "cannot read " + path_ + ": " + std::strerror(errno));
     }
   }
 
@@ -32,7 +32,7 @@ class FileReader : public Reader {
 
 Result<std::unique_ptr<Reader>> OpenFileReader(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return MakeError("Io", "cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return MakeError(Code::kIo, "cannot open " + path + ": " + std::strerror(errno));
   return std::unique_ptr<Reader>(std::make_unique<FileReader>(fd, path));
 }
 

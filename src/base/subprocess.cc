@@ -12,7 +12,7 @@
 namespace coco {
 
 Result<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
-  if (argv.empty()) return MakeError("InvalidArgument", "no program to start");
+  if (argv.empty()) return MakeError(Code::kInvalidArgument, "no program to start");
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -21,7 +21,7 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
   envp.push_back(nullptr);
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return MakeError("Io", std::string("pipe: ") + std::strerror(errno));
+    return MakeError(Code::kIo, std::string("pipe: ") + std::strerror(errno));
   }
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -29,7 +29,7 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
     int e = errno;
     close(err_pipe[0]);
     close(err_pipe[1]);
-    return MakeError("Io", std::string("fork: ") + std::strerror(e));
+    return MakeError(Code::kIo, std::string("fork: ") + std::strerror(e));
   }
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
@@ -71,7 +71,7 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     int status;
     waitpid(pid, &status, 0);
-    return MakeError("Io", "cannot start " + argv[0] + ": " + std::strerror(child_errno));
+    return MakeError(Code::kIo, "cannot start " + argv[0] + ": " + std::strerror(child_errno));
   }
   return pid;
 }

@@ -6,14 +6,14 @@ namespace coco {
 
 Status CheckTomlBounds(std::string_view text, std::string_view what, const TomlLimits& limits) {
   if (text.size() > limits.max_bytes)
-    return MakeError("InvalidArgument", std::string(what) + " is " + std::to_string(text.size()) +
-                                            " bytes, over the limit of " +
-                                            std::to_string(limits.max_bytes));
+    return MakeError(Code::kInvalidArgument,
+                     std::string(what) + " is " + std::to_string(text.size()) +
+                         " bytes, over the limit of " + std::to_string(limits.max_bytes));
   int line = 1;
   int depth = 0;
   int dots = 0;  // '.' outside strings since the last '=', ',', bracket or newline
   auto fail = [&](const std::string& why) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string(what) + " line " + std::to_string(line) + ": " + why);
   };
   size_t i = 0;
@@ -69,7 +69,8 @@ Status CheckTomlBounds(std::string_view text, std::string_view what, const TomlL
       case ',':
         dots = 0;
         break;
-      default: break;
+      default:
+        break;
     }
     ++i;
   }

@@ -20,7 +20,7 @@ void Fail(const std::string& message) {
 Result<std::string> ReadInput(const std::string& file) {
   if (file == "-") {
     std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    if (std::cin.bad()) return MakeError("Io", "cannot read stdin");
+    if (std::cin.bad()) return MakeError(Code::kIo, "cannot read stdin");
     return data;
   }
   return ReadFile(file);

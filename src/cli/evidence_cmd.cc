@@ -38,12 +38,12 @@ Result<std::vector<crypto::Certificate>> LoadCertificates(const std::string& pat
   COCO_ASSIGN_OR_RETURN(std::string data, ReadFile(path));
   if (data.find("-----BEGIN CERTIFICATE-----") != std::string::npos) {
     auto all = crypto::Certificate::AllFromPem(data);
-    if (!all.ok()) return MakeError("InvalidArgument", path + ": " + all.error().message);
+    if (!all.ok()) return MakeError(Code::kInvalidArgument, path + ": " + all.error().message);
     return *all;
   }
   auto one = crypto::Certificate::FromDer(ToBytes(data));
   if (!one.ok())
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      path + ": neither a PEM nor a DER certificate (" + one.error().message + ")");
   return std::vector<crypto::Certificate>{*one};
 }
@@ -105,7 +105,7 @@ Status RunSnp(const EvidenceOptions& o, const std::string& data, const nlohmann:
 Status RunTdx(const EvidenceOptions& o, const std::string& data, const nlohmann::json* j,
               const std::optional<Bytes>& report_data, const std::optional<Bytes>& init_data) {
   if (o.collateral.empty() == o.pccs.empty())
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "TDX evidence needs Intel's collateral to grade its TCB: give --collateral "
                      "DIR (tcb_info_<FMSPC>.json, qe_identity.json, tcb_signing_chain.pem, "
                      "pck_crl_{platform,processor}.{pem,der}, root_ca_crl.{pem,der}) or --pccs "
@@ -156,7 +156,7 @@ Status Run(const EvidenceOptions& o) {
   const nlohmann::json* j = parsed ? &*parsed : nullptr;
   std::string tee = o.tee.empty() ? DetectTee(data, j) : o.tee;
   if (tee.empty())
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      o.file + ": cannot tell which TEE this evidence is from; say --tee");
 
   std::optional<Bytes> report_data, init_data;
@@ -170,18 +170,19 @@ Status Run(const EvidenceOptions& o) {
     COCO_ASSIGN_OR_RETURN(std::string toml, ReadFile(o.init_data_file));
     auto parsed_init = attestation::ParseInitData(toml);
     if (!parsed_init.ok())
-      return MakeError("InvalidArgument", o.init_data_file + ": " + parsed_init.error().message);
+      return MakeError(Code::kInvalidArgument,
+                       o.init_data_file + ": " + parsed_init.error().message);
     init_data = parsed_init->digest;
   }
   if (tee == "snp") return RunSnp(o, data, j, report_data, init_data);
   if (tee == "tpm") {
-    if (!j) return MakeError("InvalidArgument", "TPM evidence is upstream's JSON form");
+    if (!j) return MakeError(Code::kInvalidArgument, "TPM evidence is upstream's JSON form");
     COCO_ASSIGN_OR_RETURN(attestation::TpmEvidence e, attestation::TpmEvidenceFromJson(*j));
     attestation::TpmVerifyOptions to;
     for (const auto& f : o.trusted_aks) {
       COCO_ASSIGN_OR_RETURN(std::string pem, ReadFile(f));
       auto key = crypto::Key::FromPem(pem);
-      if (!key.ok()) return MakeError("InvalidArgument", f + ": " + key.error().message);
+      if (!key.ok()) return MakeError(Code::kInvalidArgument, f + ": " + key.error().message);
       COCO_ASSIGN_OR_RETURN(Bytes der, key->PublicDer());
       to.trusted_aks.push_back(der);
     }
@@ -194,9 +195,9 @@ Status Run(const EvidenceOptions& o) {
   }
   if (tee == "tdx") return RunTdx(o, data, j, report_data, init_data);
   if (tee == "sample")
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "sample evidence carries no signature: there is nothing to verify offline");
-  return MakeError("InvalidArgument", "unknown TEE \"" + tee + "\" (snp, tdx, tpm, sample)");
+  return MakeError(Code::kInvalidArgument, "unknown TEE \"" + tee + "\" (snp, tdx, tpm, sample)");
 }
 
 }  // namespace

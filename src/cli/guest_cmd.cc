@@ -65,7 +65,7 @@ void AddGuestCommands(CLI::App& app) {
     auto client = MakeClient(*o);
     if (!client.ok()) return Fail(client.error().message);
     auto token = (*client)->Attest();
-    if (!token.ok()) return Fail("attestation failed: " + token.error().message);
+    if (!token.ok()) return Fail("attestation: " + token.error().message);
     std::cout << *token << "\n";
   });
 

@@ -1,4 +1,5 @@
-// coco image ...: pull, inspect, unpack, verify, sign and prune (encrypt/decrypt: image_crypt_cmd.cc).
+// coco image ...: pull, inspect, unpack, verify, sign and prune (encrypt/decrypt:
+// image_crypt_cmd.cc).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -103,11 +104,10 @@ void AddImageCommands(CLI::App& app) {
     auto keys = MakeLayerKeys(p->keys, broker);
     if (!keys.ok()) return Fail(keys.error().message);
     auto pulled = image::Pull(*loc, **source, **store, check.get(), keys->get(), opts);
-    if (!pulled.ok()) return Fail("pull of " + p->src + " failed: " + pulled.error().message);
+    if (!pulled.ok()) return Fail("image pull " + p->src + ": " + pulled.error().message);
     if (!p->unpack.empty()) {
       auto stats = image::UnpackPulled(*pulled, **store, p->unpack, p->up.ToOptions());
-      if (!stats.ok())
-        return Fail("unpack into " + p->unpack + " failed: " + stats.error().message);
+      if (!stats.ok()) return Fail("unpack into " + p->unpack + ": " + stats.error().message);
       for (const auto& w : stats->warnings) printer.Status("warning: " + w);
       printer.Status("unpacked " + std::to_string(stats->entries) + " entries (" +
                      std::to_string(stats->uncompressed_bytes) + " bytes) into " + p->unpack);
@@ -214,9 +214,9 @@ void AddImageCommands(CLI::App& app) {
     auto keys = MakeLayerKeys(u->keys, broker);
     if (!keys.ok()) return Fail(keys.error().message);
     auto pulled = image::Pull(*loc, **source, **store, nullptr, keys->get(), opts);
-    if (!pulled.ok()) return Fail("pull of " + u->src + " failed: " + pulled.error().message);
+    if (!pulled.ok()) return Fail("image pull " + u->src + ": " + pulled.error().message);
     auto stats = image::UnpackPulled(*pulled, **store, u->dir, u->up.ToOptions());
-    if (!stats.ok()) return Fail("unpack into " + u->dir + " failed: " + stats.error().message);
+    if (!stats.ok()) return Fail("unpack into " + u->dir + ": " + stats.error().message);
     for (const auto& w : stats->warnings) printer.Status("warning: " + w);
     std::cout << "unpacked " << stats->entries << " entries (" << stats->uncompressed_bytes
               << " bytes) into " << u->dir << "\n";

@@ -35,11 +35,11 @@ Result<std::string> ReadFileOrResource(const std::string& path, const ResourceFe
                                        const std::string& what) {
   if (path.rfind("kbs:", 0) != 0) return ReadFile(path);
   if (!broker) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      what + " " + path + " is a broker resource: give --kbs URL");
   }
   auto r = broker(path);
-  if (!r.ok()) return MakeError(r.error().kind, what + " " + path + ": " + r.error().message);
+  if (!r.ok()) return Annotate(r.error(), what + " " + path);
   return ToString(r->bytes());
 }
 

@@ -32,7 +32,7 @@ Result<SecretBytes> ProviderKek(const ocicrypt::ProviderParams& params, const Br
     COCO_ASSIGN_OR_RETURN(kek, ocicrypt::LoadKek(params.keypath));
   } else {
     if (url.empty() || token.empty()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "recipient provider:…:" + params.keyid +
                            " needs --kbs URL and --admin-token FILE (the new key-encryption key "
                            "is stored in the broker), or keypath=FILE with an existing key");
@@ -62,19 +62,20 @@ Result<std::vector<std::unique_ptr<ocicrypt::KeyWrapper>>> MakeWrappers(
       size_t colon = rest.find(':');
       std::string name = rest.substr(0, colon);
       if (colon == std::string::npos || (name != "coco" && name != "attestation-agent")) {
-        return MakeError("InvalidArgument",
+        return MakeError(Code::kInvalidArgument,
                          "recipient " + r + ": write provider:coco:kbs:///REPO/TYPE/TAG");
       }
       COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderParams params,
                             ocicrypt::ParseProviderParams(rest.substr(colon + 1)));
       if (params.keyid.empty()) {
-        return MakeError("InvalidArgument", "recipient " + r + " names no key id (kbs:///...)");
+        return MakeError(Code::kInvalidArgument,
+                         "recipient " + r + " names no key id (kbs:///...)");
       }
       auto path = kbsclient::ParseResourcePath(params.keyid);
       if (!path.ok())
-        return MakeError("InvalidArgument", "recipient " + r + ": " + path.error().message);
+        return MakeError(Code::kInvalidArgument, "recipient " + r + ": " + path.error().message);
       if (params.algorithm == "A256CTR" && !flags.allow_ctr) {
-        return MakeError("Unsupported",
+        return MakeError(Code::kUnimplemented,
                          "recipient " + r +
                              ": A256CTR key wrapping has no integrity (a host "
                              "that alters the packet can learn the layer key); refused unless "
@@ -91,9 +92,9 @@ Result<std::vector<std::unique_ptr<ocicrypt::KeyWrapper>>> MakeWrappers(
       out.push_back(ocicrypt::NewProviderWrapper(ocicrypt::kAttestationAgentProvider, params.keyid,
                                                  std::move(kek), params.algorithm));
     } else {
-      return MakeError("InvalidArgument", "recipient \"" + r +
-                                              "\" is neither jwe:PUBKEY.pem nor "
-                                              "provider:coco:kbs:///REPO/TYPE/TAG");
+      return MakeError(Code::kInvalidArgument, "recipient \"" + r +
+                                                   "\" is neither jwe:PUBKEY.pem nor "
+                                                   "provider:coco:kbs:///REPO/TYPE/TAG");
     }
   }
   if (!jwe.empty()) out.insert(out.begin(), ocicrypt::NewJweWrapper(std::move(jwe)));
@@ -160,7 +161,7 @@ void AddImageCryptCommands(CLI::App* image) {
     o.temp_dir = e->temp_dir;
     o.status = say;
     auto d = image::EncryptImage(*opened->source, **dst, list, o);
-    if (!d.ok()) return Fail("encrypt " + e->src + " failed: " + d.error().message);
+    if (!d.ok()) return Fail("encrypt " + e->src + ": " + d.error().message);
     std::cout << d->str() << "\n";
   });
 
@@ -196,7 +197,7 @@ void AddImageCryptCommands(CLI::App* image) {
     o.temp_dir = d->temp_dir;
     o.status = [&](const std::string& s) { printer.Status(s); };
     auto r = image::DecryptImage(*opened->source, **dst, **keys, o);
-    if (!r.ok()) return Fail("decrypt " + d->src + " failed: " + r.error().message);
+    if (!r.ok()) return Fail("decrypt " + d->src + ": " + r.error().message);
     std::cout << r->str() << "\n";
   });
 }

@@ -56,11 +56,12 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
   if (!keypath.empty()) {
     COCO_ASSIGN_OR_RETURN(kek, ocicrypt::LoadKek(keypath));
     if (p.keyid.empty()) {
-      return MakeError("InvalidArgument", "keyid=kbs:///REPO/TYPE/TAG is required with keypath");
+      return MakeError(Code::kInvalidArgument,
+                       "keyid=kbs:///REPO/TYPE/TAG is required with keypath");
     }
   } else {
     if (kbs.empty() || token.empty()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "no key-encryption key: give keypath=FILE, or a broker (kbs=URL and "
                        "admin-token=FILE, or COCO_KBS_URL and COCO_KBS_ADMIN_TOKEN) to store a "
                        "fresh one");
@@ -68,7 +69,7 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
     if (!p.keyid.empty()) {
       // ocicrypt calls once per layer: a fresh key under one fixed id would replace the key of
       // the layers wrapped before.
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "keyid=" + p.keyid +
                            " with a broker-generated key would be replaced at every layer; give "
                            "keypath=FILE as well, or omit keyid to get one id per layer");
@@ -76,7 +77,7 @@ Result<std::string> Wrap(const ocicrypt::KeyProviderRequest& req, const Provider
     p.keyid = "kbs:///default/image-kek/" + HexEncode(crypto::RandomBytes(16));
     kek = SecretBytes(crypto::RandomBytes(32));
   }
-  if (p.algorithm == "A256CTR" && !f.allow_ctr) return MakeError("Unsupported", kCtrRefused);
+  if (p.algorithm == "A256CTR" && !f.allow_ctr) return MakeError(Code::kUnimplemented, kCtrRefused);
   COCO_ASSIGN_OR_RETURN(std::string path, kbsclient::ParseResourcePath(p.keyid));
   p.keyid = "kbs:///" + path;
   if (!kbs.empty() && !token.empty()) {
@@ -92,11 +93,12 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
   COCO_ASSIGN_OR_RETURN(ocicrypt::ProviderPacket packet,
                         ocicrypt::ParseProviderPacket(req.annotation));
   if (packet.provider != "kbs") {
-    return MakeError("Unsupported", "key id " + packet.kid + ": key provider \"" + packet.provider +
-                                        "\" is not supported (only \"kbs\")");
+    return MakeError(Code::kUnimplemented, "key id " + packet.kid + ": key provider \"" +
+                                               packet.provider +
+                                               "\" is not supported (only \"kbs\")");
   }
   if (packet.wrap_type == "A256CTR" && !f.allow_ctr) {
-    return MakeError("Unsupported", "key id " + packet.kid + ": " + kCtrRefused);
+    return MakeError(Code::kUnimplemented, "key id " + packet.kid + ": " + kCtrRefused);
   }
   auto p = OurParams(req, f);  // dc parameters are often a plain flag ("Enabled"): optional
   ocicrypt::ProviderParams params = p.ok() ? *p : ocicrypt::ProviderParams();
@@ -111,17 +113,18 @@ Result<std::string> Unwrap(const ocicrypt::KeyProviderRequest& req, const Provid
     kf.kbs_ca = f.kbs_ca;
     auto got = BrokerFetcher(kf)(packet.kid);
     if (!got.ok()) {
-      return MakeError(got.error().kind, "key id " + packet.kid + ": " + got.error().message);
+      return Annotate(got.error(), "key id " + packet.kid);
     }
     kek = std::move(got).value();
   } else {
-    return MakeError("InvalidArgument", "key id " + packet.kid +
-                                            ": no key source; give --kbs URL (or COCO_KBS_URL) "
-                                            "or --keypath FILE");
+    return MakeError(Code::kInvalidArgument,
+                     "key id " + packet.kid +
+                         ": no key source; give --kbs URL (or COCO_KBS_URL) "
+                         "or --keypath FILE");
   }
   auto opts = ocicrypt::UnwrapWithKek(packet, kek);
   if (!opts.ok()) {
-    return MakeError(opts.error().kind, "key id " + packet.kid + ": " + opts.error().message);
+    return Annotate(opts.error(), "key id " + packet.kid);
   }
   return ocicrypt::KeyUnwrapAnswer(*opts);
 }

@@ -201,7 +201,7 @@ int Run(const RunArgs& a) {
   auto t_create = Clock::now();
   auto created = sandbox.CreateContainer(cr);
   if (!created.ok()) {
-    Fail(created.error().message);
+    Fail(created.error().Describe());  // with its code, as the guest named it
     sandbox.Destroy();
     return 125;
   }
@@ -209,7 +209,7 @@ int Run(const RunArgs& a) {
   for (const auto& line : created->log()) say(line);
   auto t_run = Clock::now();
   if (auto st = sandbox.StartContainer("main"); !st.ok()) {
-    Fail("starting the container failed: " + st.error().message);
+    Fail("container start: " + st.error().message);
     sandbox.Destroy();
     return 125;
   }

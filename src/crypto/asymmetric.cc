@@ -79,8 +79,8 @@ Status RsaVerify(const Key& key, HashAlg hash, std::string_view data, const Byte
     return CryptoError("cannot set up RSA-PSS verification");
   if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), U8(data), data.size()) != 1) {
     ERR_clear_error();
-    return MakeError("Crypto", std::string(pss ? "RSA-PSS" : "RSASSA-PKCS1-v1_5") +
-                                   " signature does not verify");
+    return MakeError(Code::kCrypto, std::string(pss ? "RSA-PSS" : "RSASSA-PKCS1-v1_5") +
+                                        " signature does not verify");
   }
   return Status::Ok();
 }
@@ -116,10 +116,10 @@ Result<SecretBytes> EcdhDerive(const Key& private_key, const Key& peer_public) {
   // derive without OpenSSL's full check, which repeats that work with an extra multiplication.
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, peer_public.get(), nullptr));
   if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
-    return MakeError("InvalidArgument", "ECDH peer public key is invalid" + DrainSslErrors());
+    return MakeError(Code::kInvalidArgument, "ECDH peer public key is invalid" + DrainSslErrors());
   }
   if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer_public.get(), 0) != 1) {
-    return MakeError("InvalidArgument", "ECDH peer public key is invalid" + DrainSslErrors());
+    return MakeError(Code::kInvalidArgument, "ECDH peer public key is invalid" + DrainSslErrors());
   }
   size_t len = 0;
   if (EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1) return CryptoError("ECDH failed");

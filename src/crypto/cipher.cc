@@ -107,7 +107,7 @@ Result<SecretBytes> AesGcmDecrypt(const Bytes& key, const Bytes& iv, std::string
   if (EVP_DecryptFinal_ex(ctx.get(), plain.mutable_bytes().data() + ciphertext.size(),
                           &final_len) != 1) {
     ERR_clear_error();
-    return MakeError("Crypto",
+    return MakeError(Code::kCrypto,
                      "AES-GCM authentication failed: ciphertext, tag, IV, AAD or key is wrong");
   }
   return plain;
@@ -164,14 +164,14 @@ Result<SecretBytes> AesKeyUnwrap(const Bytes& kek, const Bytes& wrapped) {
   if (EVP_DecryptUpdate(ctx.get(), out.mutable_bytes().data(), &len, wrapped.data(),
                         static_cast<int>(wrapped.size())) != 1) {
     ERR_clear_error();
-    return MakeError("Crypto",
+    return MakeError(Code::kCrypto,
                      "AES key unwrap failed: integrity check failed (wrong KEK or "
                      "corrupted wrapped key)");
   }
   int final_len = 0;
   if (EVP_DecryptFinal_ex(ctx.get(), out.mutable_bytes().data() + len, &final_len) != 1) {
     ERR_clear_error();
-    return MakeError("Crypto",
+    return MakeError(Code::kCrypto,
                      "AES key unwrap failed: integrity check failed (wrong KEK or "
                      "corrupted wrapped key)");
   }
@@ -205,7 +205,7 @@ Result<Bytes> AesCtr(const Bytes& key, const Bytes& iv, const Bytes& data) {
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_ctr(), nullptr, key.data(), iv.data()) != 1 ||
       EVP_EncryptUpdate(ctx.get(), out.data(), &len, data.data(), static_cast<int>(data.size())) !=
           1) {
-    return MakeError("Crypto", "AES-256-CTR failed");
+    return MakeError(Code::kCrypto, "AES-256-CTR failed");
   }
   return out;
 }

@@ -126,7 +126,7 @@ Result<Curve> CurveFromName(std::string_view name) {
   if (name == "P-256") return Curve::kP256;
   if (name == "P-384") return Curve::kP384;
   if (name == "P-521") return Curve::kP521;
-  return MakeError("InvalidArgument",
+  return MakeError(Code::kInvalidArgument,
                    "unsupported curve \"" + std::string(name) + "\" (want P-256, P-384 or P-521)");
 }
 

@@ -125,14 +125,14 @@ Result<Key> Key::FromPem(std::string_view pem) {
     pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr);
     if (!pkey) {
       return MakeError(
-          "InvalidArgument",
+          Code::kInvalidArgument,
           "cannot parse PEM private key (encrypted keys are not supported)" + DrainSslErrors());
     }
   } else {
     pkey = PEM_read_bio_PUBKEY(bio.get(), nullptr, NoPassword, nullptr);
     if (!pkey) {
       return MakeError(
-          "InvalidArgument",
+          Code::kInvalidArgument,
           "cannot parse PEM public key (want SubjectPublicKeyInfo)" + DrainSslErrors());
     }
   }
@@ -167,7 +167,7 @@ Result<Key> Key::FromEcPublic(Curve curve, const Bytes& x, const Bytes& y) {
   if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
     EVP_PKEY_free(raw);
     ERR_clear_error();
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "EC public key (x, y) is not a point on " + CurveName(curve));
   }
   PkeyPtr pkey(raw);
@@ -177,7 +177,7 @@ Result<Key> Key::FromEcPublic(Curve curve, const Bytes& x, const Bytes& y) {
   // infinity is in the group, so the quick check is complete and skips a scalar multiplication.
   if (EVP_PKEY_public_check_quick(check.get()) != 1) {
     ERR_clear_error();
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "EC public key (x, y) is not a valid point on " + CurveName(curve));
   }
   return Wrap(pkey.release());
@@ -203,7 +203,7 @@ Result<Key> Key::FromRsaPublic(const Bytes& n, const Bytes& e) {
   EVP_PKEY* raw = nullptr;
   if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
     EVP_PKEY_free(raw);
-    return MakeError("InvalidArgument", "RSA public key (n, e) is invalid" + DrainSslErrors());
+    return MakeError(Code::kInvalidArgument, "RSA public key (n, e) is invalid" + DrainSslErrors());
   }
   PkeyPtr pkey(raw);
   int bits = EVP_PKEY_get_bits(pkey.get());
@@ -216,7 +216,7 @@ Result<Key> Key::FromRsaPublic(const Bytes& n, const Bytes& e) {
   if (!check) return CryptoError("cannot allocate RSA key check context");
   if (EVP_PKEY_public_check(check.get()) != 1) {
     ERR_clear_error();
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "RSA public key (n, e) fails validation (n must be odd and composite, e odd "
                      "and greater than 65536)");
   }

@@ -32,11 +32,13 @@ std::string DrainSslErrors() {
   return out;
 }
 
-Error CryptoError(const std::string& what) { return MakeError("Crypto", what + DrainSslErrors()); }
+Error CryptoError(const std::string& what) {
+  return MakeError(Code::kCrypto, what + DrainSslErrors());
+}
 
 Error InvalidArgument(const std::string& what) {
   ERR_clear_error();
-  return MakeError("InvalidArgument", what);
+  return MakeError(Code::kInvalidArgument, what);
 }
 
 const unsigned char* U8(std::string_view s) {
@@ -196,7 +198,7 @@ Status VerifyDigestSignature(const Key& key, const EVP_MD* md, std::string_view 
   int rc = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), U8(data), data.size());
   if (rc != 1) {
     ERR_clear_error();
-    return MakeError("Crypto", std::string(what) + " signature does not verify");
+    return MakeError(Code::kCrypto, std::string(what) + " signature does not verify");
   }
   return Status::Ok();
 }
@@ -267,7 +269,7 @@ Result<Bytes> RsaOaep(const Key& key, const Bytes& input, bool sha1, bool encryp
   if (rc != 1) {
     if (!encrypt) {
       ERR_clear_error();  // do not report padding details of a failed decryption
-      return MakeError("Crypto", "RSA-OAEP decryption failed: ciphertext or key is wrong");
+      return MakeError(Code::kCrypto, "RSA-OAEP decryption failed: ciphertext or key is wrong");
     }
     return CryptoError(std::string(op) + " failed");
   }

@@ -1,7 +1,5 @@
 #include "image/crypt.h"
 
-#include "image/digest_check.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 
 #include "base/bytes.h"
 #include "crypto/crypto.h"
+#include "image/digest_check.h"
 #include "ocicrypt/layer_cipher.h"
 #include "ocicrypt/layer_keys.h"
 #include "ocicrypt/options.h"
@@ -30,8 +29,8 @@ class TempFile : public Writer {
     std::string path = base + "/coco-layer-XXXXXX";
     int fd = ::mkstemp(path.data());
     if (fd < 0) {
-      return MakeError("Io", "cannot create a temporary file in " + base + ": " +
-                                 std::strerror(errno));
+      return MakeError(Code::kIo,
+                       "cannot create a temporary file in " + base + ": " + std::strerror(errno));
     }
     return std::unique_ptr<TempFile>(new TempFile(fd, path));
   }
@@ -44,7 +43,7 @@ class TempFile : public Writer {
       ssize_t w = ::write(fd_, p, n);
       if (w < 0) {
         if (errno == EINTR) continue;
-        return MakeError("Io", "cannot write " + path_ + ": " + std::strerror(errno));
+        return MakeError(Code::kIo, "cannot write " + path_ + ": " + std::strerror(errno));
       }
       p += w;
       n -= static_cast<size_t>(w);
@@ -68,7 +67,7 @@ Result<std::string> OciLayerType(const std::string& mt) {
     return std::string("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip");
   }
   if (mt.rfind("application/vnd.oci.image.layer.", 0) == 0) return mt;
-  return MakeError("Unsupported", "layer media type " + mt + " cannot be encrypted");
+  return MakeError(Code::kUnimplemented, "layer media type " + mt + " cannot be encrypted");
 }
 
 struct Loaded {
@@ -116,7 +115,7 @@ void Say(const CryptOptions& o, const std::string& s) {
 Result<oci::Digest> EncryptImage(oci::ImageSource& src, oci::ImageDestination& dst,
                                  const std::vector<ocicrypt::KeyWrapper*>& wrappers,
                                  const CryptOptions& options) {
-  if (wrappers.empty()) return MakeError("InvalidArgument", "encryption needs a recipient");
+  if (wrappers.empty()) return MakeError(Code::kInvalidArgument, "encryption needs a recipient");
   COCO_ASSIGN_OR_RETURN(Loaded in, Load(src, options));
   oci::Manifest out = in.manifest;
   out.media_type = oci::media::kOciManifest;
@@ -128,8 +127,9 @@ Result<oci::Digest> EncryptImage(oci::ImageSource& src, oci::ImageDestination& d
     oci::Descriptor& layer = out.layers[i];
     std::string label = LayerLabel(i, out.layers.size(), layer.digest);
     if (!PlainMediaType(layer.media_type).empty()) {
-      return MakeError("InvalidArgument", label + " is already encrypted (" + layer.media_type +
-                                              "); decrypt the image first to change recipients");
+      return MakeError(Code::kInvalidArgument,
+                       label + " is already encrypted (" + layer.media_type +
+                           "); decrypt the image first to change recipients");
     }
     COCO_ASSIGN_OR_RETURN(std::string oci_type, OciLayerType(layer.media_type));
     ocicrypt::PrivateOptions priv = ocicrypt::NewPrivateOptions(layer.digest.str());
@@ -156,8 +156,8 @@ Result<oci::Digest> EncryptImage(oci::ImageSource& src, oci::ImageDestination& d
   return d;
 }
 
-Result<oci::Digest> DecryptImage(oci::ImageSource& src, oci::ImageDestination& dst,
-                                 LayerKeys& keys, const CryptOptions& options) {
+Result<oci::Digest> DecryptImage(oci::ImageSource& src, oci::ImageDestination& dst, LayerKeys& keys,
+                                 const CryptOptions& options) {
   COCO_ASSIGN_OR_RETURN(Loaded in, Load(src, options));
   oci::Manifest out = in.manifest;
   COCO_RETURN_IF_ERROR(CopyBlob(src, dst, in.manifest.config, options));
@@ -171,10 +171,9 @@ Result<oci::Digest> DecryptImage(oci::ImageSource& src, oci::ImageDestination& d
       continue;
     }
     auto dec = keys.Unwrap(layer);
-    if (!dec.ok()) return MakeError(dec.error().kind, label + ": " + dec.error().message);
+    if (!dec.ok()) return Annotate(dec.error(), label);
     COCO_ASSIGN_OR_RETURN(auto tmp, TempFile::Create(options.temp_dir));
-    DigestCheck plain_check(tmp.get(), (*dec)->plaintext_digest().str(), -1,
-                            label + " plaintext");
+    DigestCheck plain_check(tmp.get(), (*dec)->plaintext_digest().str(), -1, label + " plaintext");
     COCO_ASSIGN_OR_RETURN(auto decrypter, (*dec)->Decrypter(plain_check));
     DigestCheck cipher_check(decrypter.get(), layer.digest.str(), layer.size, label);
     COCO_RETURN_IF_ERROR(src.FetchBlob(in.manifest.layers[i], cipher_check));

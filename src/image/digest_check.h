@@ -21,7 +21,7 @@ class DigestCheck final : public Writer {
     hasher_.Update(p, n);
     got_size_ += n;
     if (size_ >= 0 && got_size_ > static_cast<uint64_t>(size_)) {
-      return MakeError("DigestMismatch",
+      return MakeError(Code::kDigestMismatch,
                        what_ + " is larger than its " + std::to_string(size_) + " bytes");
     }
     return down_ ? down_->Write(p, n) : Status::Ok();
@@ -29,12 +29,12 @@ class DigestCheck final : public Writer {
   Status Close() override {
     digest_ = "sha256:" + HexEncode(hasher_.Finish());
     if (!expected_.empty() && digest_ != expected_) {
-      return MakeError("DigestMismatch",
+      return MakeError(Code::kDigestMismatch,
                        what_ + " hashes to " + digest_ + ", expected " + expected_);
     }
     if (size_ >= 0 && got_size_ != static_cast<uint64_t>(size_)) {
-      return MakeError("DigestMismatch", what_ + " has " + std::to_string(got_size_) +
-                                             " bytes, expected " + std::to_string(size_));
+      return MakeError(Code::kDigestMismatch, what_ + " has " + std::to_string(got_size_) +
+                                                  " bytes, expected " + std::to_string(size_));
     }
     return down_ ? down_->Close() : Status::Ok();
   }
@@ -60,15 +60,15 @@ class SizeCheck final : public Writer {
   Status Write(const uint8_t* p, size_t n) override {
     got_size_ += n;
     if (got_size_ > size_) {
-      return MakeError("DigestMismatch",
+      return MakeError(Code::kDigestMismatch,
                        what_ + " is larger than its " + std::to_string(size_) + " bytes");
     }
     return down_->Write(p, n);
   }
   Status Close() override {
     if (got_size_ != size_) {
-      return MakeError("DigestMismatch", what_ + " has " + std::to_string(got_size_) +
-                                             " bytes, expected " + std::to_string(size_));
+      return MakeError(Code::kDigestMismatch, what_ + " has " + std::to_string(got_size_) +
+                                                  " bytes, expected " + std::to_string(size_));
     }
     return down_->Close();
   }

@@ -36,8 +36,8 @@ class OcicryptKeys : public LayerKeys {
     if (!key.ok()) return key.error();
     auto digest = oci::Digest::Parse(key->priv.digest);
     if (!digest.ok()) {
-      return MakeError("InvalidArgument", "the layer key names an invalid plaintext digest: " +
-                                              digest.error().message);
+      return MakeError(Code::kInvalidArgument, "the layer key names an invalid plaintext digest: " +
+                                                   digest.error().message);
     }
     return std::unique_ptr<LayerDecryption>(
         new Decryption(std::move(key).value(), std::move(digest).value()));

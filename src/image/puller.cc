@@ -41,12 +41,12 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
   layer.encrypted = true;
   layer.media_type = plain;
   if (keys == nullptr) {
-    return MakeError("KeyMissing", label + " is encrypted (" + desc.media_type +
-                                       "); give --decryption-key FILE or --kbs URL");
+    return MakeError(Code::kKeyMissing, label + " is encrypted (" + desc.media_type +
+                                            "); give --decryption-key FILE or --kbs URL");
   }
   // The key first, always: a cached plaintext never stands in for a key this pull lacks.
   auto dec_or = keys->Unwrap(desc);
-  if (!dec_or.ok()) return MakeError(dec_or.error().kind, label + ": " + dec_or.error().message);
+  if (!dec_or.ok()) return Annotate(dec_or.error(), label);
   auto dec = std::move(dec_or).value();
   layer.stored = dec->plaintext_digest();
   if (store.Has(layer.stored)) {
@@ -55,9 +55,9 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
     return Status::Ok();
   }
   if (desc.digest.algorithm != "sha256") {
-    return MakeError("InvalidArgument", label +
-                                            ": layer digests other than sha256 are not "
-                                            "supported for encrypted layers");
+    return MakeError(Code::kInvalidArgument, label +
+                                                 ": layer digests other than sha256 are not "
+                                                 "supported for encrypted layers");
   }
   // Marked before the blob exists, so no window shows a decrypted blob as public.
   COCO_RETURN_IF_ERROR(store.MarkPrivate(layer.stored));
@@ -71,7 +71,7 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
   Status fetched = source.FetchBlob(desc, check, progress);
   if (fetched.ok()) fetched = check.Close();
   if (!fetched.ok()) {
-    return MakeError(fetched.error().kind, label + ": " + fetched.error().message);
+    return Annotate(fetched.error(), label);
   }
   if (options.status) {
     options.status(label + " pulled and decrypted (" + std::to_string(desc.size) + " bytes)");
@@ -106,7 +106,7 @@ Result<PulledImage> Pull(const oci::ImageLocation& location, oci::ImageSource& s
   COCO_RETURN_IF_ERROR(store.PutBlob(image.manifest.bytes));
 
   const oci::Descriptor& cfg = image.parsed.config;
-  if (cfg.size > (16 << 20)) return MakeError("TooLarge", "image config is over 16 MiB");
+  if (cfg.size > (16 << 20)) return MakeError(Code::kTooLarge, "image config is over 16 MiB");
   if (!store.Has(cfg.digest)) {
     COCO_ASSIGN_OR_RETURN(auto w, store.NewWriter(cfg.digest, cfg.size));
     COCO_RETURN_IF_ERROR(source.FetchBlob(cfg, *w));
@@ -115,7 +115,7 @@ Result<PulledImage> Pull(const oci::ImageLocation& location, oci::ImageSource& s
   COCO_ASSIGN_OR_RETURN(image.config_bytes, store.ReadBlob(cfg.digest));
   COCO_ASSIGN_OR_RETURN(image.config, oci::ImageConfig::Parse(image.config_bytes));
   if (image.config.diff_ids.size() != image.parsed.layers.size()) {
-    return MakeError("InvalidManifest",
+    return MakeError(Code::kInvalidArgument,
                      "the manifest has " + std::to_string(image.parsed.layers.size()) +
                          " layers but the image config lists " +
                          std::to_string(image.config.diff_ids.size()) + " diff_ids");

@@ -12,7 +12,7 @@ class StringSink : public Writer {
  public:
   Status Write(const uint8_t* p, size_t n) override {
     if (data.size() + n > kMaxSignatureBlob) {
-      return MakeError("TooLarge", "signature blob over " + std::to_string(kMaxSignatureBlob));
+      return MakeError(Code::kTooLarge, "signature blob over " + std::to_string(kMaxSignatureBlob));
     }
     data.append(reinterpret_cast<const char*>(p), n);
     return Status::Ok();
@@ -40,7 +40,7 @@ class PolicyCheck : public SignatureCheck {
   Status Verify(const oci::ImageLocation& location, const oci::FetchedManifest& manifest,
                 oci::ImageSource& source) override {
     if (!location.is_docker()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "signature policies apply to docker:// images; " + location.ToString() +
                            " is a local layout (copy it to a registry, or pull without --policy)");
     }
@@ -49,7 +49,7 @@ class PolicyCheck : public SignatureCheck {
     auto by_tag = [reg](const signature::ImageReference& image,
                         const std::string& tag) -> Result<std::optional<std::string>> {
       auto m = reg->GetManifest(LocationOf(image, tag), tag);
-      if (!m.ok() && m.error().kind == "NotFound") return std::optional<std::string>();
+      if (!m.ok() && m.error().code == Code::kNotFound) return std::optional<std::string>();
       if (!m.ok()) return m.error();
       return std::optional<std::string>(m->bytes);
     };

@@ -72,8 +72,8 @@ bool Utf8ToUtf16(std::string_view s, std::u16string* out, size_t* bad_offset) {
 Status AppendString(std::string_view s, std::string* out, const std::string& where) {
   size_t bad = 0;
   if (!Utf8ToUtf16(s, nullptr, &bad)) {
-    return MakeError("InvalidArgument", "invalid UTF-8 at byte " + std::to_string(bad) + " of " +
-                                            where + " (JCS needs valid Unicode)");
+    return MakeError(Code::kInvalidArgument, "invalid UTF-8 at byte " + std::to_string(bad) +
+                                                 " of " + where + " (JCS needs valid Unicode)");
   }
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -117,7 +117,7 @@ Status AppendString(std::string_view s, std::string* out, const std::string& whe
 
 Status AppendNumber(double v, std::string* out, const std::string& where) {
   if (!std::isfinite(v)) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      where + " is " + FormatEcmaScriptNumber(v) + ", which JSON cannot represent");
   }
   *out += FormatEcmaScriptNumber(v);
@@ -128,7 +128,7 @@ std::string Describe(const std::string& path) { return path.empty() ? "the value
 
 Status Append(const Json& v, std::string* out, const std::string& path, int depth) {
   if (depth > 512) {
-    return MakeError("InvalidArgument", "JSON nesting deeper than 512 at " + Describe(path));
+    return MakeError(Code::kInvalidArgument, "JSON nesting deeper than 512 at " + Describe(path));
   }
   switch (v.type()) {
     case Json::value_t::null:
@@ -164,9 +164,9 @@ Status Append(const Json& v, std::string* out, const std::string& path, int dept
         std::u16string key16;
         size_t bad = 0;
         if (!Utf8ToUtf16(it.key(), &key16, &bad)) {
-          return MakeError("InvalidArgument", "invalid UTF-8 at byte " + std::to_string(bad) +
-                                                  " of a member name in " + Describe(path) +
-                                                  " (JCS needs valid Unicode)");
+          return MakeError(Code::kInvalidArgument, "invalid UTF-8 at byte " + std::to_string(bad) +
+                                                       " of a member name in " + Describe(path) +
+                                                       " (JCS needs valid Unicode)");
         }
         members.emplace_back(std::move(key16), it);
       }
@@ -186,12 +186,12 @@ Status Append(const Json& v, std::string* out, const std::string& path, int dept
       return Status::Ok();
     }
     case Json::value_t::binary:
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        Describe(path) + " is a binary value, which JSON cannot represent");
     case Json::value_t::discarded:
-      return MakeError("InvalidArgument", Describe(path) + " is a discarded (invalid) value");
+      return MakeError(Code::kInvalidArgument, Describe(path) + " is a discarded (invalid) value");
   }
-  return MakeError("InvalidArgument", Describe(path) + " has an unknown JSON type");
+  return MakeError(Code::kInvalidArgument, Describe(path) + " has an unknown JSON type");
 }
 
 }  // namespace
@@ -248,7 +248,7 @@ Result<std::string> Canonicalize(const nlohmann::json& value) {
   try {
     COCO_RETURN_IF_ERROR(Append(value, &out, "", 0));
   } catch (const nlohmann::json::exception& e) {
-    return MakeError("InvalidArgument", std::string("cannot canonicalize JSON: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("cannot canonicalize JSON: ") + e.what());
   }
   return out;
 }

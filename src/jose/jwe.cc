@@ -1,12 +1,11 @@
 #include "jose/jwe.h"
 
-#include "base/json.h"
-
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <string>
 
+#include "base/json.h"
 #include "jose/jwe_internal.h"
 #include "jose/jwk.h"
 
@@ -39,12 +38,12 @@ Result<KeyAlg> ParseKeyAlg(const std::string& alg) {
   if (alg == "RSA-OAEP-256") return KeyAlg::kRsaOaep256;
   if (alg == "RSA-OAEP") return KeyAlg::kRsaOaep;
   if (alg == "RSA1_5") {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE alg \"RSA1_5\" is refused (PKCS#1 v1.5 padding is insecure)");
   }
-  return MakeError("InvalidArgument", "unsupported JWE alg \"" + alg +
-                                          "\" (supported: ECDH-ES+A256KW, ECDH-ES+A192KW, "
-                                          "ECDH-ES+A128KW, RSA-OAEP-256, RSA-OAEP)");
+  return MakeError(Code::kInvalidArgument, "unsupported JWE alg \"" + alg +
+                                               "\" (supported: ECDH-ES+A256KW, ECDH-ES+A192KW, "
+                                               "ECDH-ES+A128KW, RSA-OAEP-256, RSA-OAEP)");
 }
 
 bool IsEcdh(KeyAlg a) {
@@ -74,17 +73,19 @@ Result<std::string> SerializeHeader(const Json& header) {
     out += "}";
     return out;
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument", std::string("cannot serialize JWE header: ") + e.what());
+    return MakeError(Code::kInvalidArgument,
+                     std::string("cannot serialize JWE header: ") + e.what());
   }
 }
 
 Result<std::string> StringMember(const Json& obj, const char* name, const char* where) {
   auto it = obj.find(name);
   if (it == obj.end()) {
-    return MakeError("InvalidArgument", std::string(where) + " has no \"" + name + "\" member");
+    return MakeError(Code::kInvalidArgument,
+                     std::string(where) + " has no \"" + name + "\" member");
   }
   if (!it->is_string()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string(where) + " member \"" + name + "\" is not a string");
   }
   return it->get<std::string>();
@@ -94,8 +95,8 @@ Result<Bytes> Base64UrlMember(const Json& obj, const char* name, const char* whe
   COCO_ASSIGN_OR_RETURN(std::string text, StringMember(obj, name, where));
   auto bytes = Base64UrlDecode(text);
   if (!bytes.ok()) {
-    return MakeError("InvalidArgument", std::string(where) + " member \"" + name +
-                                            "\" is not base64url: " + bytes.error().message);
+    return MakeError(Code::kInvalidArgument, std::string(where) + " member \"" + name +
+                                                 "\" is not base64url: " + bytes.error().message);
   }
   return std::move(bytes).value();
 }
@@ -108,14 +109,14 @@ Result<Bytes> OptionalBase64UrlMember(const Json& obj, const char* name, const c
 
 Result<Json> EncryptImpl(const Json& tee_pubkey, const Bytes& plaintext) {
   if (!tee_pubkey.is_object()) {
-    return MakeError("InvalidArgument", "JWE recipient key (tee-pubkey) is not a JSON object");
+    return MakeError(Code::kInvalidArgument, "JWE recipient key (tee-pubkey) is not a JSON object");
   }
   COCO_ASSIGN_OR_RETURN(crypto::Key recipient, KeyFromJwk(tee_pubkey));
   std::string alg;
   auto alg_it = tee_pubkey.find("alg");
   if (alg_it != tee_pubkey.end()) {
     if (!alg_it->is_string()) {
-      return MakeError("InvalidArgument", "JWE recipient JWK member \"alg\" is not a string");
+      return MakeError(Code::kInvalidArgument, "JWE recipient JWK member \"alg\" is not a string");
     }
     alg = alg_it->get<std::string>();
   } else if (recipient.type() == crypto::Key::Type::kEc) {
@@ -123,33 +124,37 @@ Result<Json> EncryptImpl(const Json& tee_pubkey, const Bytes& plaintext) {
   } else if (recipient.type() == crypto::Key::Type::kRsa) {
     alg = "RSA-OAEP-256";
   } else {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE recipient JWK is an Ed25519 (OKP) key, which cannot encrypt");
   }
   if (alg == "RSA-OAEP") {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE recipient JWK alg \"RSA-OAEP\" is refused for encryption (SHA-1); use "
                      "RSA-OAEP-256");
   }
   if (alg != "ECDH-ES+A256KW" && alg != "RSA-OAEP-256") {
     if (alg == "RSA1_5") {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "JWE recipient JWK alg \"RSA1_5\" is refused (PKCS#1 v1.5 is insecure)");
     }
-    return MakeError("InvalidArgument", "JWE recipient JWK alg \"" + alg +
-                                            "\" is not supported for encryption (want "
-                                            "ECDH-ES+A256KW or RSA-OAEP-256)");
+    return MakeError(Code::kInvalidArgument, "JWE recipient JWK alg \"" + alg +
+                                                 "\" is not supported for encryption (want "
+                                                 "ECDH-ES+A256KW or RSA-OAEP-256)");
   }
   bool ecdh = alg == "ECDH-ES+A256KW";
   if (ecdh && recipient.type() != crypto::Key::Type::kEc) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE recipient JWK alg \"ECDH-ES+A256KW\" needs an EC key, but \"kty\" is " +
-                         (tee_pubkey.contains("kty") && tee_pubkey["kty"].is_string() ? tee_pubkey["kty"].get<std::string>() : std::string("?")));
+                         (tee_pubkey.contains("kty") && tee_pubkey["kty"].is_string()
+                              ? tee_pubkey["kty"].get<std::string>()
+                              : std::string("?")));
   }
   if (!ecdh && recipient.type() != crypto::Key::Type::kRsa) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE recipient JWK alg \"RSA-OAEP-256\" needs an RSA key, but \"kty\" is " +
-                         (tee_pubkey.contains("kty") && tee_pubkey["kty"].is_string() ? tee_pubkey["kty"].get<std::string>() : std::string("?")));
+                         (tee_pubkey.contains("kty") && tee_pubkey["kty"].is_string()
+                              ? tee_pubkey["kty"].get<std::string>()
+                              : std::string("?")));
   }
 
   SecretBytes cek(crypto::RandomBytes(32));
@@ -176,23 +181,23 @@ Result<Json> EncryptImpl(const Json& tee_pubkey, const Bytes& plaintext) {
 Result<Json> JoseHeader(const Json& jwe, const std::string& protected_b64) {
   auto raw = Base64UrlDecode(protected_b64);
   if (!raw.ok()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE member \"protected\" is not base64url: " + raw.error().message);
   }
   Json header = ParseJsonOrDiscarded(*raw);
   if (header.is_discarded() || !header.is_object()) {
-    return MakeError("InvalidArgument", "JWE protected header is not a JSON object");
+    return MakeError(Code::kInvalidArgument, "JWE protected header is not a JSON object");
   }
   for (const char* name : {"unprotected", "header"}) {
     auto it = jwe.find(name);
     if (it == jwe.end()) continue;
     if (!it->is_object()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        std::string("JWE member \"") + name + "\" is not a JSON object");
     }
     for (auto m = it->begin(); m != it->end(); ++m) {
       if (header.contains(m.key())) {
-        return MakeError("InvalidArgument",
+        return MakeError(Code::kInvalidArgument,
                          "JWE header member \"" + m.key() + "\" appears in more than one header");
       }
       header[m.key()] = m.value();
@@ -202,24 +207,24 @@ Result<Json> JoseHeader(const Json& jwe, const std::string& protected_b64) {
 }
 
 Result<SecretBytes> DecryptImpl(const Json& jwe, const crypto::Key& private_key) {
-  if (!jwe.is_object()) return MakeError("InvalidArgument", "JWE is not a JSON object");
+  if (!jwe.is_object()) return MakeError(Code::kInvalidArgument, "JWE is not a JSON object");
   if (jwe.contains("recipients")) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE uses the general JSON serialization (\"recipients\"); only the "
                      "flattened form is supported");
   }
   if (private_key.get() == nullptr || !private_key.has_private()) {
-    return MakeError("InvalidArgument", "JWE decryption needs a private key");
+    return MakeError(Code::kInvalidArgument, "JWE decryption needs a private key");
   }
   COCO_ASSIGN_OR_RETURN(std::string protected_b64, StringMember(jwe, "protected", "JWE"));
   COCO_ASSIGN_OR_RETURN(Json header, JoseHeader(jwe, protected_b64));
   COCO_ASSIGN_OR_RETURN(std::string alg_name, StringMember(header, "alg", "JWE header"));
   COCO_ASSIGN_OR_RETURN(std::string enc, StringMember(header, "enc", "JWE header"));
   if (header.contains("zip")) {
-    return MakeError("InvalidArgument", "JWE header \"zip\" (compression) is not supported");
+    return MakeError(Code::kInvalidArgument, "JWE header \"zip\" (compression) is not supported");
   }
   if (header.contains("crit")) {
-    return MakeError("InvalidArgument", "JWE header \"crit\" extensions are not supported");
+    return MakeError(Code::kInvalidArgument, "JWE header \"crit\" extensions are not supported");
   }
   COCO_RETURN_IF_ERROR(ParseKeyAlg(alg_name));
   COCO_ASSIGN_OR_RETURN(size_t cek_size, detail::GcmKeySize(enc));
@@ -228,33 +233,33 @@ Result<SecretBytes> DecryptImpl(const Json& jwe, const crypto::Key& private_key)
   COCO_ASSIGN_OR_RETURN(Bytes ciphertext, Base64UrlMember(jwe, "ciphertext", "JWE"));
   COCO_ASSIGN_OR_RETURN(Bytes tag, Base64UrlMember(jwe, "tag", "JWE"));
   if (iv.size() != kIvSize) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE member \"iv\" has " + std::to_string(iv.size()) + " bytes, expected 12");
   }
   if (tag.size() != 16) {
-    return MakeError("InvalidArgument", "JWE member \"tag\" has " + std::to_string(tag.size()) +
-                                            " bytes, expected 16");
+    return MakeError(
+        Code::kInvalidArgument,
+        "JWE member \"tag\" has " + std::to_string(tag.size()) + " bytes, expected 16");
   }
 
-  COCO_ASSIGN_OR_RETURN(SecretBytes cek,
-                        detail::UnwrapCek(header, private_key, encrypted_key));
+  COCO_ASSIGN_OR_RETURN(SecretBytes cek, detail::UnwrapCek(header, private_key, encrypted_key));
   if (cek.size() != cek_size) {
-    return MakeError("InvalidArgument", "JWE content key has " + std::to_string(cek.size()) +
-                                            " bytes, but enc \"" + enc + "\" needs " +
-                                            std::to_string(cek_size));
+    return MakeError(Code::kInvalidArgument, "JWE content key has " + std::to_string(cek.size()) +
+                                                 " bytes, but enc \"" + enc + "\" needs " +
+                                                 std::to_string(cek_size));
   }
 
   std::string aad = protected_b64;
   auto aad_it = jwe.find("aad");
   if (aad_it != jwe.end()) {
     if (!aad_it->is_string()) {
-      return MakeError("InvalidArgument", "JWE member \"aad\" is not a string");
+      return MakeError(Code::kInvalidArgument, "JWE member \"aad\" is not a string");
     }
     aad += "." + aad_it->get<std::string>();
   }
   auto plain = crypto::AesGcmDecrypt(cek.bytes(), iv, aad, ciphertext, tag);
   if (!plain.ok()) {
-    return MakeError(plain.error().kind, "JWE content does not decrypt: " + plain.error().message);
+    return MakeError(plain.error().code, "JWE content does not decrypt: " + plain.error().message);
   }
   return std::move(plain).value();
 }
@@ -267,7 +272,7 @@ Result<size_t> GcmKeySize(const std::string& enc) {
   if (enc == "A256GCM") return size_t{32};
   if (enc == "A192GCM") return size_t{24};
   if (enc == "A128GCM") return size_t{16};
-  return MakeError("InvalidArgument",
+  return MakeError(Code::kInvalidArgument,
                    "unsupported JWE enc \"" + enc + "\" (supported: A256GCM, A192GCM, A128GCM)");
 }
 
@@ -276,7 +281,7 @@ Result<Bytes> WrapCek(const crypto::Key& recipient, const std::string& alg, cons
   COCO_ASSIGN_OR_RETURN(KeyAlg key_alg, ParseKeyAlg(alg));
   if (IsEcdh(key_alg)) {
     if (recipient.type() != crypto::Key::Type::kEc) {
-      return MakeError("InvalidArgument", "JWE alg \"" + alg + "\" needs an EC recipient key");
+      return MakeError(Code::kInvalidArgument, "JWE alg \"" + alg + "\" needs an EC recipient key");
     }
     COCO_ASSIGN_OR_RETURN(crypto::Key ephemeral, crypto::Key::GenerateEc(recipient.curve()));
     COCO_ASSIGN_OR_RETURN(Json epk, PublicJwk(ephemeral));
@@ -286,7 +291,7 @@ Result<Bytes> WrapCek(const crypto::Key& recipient, const std::string& alg, cons
     return crypto::AesKeyWrap(kek.bytes(), cek.bytes());
   }
   if (recipient.type() != crypto::Key::Type::kRsa) {
-    return MakeError("InvalidArgument", "JWE alg \"" + alg + "\" needs an RSA recipient key");
+    return MakeError(Code::kInvalidArgument, "JWE alg \"" + alg + "\" needs an RSA recipient key");
   }
   return crypto::RsaOaepEncrypt(recipient, cek.bytes(), key_alg == KeyAlg::kRsaOaep);
 }
@@ -297,24 +302,24 @@ Result<SecretBytes> UnwrapCek(const Json& header, const crypto::Key& private_key
   COCO_ASSIGN_OR_RETURN(KeyAlg alg, ParseKeyAlg(alg_name));
   if (IsEcdh(alg)) {
     if (private_key.type() != crypto::Key::Type::kEc) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "JWE alg \"" + alg_name + "\" needs an EC private key, got another type");
     }
     auto epk_it = header.find("epk");
     if (epk_it == header.end() || !epk_it->is_object()) {
-      return MakeError("InvalidArgument", "JWE header has no \"epk\" object for " + alg_name);
+      return MakeError(Code::kInvalidArgument, "JWE header has no \"epk\" object for " + alg_name);
     }
     auto kty = epk_it->find("kty");
     if (kty == epk_it->end() || !kty->is_string() || *kty != "EC") {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "JWE header \"epk\" is not an EC key (\"kty\" is not \"EC\")");
     }
     auto epk = KeyFromJwk(*epk_it);
     if (!epk.ok()) {
-      return MakeError(epk.error().kind, "JWE header \"epk\" is invalid: " + epk.error().message);
+      return MakeError(epk.error().code, "JWE header \"epk\" is invalid: " + epk.error().message);
     }
     if (epk->curve() != private_key.curve()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "JWE header \"epk\" is on " + crypto::CurveName(epk->curve()) +
                            " but the private key is on " + crypto::CurveName(private_key.curve()));
     }
@@ -324,18 +329,18 @@ Result<SecretBytes> UnwrapCek(const Json& header, const crypto::Key& private_key
     SecretBytes kek = ConcatKdf(z.bytes(), alg_name, apu, apv, KwBits(alg));
     auto unwrapped = crypto::AesKeyUnwrap(kek.bytes(), encrypted_key);
     if (!unwrapped.ok()) {
-      return MakeError(unwrapped.error().kind, "JWE member \"encrypted_key\" does not unwrap: " +
+      return MakeError(unwrapped.error().code, "JWE member \"encrypted_key\" does not unwrap: " +
                                                    unwrapped.error().message);
     }
     return std::move(unwrapped).value();
   }
   if (private_key.type() != crypto::Key::Type::kRsa) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWE alg \"" + alg_name + "\" needs an RSA private key, got another type");
   }
   auto decrypted = crypto::RsaOaepDecrypt(private_key, encrypted_key, alg == KeyAlg::kRsaOaep);
   if (!decrypted.ok()) {
-    return MakeError(decrypted.error().kind,
+    return MakeError(decrypted.error().code,
                      "JWE member \"encrypted_key\" does not decrypt: " + decrypted.error().message);
   }
   return std::move(decrypted).value();
@@ -391,7 +396,8 @@ Result<nlohmann::json> JweEncrypt(const nlohmann::json& tee_pubkey, const Bytes&
   try {
     return EncryptImpl(tee_pubkey, plaintext);
   } catch (const nlohmann::json::exception& e) {
-    return MakeError("InvalidArgument", std::string("JWE encryption failed on JSON: ") + e.what());
+    return MakeError(Code::kInvalidArgument,
+                     std::string("JWE encryption failed on JSON: ") + e.what());
   }
 }
 
@@ -399,7 +405,7 @@ Result<SecretBytes> JweDecrypt(const nlohmann::json& jwe, const crypto::Key& pri
   try {
     return DecryptImpl(jwe, private_key);
   } catch (const nlohmann::json::exception& e) {
-    return MakeError("InvalidArgument", std::string("malformed JWE: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("malformed JWE: ") + e.what());
   }
 }
 

@@ -1,7 +1,6 @@
 #include "jose/jwe_general.h"
 
 #include "base/json.h"
-
 #include "jose/jwe_internal.h"
 
 namespace coco::jose {
@@ -17,7 +16,8 @@ std::string DefaultAlg(const crypto::Key& key) {
 }
 
 Result<Json> Encrypt(const std::vector<JweRecipient>& recipients, const Bytes& plaintext) {
-  if (recipients.empty()) return MakeError("InvalidArgument", "JWE needs at least one recipient");
+  if (recipients.empty())
+    return MakeError(Code::kInvalidArgument, "JWE needs at least one recipient");
   SecretBytes cek(crypto::RandomBytes(32));
   Json out = Json::object();
   Json protected_header = Json::object();
@@ -25,19 +25,20 @@ Result<Json> Encrypt(const std::vector<JweRecipient>& recipients, const Bytes& p
   if (recipients.size() == 1) {
     const JweRecipient& r = recipients[0];
     if (r.key.type() == crypto::Key::Type::kEd25519) {
-      return MakeError("InvalidArgument", "an Ed25519 key cannot be a JWE recipient");
+      return MakeError(Code::kInvalidArgument, "an Ed25519 key cannot be a JWE recipient");
     }
     protected_header["alg"] = r.alg.empty() ? DefaultAlg(r.key) : r.alg;
-    COCO_ASSIGN_OR_RETURN(Bytes ek, detail::WrapCek(r.key, protected_header["alg"].get<std::string>(),
-                                                    cek, protected_header));
+    COCO_ASSIGN_OR_RETURN(
+        Bytes ek,
+        detail::WrapCek(r.key, protected_header["alg"].get<std::string>(), cek, protected_header));
     out["encrypted_key"] = Base64UrlEncode(ek);
   } else {
     Json list = Json::array();
     for (size_t i = 0; i < recipients.size(); ++i) {
       const JweRecipient& r = recipients[i];
       if (r.key.type() == crypto::Key::Type::kEd25519) {
-        return MakeError("InvalidArgument", "JWE recipient " + std::to_string(i + 1) +
-                                                " is an Ed25519 key, which cannot encrypt");
+        return MakeError(Code::kInvalidArgument, "JWE recipient " + std::to_string(i + 1) +
+                                                     " is an Ed25519 key, which cannot encrypt");
       }
       Json header = Json::object();
       header["alg"] = r.alg.empty() ? DefaultAlg(r.key) : r.alg;
@@ -73,7 +74,7 @@ Result<SecretBytes> DecryptOne(const Json& view, const crypto::Key& key) {
   std::string protected_b64;
   if (view.contains("protected")) {
     if (!view["protected"].is_string()) {
-      return MakeError("InvalidArgument", "JWE member \"protected\" is not a string");
+      return MakeError(Code::kInvalidArgument, "JWE member \"protected\" is not a string");
     }
     protected_b64 = view["protected"].get<std::string>();
   }
@@ -87,34 +88,35 @@ Result<SecretBytes> DecryptOne(const Json& view, const crypto::Key& key) {
     COCO_ASSIGN_OR_RETURN(header, detail::JoseHeaderOf(view, protected_b64));
   }
   if (header.contains("zip")) {
-    return MakeError("InvalidArgument", "JWE header \"zip\" (compression) is not supported");
+    return MakeError(Code::kInvalidArgument, "JWE header \"zip\" (compression) is not supported");
   }
   if (header.contains("crit")) {
-    return MakeError("InvalidArgument", "JWE header \"crit\" extensions are not supported");
+    return MakeError(Code::kInvalidArgument, "JWE header \"crit\" extensions are not supported");
   }
   COCO_ASSIGN_OR_RETURN(std::string enc, detail::StringMemberOf(header, "enc", "JWE header"));
   COCO_ASSIGN_OR_RETURN(size_t cek_size, detail::GcmKeySize(enc));
   COCO_ASSIGN_OR_RETURN(Bytes ek, detail::Base64UrlMemberOf(view, "encrypted_key", "JWE"));
   COCO_ASSIGN_OR_RETURN(SecretBytes cek, detail::UnwrapCek(header, key, ek));
   if (cek.size() != cek_size) {
-    return MakeError("InvalidArgument", "JWE content key has " + std::to_string(cek.size()) +
-                                            " bytes, enc \"" + enc + "\" needs " +
-                                            std::to_string(cek_size));
+    return MakeError(Code::kInvalidArgument, "JWE content key has " + std::to_string(cek.size()) +
+                                                 " bytes, enc \"" + enc + "\" needs " +
+                                                 std::to_string(cek_size));
   }
   COCO_ASSIGN_OR_RETURN(Bytes iv, detail::Base64UrlMemberOf(view, "iv", "JWE"));
   COCO_ASSIGN_OR_RETURN(Bytes ct, detail::Base64UrlMemberOf(view, "ciphertext", "JWE"));
   COCO_ASSIGN_OR_RETURN(Bytes tag, detail::Base64UrlMemberOf(view, "tag", "JWE"));
   if (iv.size() != 12 || tag.size() != 16) {
-    return MakeError("InvalidArgument", "JWE \"iv\" must have 12 bytes and \"tag\" 16");
+    return MakeError(Code::kInvalidArgument, "JWE \"iv\" must have 12 bytes and \"tag\" 16");
   }
   std::string aad = protected_b64;
   if (view.contains("aad")) {
-    if (!view["aad"].is_string()) return MakeError("InvalidArgument", "JWE \"aad\" is not a string");
+    if (!view["aad"].is_string())
+      return MakeError(Code::kInvalidArgument, "JWE \"aad\" is not a string");
     aad += "." + view["aad"].get<std::string>();
   }
   auto plain = crypto::AesGcmDecrypt(cek.bytes(), iv, aad, ct, tag);
   if (!plain.ok()) {
-    return MakeError(plain.error().kind, "JWE content does not decrypt: " + plain.error().message);
+    return MakeError(plain.error().code, "JWE content does not decrypt: " + plain.error().message);
   }
   return std::move(plain).value();
 }
@@ -137,26 +139,27 @@ std::string Describe(const Json& view) {
 }
 
 Result<SecretBytes> Decrypt(const Json& jwe, const std::vector<crypto::Key>& keys) {
-  if (!jwe.is_object()) return MakeError("InvalidArgument", "JWE is not a JSON object");
+  if (!jwe.is_object()) return MakeError(Code::kInvalidArgument, "JWE is not a JSON object");
   std::vector<Json> views;
   if (jwe.contains("recipients")) {
     const Json& list = jwe["recipients"];
     if (!list.is_array() || list.empty()) {
-      return MakeError("InvalidArgument", "JWE \"recipients\" is not a non-empty array");
+      return MakeError(Code::kInvalidArgument, "JWE \"recipients\" is not a non-empty array");
     }
     if (list.size() > kMaxRecipients) {
-      return MakeError("InvalidArgument", "JWE has " + std::to_string(list.size()) +
-                                              " recipients; at most " +
-                                              std::to_string(kMaxRecipients) + " are read");
+      return MakeError(Code::kInvalidArgument, "JWE has " + std::to_string(list.size()) +
+                                                   " recipients; at most " +
+                                                   std::to_string(kMaxRecipients) + " are read");
     }
     for (const Json& r : list) {
-      if (!r.is_object()) return MakeError("InvalidArgument", "JWE recipient is not an object");
+      if (!r.is_object())
+        return MakeError(Code::kInvalidArgument, "JWE recipient is not an object");
       views.push_back(RecipientView(jwe, r));
     }
   } else {
     views.push_back(jwe);
   }
-  if (keys.empty()) return MakeError("KeyMissing", "no private key given to open the JWE");
+  if (keys.empty()) return MakeError(Code::kKeyMissing, "no private key given to open the JWE");
   std::string why;
   for (size_t i = 0; i < views.size(); ++i) {
     for (size_t k = 0; k < keys.size(); ++k) {
@@ -168,9 +171,10 @@ Result<SecretBytes> Decrypt(const Json& jwe, const std::vector<crypto::Key>& key
       }
     }
   }
-  return MakeError("KeyMismatch", "none of the " + std::to_string(keys.size()) +
-                                      " private key(s) opens any of the " +
-                                      std::to_string(views.size()) + " JWE recipient(s)" + why);
+  return MakeError(Code::kKeyMismatch, "none of the " + std::to_string(keys.size()) +
+                                           " private key(s) opens any of the " +
+                                           std::to_string(views.size()) + " JWE recipient(s)" +
+                                           why);
 }
 
 }  // namespace
@@ -180,7 +184,7 @@ Result<nlohmann::json> JweEncryptToRecipients(const std::vector<JweRecipient>& r
   try {
     return Encrypt(recipients, plaintext);
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument", std::string("JWE encryption failed: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("JWE encryption failed: ") + e.what());
   }
 }
 
@@ -189,7 +193,7 @@ Result<SecretBytes> JweDecryptWithAny(const nlohmann::json& jwe,
   try {
     return Decrypt(jwe, private_keys);
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument", std::string("malformed JWE: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("malformed JWE: ") + e.what());
   }
 }
 

@@ -69,7 +69,7 @@ TEST(JweGeneral, WrongKeyIsRefusedNamingTheRecipients) {
   ASSERT_TRUE(jwe.ok());
   auto plain = JweDecryptWithAny(*jwe, {wrong});
   ASSERT_FALSE(plain.ok());
-  EXPECT_EQ(plain.error().kind, "KeyMismatch");
+  EXPECT_EQ(plain.error().code, Code::kKeyMismatch);
   EXPECT_NE(plain.error().message.find("ECDH-ES+A256KW"), std::string::npos);
   EXPECT_NE(plain.error().message.find("RSA-OAEP-256"), std::string::npos);
   EXPECT_FALSE(JweDecryptWithAny(*jwe, {}).ok());
@@ -77,7 +77,8 @@ TEST(JweGeneral, WrongKeyIsRefusedNamingTheRecipients) {
 
 TEST(JweGeneral, TamperedCiphertextOrHeaderFails) {
   crypto::Key k = Ec(crypto::Curve::kP256);
-  auto jwe = JweEncryptToRecipients({{k.PublicOnly(), ""}, {Rsa().PublicOnly(), ""}}, ToBytes("xyz"));
+  auto jwe =
+      JweEncryptToRecipients({{k.PublicOnly(), ""}, {Rsa().PublicOnly(), ""}}, ToBytes("xyz"));
   ASSERT_TRUE(jwe.ok());
   auto bad = *jwe;
   auto ct = Base64UrlDecode(bad["ciphertext"].get<std::string>()).value();

@@ -12,10 +12,11 @@ using Json = nlohmann::json;
 Result<std::string> StringMember(const Json& jwk, const char* name) {
   auto it = jwk.find(name);
   if (it == jwk.end()) {
-    return MakeError("InvalidArgument", std::string("JWK has no \"") + name + "\" member");
+    return MakeError(Code::kInvalidArgument, std::string("JWK has no \"") + name + "\" member");
   }
   if (!it->is_string()) {
-    return MakeError("InvalidArgument", std::string("JWK member \"") + name + "\" is not a string");
+    return MakeError(Code::kInvalidArgument,
+                     std::string("JWK member \"") + name + "\" is not a string");
   }
   return it->get<std::string>();
 }
@@ -24,22 +25,22 @@ Result<Bytes> Base64UrlMember(const Json& jwk, const char* name) {
   COCO_ASSIGN_OR_RETURN(std::string text, StringMember(jwk, name));
   auto bytes = Base64UrlDecode(text);
   if (!bytes.ok()) {
-    return MakeError("InvalidArgument", std::string("JWK member \"") + name +
-                                            "\" is not base64url: " + bytes.error().message);
+    return MakeError(Code::kInvalidArgument, std::string("JWK member \"") + name +
+                                                 "\" is not base64url: " + bytes.error().message);
   }
   if (bytes->empty()) {
-    return MakeError("InvalidArgument", std::string("JWK member \"") + name + "\" is empty");
+    return MakeError(Code::kInvalidArgument, std::string("JWK member \"") + name + "\" is empty");
   }
   return std::move(bytes).value();
 }
 
 // Prefixes a key-construction error with the JWK context.
 Error InJwk(const Error& e, const std::string& what) {
-  return MakeError(e.kind, "JWK " + what + ": " + e.message);
+  return MakeError(e.code, "JWK " + what + ": " + e.message);
 }
 
 Result<crypto::Key> ParseJwk(const Json& jwk) {
-  if (!jwk.is_object()) return MakeError("InvalidArgument", "JWK is not a JSON object");
+  if (!jwk.is_object()) return MakeError(Code::kInvalidArgument, "JWK is not a JSON object");
   COCO_ASSIGN_OR_RETURN(std::string kty, StringMember(jwk, "kty"));
   if (kty == "EC") {
     COCO_ASSIGN_OR_RETURN(std::string crv, StringMember(jwk, "crv"));
@@ -49,14 +50,14 @@ Result<crypto::Key> ParseJwk(const Json& jwk) {
     COCO_ASSIGN_OR_RETURN(Bytes y, Base64UrlMember(jwk, "y"));
     size_t size = crypto::CurveCoordinateSize(*curve);
     if (x.size() > size) {
-      return MakeError("InvalidArgument", "JWK member \"x\" has " + std::to_string(x.size()) +
-                                              " bytes, more than " + std::to_string(size) +
-                                              " for " + crv);
+      return MakeError(Code::kInvalidArgument, "JWK member \"x\" has " + std::to_string(x.size()) +
+                                                   " bytes, more than " + std::to_string(size) +
+                                                   " for " + crv);
     }
     if (y.size() > size) {
-      return MakeError("InvalidArgument", "JWK member \"y\" has " + std::to_string(y.size()) +
-                                              " bytes, more than " + std::to_string(size) +
-                                              " for " + crv);
+      return MakeError(Code::kInvalidArgument, "JWK member \"y\" has " + std::to_string(y.size()) +
+                                                   " bytes, more than " + std::to_string(size) +
+                                                   " for " + crv);
     }
     auto key = crypto::Key::FromEcPublic(*curve, x, y);
     if (!key.ok()) return InJwk(key.error(), "members \"x\"/\"y\"");
@@ -72,19 +73,19 @@ Result<crypto::Key> ParseJwk(const Json& jwk) {
   if (kty == "OKP") {
     COCO_ASSIGN_OR_RETURN(std::string crv, StringMember(jwk, "crv"));
     if (crv != "Ed25519") {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "JWK member \"crv\" is \"" + crv + "\"; only Ed25519 is supported for OKP");
     }
     COCO_ASSIGN_OR_RETURN(Bytes x, Base64UrlMember(jwk, "x"));
     if (x.size() != 32) {
-      return MakeError("InvalidArgument", "JWK member \"x\" has " + std::to_string(x.size()) +
-                                              " bytes, expected 32 for Ed25519");
+      return MakeError(Code::kInvalidArgument, "JWK member \"x\" has " + std::to_string(x.size()) +
+                                                   " bytes, expected 32 for Ed25519");
     }
     auto key = crypto::Key::FromEd25519Public(x);
     if (!key.ok()) return InJwk(key.error(), "member \"x\"");
     return key;
   }
-  return MakeError("InvalidArgument",
+  return MakeError(Code::kInvalidArgument,
                    "JWK member \"kty\" is \"" + kty + "\"; expected \"EC\", \"RSA\" or \"OKP\"");
 }
 
@@ -94,12 +95,12 @@ Result<crypto::Key> KeyFromJwk(const nlohmann::json& jwk) {
   try {
     return ParseJwk(jwk);
   } catch (const nlohmann::json::exception& e) {
-    return MakeError("InvalidArgument", std::string("malformed JWK: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("malformed JWK: ") + e.what());
   }
 }
 
 Result<nlohmann::json> PublicJwk(const crypto::Key& key, const std::string& alg) {
-  if (key.get() == nullptr) return MakeError("InvalidArgument", "PublicJwk: the key is empty");
+  if (key.get() == nullptr) return MakeError(Code::kInvalidArgument, "PublicJwk: the key is empty");
   Json jwk = Json::object();
   switch (key.type()) {
     case crypto::Key::Type::kEc: {

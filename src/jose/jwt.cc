@@ -1,10 +1,9 @@
 #include "jose/jwt.h"
 
-#include "base/json.h"
-
 #include <cmath>
 
 #include "base/bytes.h"
+#include "base/json.h"
 
 namespace coco::jose {
 namespace {
@@ -15,7 +14,7 @@ Result<std::string> Dump(const Json& j, const char* what) {
   try {
     return j.dump();
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string("cannot serialize JWT ") + what + ": " + e.what());
   }
 }
@@ -23,15 +22,15 @@ Result<std::string> Dump(const Json& j, const char* what) {
 Result<Json> DecodePart(std::string_view b64, const char* what) {
   auto raw = Base64UrlDecode(b64);
   if (!raw.ok()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string("JWT ") + what + " is not base64url: " + raw.error().message);
   }
   Json j = ParseJsonOrDiscarded(*raw);
   if (j.is_discarded()) {
-    return MakeError("InvalidArgument", std::string("JWT ") + what + " is not valid JSON");
+    return MakeError(Code::kInvalidArgument, std::string("JWT ") + what + " is not valid JSON");
   }
   if (!j.is_object()) {
-    return MakeError("InvalidArgument", std::string("JWT ") + what + " is not a JSON object");
+    return MakeError(Code::kInvalidArgument, std::string("JWT ") + what + " is not a JSON object");
   }
   return j;
 }
@@ -44,13 +43,14 @@ Result<double> NumericDate(const Json& claims, const char* name, bool* present) 
   *present = it != claims.end();
   if (!*present) return 0.0;
   if (!it->is_number()) {
-    return MakeError("InvalidArgument", std::string("JWT claim \"") + name + "\" is not a number");
+    return MakeError(Code::kInvalidArgument,
+                     std::string("JWT claim \"") + name + "\" is not a number");
   }
   double d = it->get<double>();
   // A date beyond year 9999 (or not finite) is not a date: "exp": 1e308 must not mean "never".
   if (!std::isfinite(d) || d < 0 || d > kMaxNumericDate) {
-    return MakeError("InvalidArgument", std::string("JWT claim \"") + name +
-                                            "\" is not a date between 1970 and 9999");
+    return MakeError(Code::kInvalidArgument,
+                     std::string("JWT claim \"") + name + "\" is not a date between 1970 and 9999");
   }
   return d;
 }
@@ -65,20 +65,20 @@ Result<Json> Verify(std::string_view token, const crypto::Key& public_key, int64
   COCO_ASSIGN_OR_RETURN(DecodedJwt jwt, DecodeJwt(token));
   auto alg_it = jwt.header.find("alg");
   if (alg_it == jwt.header.end() || !alg_it->is_string()) {
-    return MakeError("InvalidArgument", "JWT header has no string \"alg\"");
+    return MakeError(Code::kInvalidArgument, "JWT header has no string \"alg\"");
   }
   const std::string& alg = alg_it->get_ref<const std::string&>();
   if (alg == "none" || alg == "None" || alg == "NONE") {
-    return MakeError("Unauthenticated", "JWT alg \"none\" (unsigned token) is refused");
+    return MakeError(Code::kUnauthenticated, "JWT alg \"none\" (unsigned token) is refused");
   }
   COCO_ASSIGN_OR_RETURN(std::string expected, SigningAlg(public_key));
   if (alg != expected) {
     return MakeError(
-        "Unauthenticated",
+        Code::kUnauthenticated,
         "JWT alg \"" + alg + "\" does not match the verification key (" + expected + ")");
   }
   if (jwt.header.contains("crit")) {
-    return MakeError("InvalidArgument", "JWT header \"crit\" extensions are not supported");
+    return MakeError(Code::kInvalidArgument, "JWT header \"crit\" extensions are not supported");
   }
   Status sig_ok = Status::Ok();
   if (public_key.type() == crypto::Key::Type::kEd25519) {
@@ -87,7 +87,7 @@ Result<Json> Verify(std::string_view token, const crypto::Key& public_key, int64
     sig_ok = crypto::EcdsaVerify(public_key, jwt.signing_input, jwt.signature);
   }
   if (!sig_ok.ok()) {
-    return MakeError("Unauthenticated", "JWT signature is invalid: " + sig_ok.error().message);
+    return MakeError(Code::kUnauthenticated, "JWT signature is invalid: " + sig_ok.error().message);
   }
 
   bool has_exp = false, has_nbf = false;
@@ -95,15 +95,17 @@ Result<Json> Verify(std::string_view token, const crypto::Key& public_key, int64
   COCO_ASSIGN_OR_RETURN(double nbf, NumericDate(jwt.claims, "nbf", &has_nbf));
   double now = static_cast<double>(now_unix);
   if (!has_exp && require_exp) {
-    return MakeError("InvalidArgument", "JWT has no \"exp\" claim but one is required");
+    return MakeError(Code::kInvalidArgument, "JWT has no \"exp\" claim but one is required");
   }
   if (has_exp && exp <= now) {
-    return MakeError("Unauthenticated", "JWT expired: \"exp\" " + FormatDate(exp) +
-                                            " is not after now (" + std::to_string(now_unix) + ")");
+    return MakeError(Code::kUnauthenticated, "JWT expired: \"exp\" " + FormatDate(exp) +
+                                                 " is not after now (" + std::to_string(now_unix) +
+                                                 ")");
   }
   if (has_nbf && nbf > now) {
-    return MakeError("Unauthenticated", "JWT not yet valid: \"nbf\" " + FormatDate(nbf) +
-                                            " is after now (" + std::to_string(now_unix) + ")");
+    return MakeError(Code::kUnauthenticated, "JWT not yet valid: \"nbf\" " + FormatDate(nbf) +
+                                                 " is after now (" + std::to_string(now_unix) +
+                                                 ")");
   }
   return std::move(jwt.claims);
 }
@@ -111,41 +113,43 @@ Result<Json> Verify(std::string_view token, const crypto::Key& public_key, int64
 }  // namespace
 
 Result<std::string> SigningAlg(const crypto::Key& key) {
-  if (key.get() == nullptr) return MakeError("InvalidArgument", "signing key is empty");
+  if (key.get() == nullptr) return MakeError(Code::kInvalidArgument, "signing key is empty");
   switch (key.type()) {
     case crypto::Key::Type::kEc:
       if (key.curve() == crypto::Curve::kP256) return std::string("ES256");
       if (key.curve() == crypto::Curve::kP384) return std::string("ES384");
-      return MakeError("InvalidArgument", "JWT signing with EC " + crypto::CurveName(key.curve()) +
-                                              " is not supported (use P-256, P-384 or Ed25519)");
+      return MakeError(Code::kInvalidArgument,
+                       "JWT signing with EC " + crypto::CurveName(key.curve()) +
+                           " is not supported (use P-256, P-384 or Ed25519)");
     case crypto::Key::Type::kEd25519:
       return std::string("EdDSA");
     case crypto::Key::Type::kRsa:
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "JWT signing with RSA keys is not supported (use P-256, P-384 or Ed25519)");
   }
-  return MakeError("InvalidArgument", "unknown key type");
+  return MakeError(Code::kInvalidArgument, "unknown key type");
 }
 
 Result<std::string> SignJwt(const crypto::Key& private_key, const nlohmann::json& claims,
                             const nlohmann::json& extra_header) {
   COCO_ASSIGN_OR_RETURN(std::string alg, SigningAlg(private_key));
   if (!private_key.has_private()) {
-    return MakeError("InvalidArgument", "SignJwt needs a private key, got a public-only key");
+    return MakeError(Code::kInvalidArgument, "SignJwt needs a private key, got a public-only key");
   }
-  if (!claims.is_object()) return MakeError("InvalidArgument", "JWT claims are not a JSON object");
+  if (!claims.is_object())
+    return MakeError(Code::kInvalidArgument, "JWT claims are not a JSON object");
   if (!extra_header.is_object()) {
-    return MakeError("InvalidArgument", "JWT extra header is not a JSON object");
+    return MakeError(Code::kInvalidArgument, "JWT extra header is not a JSON object");
   }
   Json header = extra_header;
   auto alg_it = header.find("alg");
   if (alg_it != header.end() && *alg_it != alg) {
-    return MakeError("InvalidArgument", "JWT extra header sets \"alg\" to " + alg_it->dump() +
-                                            " but the key signs " + alg);
+    return MakeError(Code::kInvalidArgument, "JWT extra header sets \"alg\" to " + alg_it->dump() +
+                                                 " but the key signs " + alg);
   }
   auto typ_it = header.find("typ");
   if (typ_it != header.end() && *typ_it != "JWT") {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWT extra header sets \"typ\" to " + typ_it->dump() + ", expected \"JWT\"");
   }
   header["alg"] = alg;
@@ -164,10 +168,10 @@ Result<DecodedJwt> DecodeJwt(std::string_view token) {
   size_t dot1 = token.find('.');
   size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "JWT is not three dot-separated parts (header.payload.signature)");
   }
-  if (dot1 == 0) return MakeError("InvalidArgument", "JWT header part is empty");
+  if (dot1 == 0) return MakeError(Code::kInvalidArgument, "JWT header part is empty");
   try {
     DecodedJwt out;
     COCO_ASSIGN_OR_RETURN(out.header, DecodePart(token.substr(0, dot1), "header"));
@@ -175,13 +179,14 @@ Result<DecodedJwt> DecodeJwt(std::string_view token) {
                           DecodePart(token.substr(dot1 + 1, dot2 - dot1 - 1), "payload"));
     auto sig = Base64UrlDecode(token.substr(dot2 + 1));
     if (!sig.ok()) {
-      return MakeError("InvalidArgument", "JWT signature is not base64url: " + sig.error().message);
+      return MakeError(Code::kInvalidArgument,
+                       "JWT signature is not base64url: " + sig.error().message);
     }
     out.signature = std::move(sig).value();
     out.signing_input = std::string(token.substr(0, dot2));
     return out;
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument", std::string("malformed JWT: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("malformed JWT: ") + e.what());
   }
 }
 
@@ -190,7 +195,7 @@ Result<nlohmann::json> VerifyJwt(std::string_view token, const crypto::Key& publ
   try {
     return Verify(token, public_key, now_unix, require_exp);
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument", std::string("malformed JWT: ") + e.what());
+    return MakeError(Code::kInvalidArgument, std::string("malformed JWT: ") + e.what());
   }
 }
 

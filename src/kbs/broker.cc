@@ -14,27 +14,27 @@ namespace {
 
 constexpr const char* kResourcePolicyKey = "resource-policy";
 
-Response Fail(const std::string& variant, const std::string& detail) {
+Response Fail(Variant variant, const std::string& detail) {
   Response r;
   r.status = StatusFor(variant);
-  r.body = ErrorBody({variant, detail});
+  r.body = ErrorBody(variant, detail);
   return r;
 }
 
-bool IsStorage(const Error& e) { return e.kind == "Storage" || e.kind == "StorageFull"; }
+bool IsStorage(const Error& e) { return e.code == Code::kStorage || e.code == Code::kStorageFull; }
 
 // A storage failure is the broker's, not the client's: 500, or 507 when the disk or the
 // database bound is full, with the reason, under the upstream variant. (A 401 would make
 // upstream's clients attest again, and hide the cause.)
-Response StorageFail(const std::string& variant, const std::string& what, const Error& e) {
+Response StorageFail(Variant variant, const std::string& what, const Error& e) {
   Response r = Fail(variant, what + e.message);
-  r.status = e.kind == "StorageFull" ? 507 : 500;
+  r.status = e.code == Code::kStorageFull ? 507 : 500;
   log::Error("storage failure", {{"what", what}, {"reason", e.message}});
   return r;
 }
 
 // Upstream's variant for an error, keeping the 5xx of a storage failure.
-Response FailWith(const std::string& variant, const Error& e) {
+Response FailWith(Variant variant, const Error& e) {
   return IsStorage(e) ? StorageFail(variant, "", e) : Fail(variant, e.message);
 }
 
@@ -79,7 +79,7 @@ std::string HttpDate(int64_t unix_secs) {
 constexpr int kMaxBodyDepth = 64;
 Result<nlohmann::json> ParseBody(const std::string& body, const char* what) {
   auto j = ParseJsonObject(body, what, JsonLimits{body.size(), kMaxBodyDepth});
-  if (!j.ok()) return MakeError("SerdeError", j.error().message);
+  if (!j.ok()) return WireError(Variant::kSerdeError, j.error().message);
   return j;
 }
 
@@ -97,22 +97,20 @@ bool RawUploadType(const std::string& content_type) {
 Result<std::string> StringField(const nlohmann::json& j, const char* field, const char* what) {
   auto it = j.find(field);
   if (it == j.end())
-    return MakeError("SerdeError", std::string(what) + " has no field \"" + field + "\"");
+    return WireError(Variant::kSerdeError, std::string(what) + " has no field \"" + field + "\"");
   if (!it->is_string())
-    return MakeError("SerdeError", std::string(what) + " field \"" + field + "\" is not a string");
+    return WireError(Variant::kSerdeError,
+                     std::string(what) + " field \"" + field + "\" is not a string");
   return it->get<std::string>();
 }
 
-Response FromError(const Error& e, const std::string& fallback_variant) {
-  // Errors whose kind is already a wire variant keep it.
-  static const std::vector<std::string> variants = {
-      "SerdeError",       "AttestationError", "TokenNotFound",      "TokenVerifierError",
-      "PolicyDeny",       "AdminAuthAccess",  "InvalidRequestPath", "PluginInternalError",
-      "ParsePolicyError", "RvpsError",        "JweError",           "PluginNotFound"};
-  for (const auto& v : variants)
-    if (e.kind == v) return Fail(v, e.message);
-  if (e.kind == "ParsePolicy") return Fail("ParsePolicyError", e.message);
-  return Fail(fallback_variant, e.message);
+// An error under its own wire name if it has one, under the variant its code stands for where
+// that is unambiguous (a policy that denies or does not parse), else under `fallback`.
+Response FromError(const Error& e, Variant fallback) {
+  if (auto v = VariantFromName(e.wire)) return Fail(*v, e.message);
+  if (e.code == Code::kPolicyInvalid) return Fail(Variant::kParsePolicyError, e.message);
+  if (e.code == Code::kPolicyDenied) return Fail(Variant::kPolicyDeny, e.message);
+  return Fail(fallback, e.message);
 }
 
 }  // namespace
@@ -204,7 +202,7 @@ Response Broker::Handle(const Request& r) {
   try {
     return HandleRoute(r);
   } catch (const nlohmann::json::exception& e) {
-    return Fail("SerdeError", std::string("unexpected JSON shape: ") + e.what());
+    return Fail(Variant::kSerdeError, std::string("unexpected JSON shape: ") + e.what());
   }
 }
 
@@ -224,7 +222,8 @@ Response Broker::HandleRoute(const Request& r) {
     route = "jwks";
     resp = Ok(tokens_->Jwks().dump());
   } else if (seg.size() < 3 || seg[0] != "kbs" || seg[1] != "v0") {
-    resp = Fail("InvalidRequestPath", "unknown path " + r.path + " (the API lives under /kbs/v0/)");
+    resp = Fail(Variant::kInvalidRequestPath,
+                "unknown path " + r.path + " (the API lives under /kbs/v0/)");
   } else if (seg[2] == "auth" && seg.size() == 3 && r.method == "POST") {
     route = "auth";
     resp = Auth(r);
@@ -235,11 +234,11 @@ Response Broker::HandleRoute(const Request& r) {
     route = "resource";
     std::vector<std::string> parts(seg.begin() + 3, seg.end());
     if (parts.size() != 3) {
-      resp = Fail("InvalidRequestPath",
+      resp = Fail(Variant::kInvalidRequestPath,
                   "resource path must be /kbs/v0/resource/<repo>/<type>/<tag> (three segments)");
     } else if (!ValidResourceSegment(parts[0]) || !ValidResourceSegment(parts[1]) ||
                !ValidResourceSegment(parts[2])) {
-      resp = Fail("InvalidRequestPath",
+      resp = Fail(Variant::kInvalidRequestPath,
                   "resource path segments may hold only letters, digits, '_', '-' and '.', and "
                   "must not start with '.'");
     } else if (r.method == "GET") {
@@ -253,7 +252,7 @@ Response Broker::HandleRoute(const Request& r) {
     route = "admin";
     resp = Admin(r, seg);
   } else {
-    resp = Fail("PluginNotFound", "no handler for " + r.method + " /kbs/v0/" + seg[2]);
+    resp = Fail(Variant::kPluginNotFound, "no handler for " + r.method + " /kbs/v0/" + seg[2]);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.ObserveRequest(route, resp.status, secs);
@@ -262,25 +261,26 @@ Response Broker::HandleRoute(const Request& r) {
 
 Response Broker::Auth(const Request& r) {
   auto req = ParseBody(r.body, "auth request");
-  if (!req.ok()) return FromError(req.error(), "SerdeError");
+  if (!req.ok()) return FromError(req.error(), Variant::kSerdeError);
   auto version = StringField(*req, "version", "auth request");
-  if (!version.ok()) return FromError(version.error(), "SerdeError");
+  if (!version.ok()) return FromError(version.error(), Variant::kSerdeError);
   auto tee = StringField(*req, "tee", "auth request");
-  if (!tee.ok()) return FromError(tee.error(), "SerdeError");
+  if (!tee.ok()) return FromError(tee.error(), Variant::kSerdeError);
   if (*version != kProtocolVersion)
-    return Fail("AttestationError", "protocol version mismatch: the client speaks " + *version +
-                                        ", this broker speaks " + kProtocolVersion);
+    return Fail(Variant::kAttestationError, "protocol version mismatch: the client speaks " +
+                                                *version + ", this broker speaks " +
+                                                kProtocolVersion);
   if (*tee == "sample" && !options_.dev) {
     metrics_.Attestation(*tee, "refused");
-    return Fail("AttestationError",
+    return Fail(Variant::kAttestationError,
                 "TEE \"sample\" proves nothing and is refused; start coco-kbs with --dev to "
                 "accept it for development");
   }
   if (!verifiers_.count(*tee)) {
     std::string known;
     for (const auto& [k, v] : verifiers_) known += (known.empty() ? "" : ", ") + k;
-    return Fail("AttestationError", "unknown or unsupported TEE \"" + *tee +
-                                        "\" (this broker verifies: " + known + ")");
+    return Fail(Variant::kAttestationError, "unknown or unsupported TEE \"" + *tee +
+                                                "\" (this broker verifies: " + known + ")");
   }
   // Nothing is stored: the cookie carries the session (see session.h).
   SessionState s{*tee, Base64Encode(crypto::RandomBytes(32)), *version,
@@ -296,44 +296,47 @@ Response Broker::Attest(const Request& r) {
   int64_t now = clock_();
   std::string id = Cookie(r, kSessionCookie);
   if (id.empty())
-    return Fail("AttestationError", "no kbs-session-id cookie: call /kbs/v0/auth first");
+    return Fail(Variant::kAttestationError, "no kbs-session-id cookie: call /kbs/v0/auth first");
   auto body = ParseBody(r.body, "attestation");
-  if (!body.ok()) return FromError(body.error(), "SerdeError");
+  if (!body.ok()) return FromError(body.error(), Variant::kSerdeError);
   auto rd = body->find("runtime-data");
   if (rd == body->end() || !rd->is_object())
-    return Fail("SerdeError", "attestation has no object field \"runtime-data\"");
+    return Fail(Variant::kSerdeError, "attestation has no object field \"runtime-data\"");
   auto nonce = StringField(*rd, "nonce", "runtime-data");
-  if (!nonce.ok()) return FromError(nonce.error(), "SerdeError");
+  if (!nonce.ok()) return FromError(nonce.error(), Variant::kSerdeError);
   auto pubkey = rd->find("tee-pubkey");
   if (pubkey == rd->end() || !pubkey->is_object())
-    return Fail("SerdeError", "runtime-data has no object field \"tee-pubkey\"");
+    return Fail(Variant::kSerdeError, "runtime-data has no object field \"tee-pubkey\"");
   auto te = body->find("tee-evidence");
   if (te == body->end() || !te->is_object())
-    return Fail("SerdeError", "attestation has no object field \"tee-evidence\"");
+    return Fail(Variant::kSerdeError, "attestation has no object field \"tee-evidence\"");
   auto primary = te->find("primary_evidence");
   if (primary == te->end())
-    return Fail("SerdeError", "tee-evidence has no field \"primary_evidence\"");
+    return Fail(Variant::kSerdeError, "tee-evidence has no field \"primary_evidence\"");
   std::string additional;
   if (auto ad = te->find("additional_evidence"); ad != te->end() && !ad->is_null()) {
     if (!ad->is_string())
-      return Fail("SerdeError", "tee-evidence field \"additional_evidence\" is not a string");
+      return Fail(Variant::kSerdeError,
+                  "tee-evidence field \"additional_evidence\" is not a string");
     additional = ad->get<std::string>();
   }
 
   auto session = sealer_.Open(id, now);
-  if (!session.ok()) return Fail("AttestationError", session.error().message);
+  if (!session.ok()) return Fail(Variant::kAttestationError, session.error().message);
   if (!ConstantTimeEqual(*nonce, session->nonce)) {
     metrics_.Attestation(session->tee, "failure");
-    return Fail("AttestationError", "runtime-data nonce does not match this session's challenge");
+    return Fail(Variant::kAttestationError,
+                "runtime-data nonce does not match this session's challenge");
   }
   switch (nonces_.TryClaim(session->nonce, session->expires, now)) {
-    case NonceRecord::Claim::kClaimed: break;
+    case NonceRecord::Claim::kClaimed:
+      break;
     case NonceRecord::Claim::kAlreadyUsed:
       metrics_.Attestation(session->tee, "failure");
-      return Fail("AttestationError",
+      return Fail(Variant::kAttestationError,
                   "this session's nonce was already used; call /kbs/v0/auth for a new challenge");
     case NonceRecord::Claim::kFull: {
-      Response busy = Fail("AttestationError",
+      Response busy = Fail(Variant::kAttestationError,
                            "too many attestations in progress; retry in a second (max_sessions)");
       busy.status = 503;
       busy.headers.emplace_back("Retry-After", "1");
@@ -352,7 +355,7 @@ Response Broker::Attest(const Request& r) {
   auto fail = [&](const std::string& detail) {
     metrics_.Attestation(session->tee, "failure");
     log::Info("attestation refused", {{"tee", session->tee}, {"reason", detail}});
-    return Fail("AttestationError", detail);
+    return Fail(Variant::kAttestationError, detail);
   };
 
   // The built-in verifiers bind init-data where the TEE measures it.
@@ -378,7 +381,7 @@ Response Broker::Attest(const Request& r) {
   attestation::VerifierInput vin{*primary, *digest, std::nullopt};
   if (init_data) vin.expected_init_data = init_data->digest;
   auto tee_claims = vit->second->Verify(vin);
-  if (!tee_claims.ok()) return fail("evidence verification failed: " + tee_claims.error().message);
+  if (!tee_claims.ok()) return fail("evidence verification: " + tee_claims.error().message);
 
   auto policy = attestation_policy();
   auto appraisal = policy->Appraise(session->tee, *tee_claims, [&](const std::string& name) {
@@ -407,8 +410,8 @@ Response Broker::Attest(const Request& r) {
       {"ear.appraisal-policy-id", "default"},
       {"ear.veraison.annotated-evidence", annotated},
   };
-  auto issued = tokens_->Issue(submod, session->tee, options_.dev, now,
-                               options_.token_lifetime_secs);
+  auto issued =
+      tokens_->Issue(submod, session->tee, options_.dev, now, options_.token_lifetime_secs);
   if (!issued.ok()) return fail("cannot sign the attestation token: " + issued.error().message);
   std::string response = nlohmann::json{{"token", issued->token}}.dump();
   nonces_.SetAttested(session->nonce,
@@ -428,7 +431,8 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
     auto s = state.ok() ? nonces_.Get(state->nonce, now) : std::nullopt;
     if (s && s->claims) {
       if (s->claims->value("exp", int64_t{0}) <= now)
-        return MakeError("TokenVerifierError", "the session's attestation token has expired");
+        return WireError(Variant::kTokenVerifierError,
+                         "the session's attestation token has expired");
       COCO_RETURN_IF_ERROR(CheckTokenScope(*s->claims));
       return s->claims;
     }
@@ -437,14 +441,15 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
   if (auth.rfind("Bearer ", 0) == 0) {
     auto claims = tokens_->Verify(auth.substr(7), now);
     if (!claims.ok())
-      return MakeError("TokenVerifierError", "attestation token: " + claims.error().message);
+      return WireError(Variant::kTokenVerifierError,
+                       "attestation token: " + claims.error().message);
     COCO_RETURN_IF_ERROR(CheckTokenScope(*claims));
     return std::make_shared<const nlohmann::json>(std::move(claims).value());
   }
   if (!id.empty())
-    return MakeError("TokenNotFound",
+    return WireError(Variant::kTokenNotFound,
                      "session unknown, expired or not attested, and no Bearer token given");
-  return MakeError("TokenNotFound",
+  return WireError(Variant::kTokenNotFound,
                    "no attestation token: send the kbs-session-id cookie or Authorization: Bearer");
 }
 
@@ -453,15 +458,16 @@ Result<std::shared_ptr<const nlohmann::json>> Broker::ClaimsForResource(const Re
 // still verifies.
 Status Broker::CheckTokenScope(const nlohmann::json& claims) const {
   auto scope = TokenIssuer::ReadScope(claims);
-  if (!scope.ok()) return MakeError("TokenVerifierError", "attestation token: " + scope.error().message);
+  if (!scope.ok())
+    return WireError(Variant::kTokenVerifierError, "attestation token: " + scope.error().message);
   if (scope->dev != options_.dev)
-    return MakeError("TokenVerifierError",
+    return WireError(Variant::kTokenVerifierError,
                      std::string("attestation token was issued by a broker in ") +
                          (scope->dev ? "--dev" : "production") + " mode and this one runs in " +
                          (options_.dev ? "--dev" : "production") + " mode: attest again");
   if (!verifiers_.count(scope->tee))
-    return MakeError("TokenVerifierError", "attestation token is for TEE \"" + scope->tee +
-                                               "\", which this broker does not accept");
+    return WireError(Variant::kTokenVerifierError, "attestation token is for TEE \"" + scope->tee +
+                                                       "\", which this broker does not accept");
   return Status::Ok();
 }
 
@@ -487,32 +493,32 @@ Response Broker::GetResource(const Request& r, const std::string& path) {
   auto claims = ClaimsForResource(r);
   if (!claims.ok()) {
     metrics_.Release("denied");
-    return FromError(claims.error(), "TokenVerifierError");
+    return FromError(claims.error(), Variant::kTokenVerifierError);
   }
   const nlohmann::json& token_claims = **claims;
   Decision d = resource_policy()->Evaluate(token_claims, path);
   if (!d.allow) {
     metrics_.Release("denied");
-    return Fail("PolicyDeny", "resource policy denied " + path + ": " + d.reason);
+    return Fail(Variant::kPolicyDeny, "resource policy denied " + path + ": " + d.reason);
   }
   auto value = storage_->Get(kNsResource, path);
   if (!value.ok()) {
     metrics_.Release("error");
-    return StorageFail("PluginInternalError", "resource storage: ", value.error());
+    return StorageFail(Variant::kPluginInternalError, "resource storage: ", value.error());
   }
   if (!value->has_value()) {
     metrics_.Release("error");
-    return Fail("PluginInternalError", "resource " + path + " not found");
+    return Fail(Variant::kPluginInternalError, "resource " + path + " not found");
   }
   nlohmann::json key = TeePubkey(token_claims);
   if (key.is_null()) {
     metrics_.Release("error");
-    return Fail("JweError", "the attestation token carries no tee-pubkey to encrypt to");
+    return Fail(Variant::kJweError, "the attestation token carries no tee-pubkey to encrypt to");
   }
   auto jwe = jose::JweEncrypt(key, ToBytes(**value));
   if (!jwe.ok()) {
     metrics_.Release("error");
-    return Fail("JweError", "cannot encrypt to the TEE key: " + jwe.error().message);
+    return Fail(Variant::kJweError, "cannot encrypt to the TEE key: " + jwe.error().message);
   }
   metrics_.Release("released");
   return Ok(jwe->dump());
@@ -522,7 +528,7 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
   Status auth = admin_.Authorize(Header(r, "authorization"), r.path, clock_());
   if (!auth.ok()) {
     log::Warn("admin request refused", {{"path", r.path}, {"reason", auth.error().message}});
-    return Fail("AdminAuthAccess", auth.error().message);
+    return Fail(Variant::kAdminAuthAccess, auth.error().message);
   }
   const std::string& what = seg[2];
   if (what == "resource") {
@@ -530,23 +536,25 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
     if (r.method == "POST" || r.method == "PUT") {
       std::string type = Header(r, "content-type");
       if (!RawUploadType(type)) {
-        Response refused = Fail("SerdeError",
+        Response refused = Fail(Variant::kSerdeError,
                                 "a resource upload is the resource's raw bytes (Content-Type "
-                                "application/octet-stream), not \"" + type +
-                                    "\"; with curl: --data-binary @FILE, not -F");
+                                "application/octet-stream), not \"" +
+                                    type + "\"; with curl: --data-binary @FILE, not -F");
         refused.status = 415;
         return refused;
       }
       Status s = storage_->Put(kNsResource, path, r.body);
-      if (!s.ok()) return StorageFail("PluginInternalError", "resource " + path + ": ", s.error());
+      if (!s.ok())
+        return StorageFail(Variant::kPluginInternalError, "resource " + path + ": ", s.error());
       log::Info("resource stored", {{"path", path}, {"bytes", std::to_string(r.body.size())}});
       return Ok();
     }
     if (r.method == "DELETE") {
       auto deleted = storage_->Delete(kNsResource, path);
       if (!deleted.ok())
-        return StorageFail("PluginInternalError", "resource " + path + ": ", deleted.error());
-      if (!*deleted) return Fail("PluginInternalError", "resource " + path + " not found");
+        return StorageFail(Variant::kPluginInternalError, "resource " + path + ": ",
+                           deleted.error());
+      if (!*deleted) return Fail(Variant::kPluginInternalError, "resource " + path + " not found");
       log::Info("resource deleted", {{"path", path}});
       return Ok();
     }
@@ -554,7 +562,8 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
     if (r.method == "POST") return SetResourcePolicy(r);
     if (r.method == "GET") {
       auto text = storage_->Get(kNsPolicy, kResourcePolicyKey);
-      if (!text.ok()) return StorageFail("PolicyEngineError", "resource policy: ", text.error());
+      if (!text.ok())
+        return StorageFail(Variant::kPolicyEngineError, "resource policy: ", text.error());
       std::string t = text->has_value() ? **text : std::string(AffirmingResourcePolicyText());
       return Ok(nlohmann::json{{"policy", Base64UrlEncode(t)}}.dump());
     }
@@ -564,12 +573,13 @@ Response Broker::Admin(const Request& r, const std::vector<std::string>& seg) {
     if (r.method == "POST" && seg.size() == 3) return SetReferenceValue(r);
     if (r.method == "GET" && seg.size() == 4) {
       auto rec = reference_values_.GetRecord(seg[3]);
-      if (!rec.ok()) return FailWith("RvpsError", rec.error());
-      if (!rec->has_value()) return Fail("RvpsError", "reference value " + seg[3] + " not found");
+      if (!rec.ok()) return FailWith(Variant::kRvpsError, rec.error());
+      if (!rec->has_value())
+        return Fail(Variant::kRvpsError, "reference value " + seg[3] + " not found");
       return Ok((**rec).value("value", nlohmann::json()).dump());
     }
   }
-  return Fail("InvalidRequestPath", "no admin endpoint " + r.method + " " + r.path);
+  return Fail(Variant::kInvalidRequestPath, "no admin endpoint " + r.method + " " + r.path);
 }
 
 // Reads {"policy": "<base64url, no padding>", ...} as both policy endpoints take it.
@@ -579,19 +589,19 @@ Result<std::pair<nlohmann::json, std::string>> Broker::ParsePolicyRequest(const 
   COCO_ASSIGN_OR_RETURN(std::string b64, StringField(body, "policy", what));
   auto text = Base64UrlDecode(b64);
   if (!text.ok())
-    return MakeError("ParsePolicyError",
+    return MakeError(Code::kPolicyInvalid,
                      "policy must be base64url without padding: " + text.error().message);
   return std::make_pair(std::move(body), ToString(*text));
 }
 
 Response Broker::SetResourcePolicy(const Request& r) {
   auto req = ParsePolicyRequest(r, "resource policy request");
-  if (!req.ok()) return FromError(req.error(), "SerdeError");
+  if (!req.ok()) return FromError(req.error(), Variant::kSerdeError);
   const std::string& text = req->second;
   auto policy = CompileResourcePolicy(text);
-  if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
+  if (!policy.ok()) return FromError(policy.error(), Variant::kParsePolicyError);
   Status s = storage_->Put(kNsPolicy, kResourcePolicyKey, text);
-  if (!s.ok()) return FailWith("PolicyEngineError", s.error());
+  if (!s.ok()) return FailWith(Variant::kPolicyEngineError, s.error());
   std::string name = (*policy)->name();
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
@@ -603,18 +613,18 @@ Response Broker::SetResourcePolicy(const Request& r) {
 
 Response Broker::SetAttestationPolicy(const Request& r) {
   auto req = ParsePolicyRequest(r, "attestation policy request");
-  if (!req.ok()) return FromError(req.error(), "SerdeError");
+  if (!req.ok()) return FromError(req.error(), Variant::kSerdeError);
   const std::string& text = req->second;
   std::string id = "default_cpu";
   if (req->first.contains("policy_id")) {
     auto given = StringField(req->first, "policy_id", "attestation policy request");
-    if (!given.ok()) return FromError(given.error(), "SerdeError");
+    if (!given.ok()) return FromError(given.error(), Variant::kSerdeError);
     id = *given;
   }
   auto policy = CompileAttestationPolicy(id, text);
-  if (!policy.ok()) return FromError(policy.error(), "ParsePolicyError");
+  if (!policy.ok()) return FromError(policy.error(), Variant::kParsePolicyError);
   Status s = storage_->Put(kNsAttestationPolicy, id, text);
-  if (!s.ok()) return FailWith("PolicyEngineError", s.error());
+  if (!s.ok()) return FailWith(Variant::kPolicyEngineError, s.error());
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
     attestation_policy_ = std::move(policy).value();
@@ -625,9 +635,9 @@ Response Broker::SetAttestationPolicy(const Request& r) {
 
 Response Broker::SetReferenceValue(const Request& r) {
   auto body = ParseBody(r.body, "reference value message");
-  if (!body.ok()) return FromError(body.error(), "SerdeError");
+  if (!body.ok()) return FromError(body.error(), Variant::kSerdeError);
   auto names = reference_values_.Register(*body, clock_());
-  if (!names.ok()) return FailWith("RvpsError", names.error());
+  if (!names.ok()) return FailWith(Variant::kRvpsError, names.error());
   std::string list;
   for (const auto& n : *names) list += (list.empty() ? "" : ",") + n;
   log::Info("reference values registered", {{"names", list}});

@@ -13,8 +13,8 @@ Status CheckKeys(const toml::table& t, const std::set<std::string>& allowed,
                  const std::string& where) {
   for (const auto& [k, v] : t) {
     if (!allowed.count(std::string(k.str())))
-      return MakeError("InvalidArgument", "unknown config key " + where + std::string(k.str()) +
-                                              " (see coco-kbs --help)");
+      return MakeError(Code::kInvalidArgument, "unknown config key " + where +
+                                                   std::string(k.str()) + " (see coco-kbs --help)");
   }
   return Status::Ok();
 }
@@ -24,7 +24,8 @@ Status Read(const toml::table& t, const char* key, T* out, const std::string& wh
   const toml::node* n = t.get(key);
   if (!n) return Status::Ok();
   auto v = n->value<T>();
-  if (!v) return MakeError("InvalidArgument", "config key " + where + key + " has the wrong type");
+  if (!v)
+    return MakeError(Code::kInvalidArgument, "config key " + where + key + " has the wrong type");
   *out = *v;
   return Status::Ok();
 }
@@ -34,11 +35,13 @@ Status ReadStrings(const toml::table& t, const char* key, std::vector<std::strin
   const toml::node* n = t.get(key);
   if (!n) return Status::Ok();
   auto* arr = n->as_array();
-  if (!arr) return MakeError("InvalidArgument", "config key " + where + key + " must be an array");
+  if (!arr)
+    return MakeError(Code::kInvalidArgument, "config key " + where + key + " must be an array");
   out->clear();
   for (const auto& e : *arr) {
     auto s = e.value<std::string>();
-    if (!s) return MakeError("InvalidArgument", "config key " + where + key + " must hold strings");
+    if (!s)
+      return MakeError(Code::kInvalidArgument, "config key " + where + key + " must hold strings");
     out->push_back(*s);
   }
   return Status::Ok();
@@ -51,8 +54,9 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   try {
     doc = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return MakeError("InvalidArgument", "config " + path + ": " + std::string(e.description()) +
-                                            " at line " + std::to_string(e.source().begin.line));
+    return MakeError(Code::kInvalidArgument, "config " + path + ": " +
+                                                 std::string(e.description()) + " at line " +
+                                                 std::to_string(e.source().begin.line));
   }
   COCO_RETURN_IF_ERROR(CheckKeys(
       doc,
@@ -65,11 +69,11 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   COCO_RETURN_IF_ERROR(Read(doc, "log_json", &c->log_json, ""));
   COCO_RETURN_IF_ERROR(Read(doc, "log_level", &c->log_level, ""));
   if (!log::ParseLevel(c->log_level))
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "log_level \"" + c->log_level + "\" must be debug, info, warn or error");
   int64_t body = static_cast<int64_t>(c->max_body_bytes);
   COCO_RETURN_IF_ERROR(Read(doc, "max_body_bytes", &body, ""));
-  if (body < 1024) return MakeError("InvalidArgument", "max_body_bytes must be at least 1024");
+  if (body < 1024) return MakeError(Code::kInvalidArgument, "max_body_bytes must be at least 1024");
   c->max_body_bytes = static_cast<size_t>(body);
   int64_t threads = c->worker_threads;
   COCO_RETURN_IF_ERROR(Read(doc, "worker_threads", &threads, ""));
@@ -82,7 +86,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
         "limits."));
     COCO_RETURN_IF_ERROR(Read(*l, "max_database_bytes", &c->max_database_bytes, "limits."));
     if (c->max_database_bytes != 0 && c->max_database_bytes < 65536)
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "limits.max_database_bytes must be 0 (no bound) or at least 65536");
     COCO_RETURN_IF_ERROR(Read(*l, "header_timeout_secs", &c->header_timeout_secs, "limits."));
     COCO_RETURN_IF_ERROR(Read(*l, "body_timeout_secs", &c->body_timeout_secs, "limits."));
@@ -94,13 +98,14 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       int64_t v = static_cast<int64_t>(*field);
       COCO_RETURN_IF_ERROR(Read(*l, key, &v, "limits."));
       if (v < 1)
-        return MakeError("InvalidArgument", std::string("limits.") + key + " must be positive");
+        return MakeError(Code::kInvalidArgument,
+                         std::string("limits.") + key + " must be positive");
       *field = static_cast<size_t>(v);
     }
     if (c->header_timeout_secs < 1 || c->body_timeout_secs < 1)
-      return MakeError("InvalidArgument", "limits.*_timeout_secs must be at least 1");
+      return MakeError(Code::kInvalidArgument, "limits.*_timeout_secs must be at least 1");
     if (c->max_header_bytes < 1024)
-      return MakeError("InvalidArgument", "limits.max_header_bytes must be at least 1024");
+      return MakeError(Code::kInvalidArgument, "limits.max_header_bytes must be at least 1024");
   }
   if (auto* tls = doc["tls"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*tls, {"cert", "key"}, "tls."));
@@ -112,7 +117,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(Read(*s, "timeout_secs", &c->session_timeout_secs, "session."));
     int64_t max = static_cast<int64_t>(c->max_sessions);
     COCO_RETURN_IF_ERROR(Read(*s, "max_sessions", &max, "session."));
-    if (max < 1) return MakeError("InvalidArgument", "session.max_sessions must be positive");
+    if (max < 1) return MakeError(Code::kInvalidArgument, "session.max_sessions must be positive");
     c->max_sessions = static_cast<size_t>(max);
   }
   if (auto* t = doc["token"].as_table()) {
@@ -125,7 +130,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(Read(*snp, "vcek_dir", &c->snp_vcek_dir, "snp."));
     COCO_RETURN_IF_ERROR(Read(*snp, "max_vmpl", &c->snp_max_vmpl, "snp."));
     if (c->snp_max_vmpl < 0 || c->snp_max_vmpl > 3)
-      return MakeError("InvalidArgument", "snp.max_vmpl must be 0 to 3");
+      return MakeError(Code::kInvalidArgument, "snp.max_vmpl must be 0 to 3");
   }
   if (auto* tdx = doc["tdx"].as_table()) {
     COCO_RETURN_IF_ERROR(CheckKeys(*tdx, {"collateral_dir", "pccs_url", "pccs_ca_file"}, "tdx."));
@@ -133,7 +138,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(Read(*tdx, "pccs_url", &c->tdx_pccs_url, "tdx."));
     COCO_RETURN_IF_ERROR(Read(*tdx, "pccs_ca_file", &c->tdx_pccs_ca_file, "tdx."));
     if (!c->tdx_collateral_dir.empty() && !c->tdx_pccs_url.empty())
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "tdx.collateral_dir and tdx.pccs_url are exclusive: give one");
   }
   if (auto* tpm = doc["tpm"].as_table()) {
@@ -145,17 +150,18 @@ Status LoadConfigFile(const std::string& path, Config* c) {
     COCO_RETURN_IF_ERROR(ReadStrings(*a, "public_keys", &c->admin_public_keys, "admin."));
     if (const toml::node* n = a->get("acl")) {
       auto* arr = n->as_array();
-      if (!arr) return MakeError("InvalidArgument", "admin.acl must be an array of tables");
+      if (!arr) return MakeError(Code::kInvalidArgument, "admin.acl must be an array of tables");
       c->admin_acl.clear();
       for (const auto& e : *arr) {
         auto* rule = e.as_table();
-        if (!rule) return MakeError("InvalidArgument", "admin.acl entries must be tables");
+        if (!rule) return MakeError(Code::kInvalidArgument, "admin.acl entries must be tables");
         COCO_RETURN_IF_ERROR(CheckKeys(*rule, {"role", "allowed_endpoints"}, "admin.acl."));
         AclRule r;
         COCO_RETURN_IF_ERROR(Read(*rule, "role", &r.role, "admin.acl."));
         COCO_RETURN_IF_ERROR(
             ReadStrings(*rule, "allowed_endpoints", &r.allowed_endpoints, "admin.acl."));
-        if (r.role.empty()) return MakeError("InvalidArgument", "admin.acl entry without role");
+        if (r.role.empty())
+          return MakeError(Code::kInvalidArgument, "admin.acl entry without role");
         c->admin_acl.push_back(std::move(r));
       }
     }

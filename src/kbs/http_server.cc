@@ -93,8 +93,8 @@ struct ServerState {
   bool Admit(const std::string& client, std::string* why) {
     std::lock_guard<std::mutex> lock(mu);
     if (connections >= options.max_connections) {
-      *why = "too many connections (max_connections " + std::to_string(options.max_connections) +
-             ")";
+      *why =
+          "too many connections (max_connections " + std::to_string(options.max_connections) + ")";
       return false;
     }
     size_t& mine = per_client[client];
@@ -173,10 +173,10 @@ Request ToBrokerRequest(http::request<http::string_body>&& req) {
   return r;
 }
 
-Response TransportError(int status, const std::string& variant, const std::string& detail) {
+Response TransportError(int status, Variant variant, const std::string& detail) {
   Response r;
   r.status = status;
-  r.body = ErrorBody({variant, detail});
+  r.body = ErrorBody(variant, detail);
   if (status == 503) r.headers.emplace_back("Retry-After", "1");
   return r;
 }
@@ -215,10 +215,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     ApplyLimits(*parser_, Opt());
     // One deadline for the whole header, set once: a byte every few seconds does not extend it.
     Lowest().expires_after(std::chrono::seconds(Opt().header_timeout_secs));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](ErrorCode ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](ErrorCode ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(ErrorCode ec) {
@@ -233,7 +232,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       Refused("other", "header_too_large");
-      return Reply(TransportError(431, "HTTPFailed",
+      return Reply(TransportError(431, Variant::kHttpFailed,
                                   "request header exceeds " +
                                       std::to_string(Opt().max_header_bytes) + " bytes"),
                    true);
@@ -241,8 +240,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (ec == http::error::body_limit) return TooLarge();
     if (ec) {
       Refused("other", "bad_request");
-      return Reply(TransportError(400, "HTTPFailed", "malformed HTTP request: " + ec.message()),
-                   true);
+      return Reply(
+          TransportError(400, Variant::kHttpFailed, "malformed HTTP request: " + ec.message()),
+          true);
     }
     auto& req = parser_->get();
     route_ = RouteLabel(std::string(req.target().substr(0, req.target().find('?'))));
@@ -265,11 +265,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void TooLarge() {
     Refused(route_.empty() ? "other" : route_, "body_too_large");
-    Reply(TransportError(413, "PayloadTooLarge",
-                         "request body exceeds the limit of " +
-                             std::to_string(Opt().max_body_bytes) +
-                             " bytes (max_body_bytes / --max-body)"),
-          true);
+    Reply(
+        TransportError(413, Variant::kPayloadTooLarge,
+                       "request body exceeds the limit of " + std::to_string(Opt().max_body_bytes) +
+                           " bytes (max_body_bytes / --max-body)"),
+        true);
   }
 
   void OnBody(ErrorCode ec) {
@@ -286,8 +286,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     answering_ = true;
     bool queued = state_->pool.TrySubmit([self, r = std::move(r), start]() mutable {
       Response out = self->state_->broker->Handle(r);
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.3f", ms);
       log::Write(log::Level::kInfo, "request",
@@ -301,7 +302,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     });
     if (!queued) {
       Refused(route_, "overload");
-      Reply(TransportError(503, "HTTPFailed",
+      Reply(TransportError(503, Variant::kHttpFailed,
                            "the broker is busy (" + std::to_string(Opt().max_pending_requests) +
                                " requests queued); retry after 1 s"),
             false);
@@ -368,7 +369,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 class BeastServer final : public HttpServer {
  public:
   BeastServer(const HttpOptions& o, Broker* broker)
-      : state_(std::make_shared<ServerState>(o, broker)), acceptor_(ioc_), retry_(ioc_), drain_timer_(ioc_) {}
+      : state_(std::make_shared<ServerState>(o, broker)),
+        acceptor_(ioc_),
+        retry_(ioc_),
+        drain_timer_(ioc_) {}
 
   ~BeastServer() override {
     state_->pool.Stop();  // no handler runs while the connections are torn down with the context
@@ -383,9 +387,11 @@ class BeastServer final : public HttpServer {
                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
                       net::ssl::context::no_tlsv1_1);
     tls_->use_certificate_chain_file(o.tls_cert, ec);
-    if (ec) return MakeError("InvalidArgument", "TLS certificate " + o.tls_cert + ": " + ec.message());
+    if (ec)
+      return MakeError(Code::kInvalidArgument,
+                       "TLS certificate " + o.tls_cert + ": " + ec.message());
     tls_->use_private_key_file(o.tls_key, net::ssl::context::pem, ec);
-    if (ec) return MakeError("InvalidArgument", "TLS key " + o.tls_key + ": " + ec.message());
+    if (ec) return MakeError(Code::kInvalidArgument, "TLS key " + o.tls_key + ": " + ec.message());
     return Status::Ok();
   }
 
@@ -400,7 +406,7 @@ class BeastServer final : public HttpServer {
       tcp::resolver resolver(ioc_);
       auto found = resolver.resolve(o.host, std::to_string(o.port), ec);
       if (ec || found.empty())
-        return MakeError("InvalidArgument", "listen host \"" + o.host + "\" does not resolve");
+        return MakeError(Code::kInvalidArgument, "listen host \"" + o.host + "\" does not resolve");
       ep = found.begin()->endpoint();
     }
     acceptor_.open(ep.protocol(), ec);
@@ -408,8 +414,8 @@ class BeastServer final : public HttpServer {
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec)
-      return MakeError("Io", "cannot bind " + o.host + ":" + std::to_string(o.port) + " (" +
-                                 ec.message() + ")");
+      return MakeError(Code::kIo, "cannot bind " + o.host + ":" + std::to_string(o.port) + " (" +
+                                      ec.message() + ")");
     return static_cast<int>(acceptor_.local_endpoint().port());
   }
 
@@ -473,10 +479,12 @@ class BeastServer final : public HttpServer {
     if (!state_->Admit(client, &why)) {
       state_->broker->metrics().Refused("connection", "too_many_connections");
       // A short canned answer, written without waiting: a client that does not read it loses it.
-      std::string body = ErrorBody({"HTTPFailed", why + "; retry later"});
-      std::string answer = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                           "Content-Type: application/json\r\nConnection: close\r\n"
-                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      std::string body = ErrorBody(Variant::kHttpFailed, why + "; retry later");
+      std::string answer =
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+          "Content-Type: application/json\r\nConnection: close\r\n"
+          "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body;
       socket.non_blocking(true, ec);
       socket.send(net::buffer(answer), 0, ec);
       socket.close(ec);
@@ -485,12 +493,12 @@ class BeastServer final : public HttpServer {
     socket.set_option(tcp::no_delay(true), ec);
     if (tls_) {
       std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
-          beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls_),
-          state_, client)
+          beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls_), state_,
+          client)
           ->Start();
     } else {
-      std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
-                                                       state_, client)
+      std::make_shared<Connection<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), state_,
+                                                      client)
           ->Start();
     }
   }
@@ -522,8 +530,9 @@ Result<Request> ParseRequestBytes(std::string_view bytes, const HttpOptions& opt
   ErrorCode ec;
   size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
   if (!ec && !parser.is_done()) parser.put_eof(ec);
-  if (ec) return MakeError("InvalidArgument", "HTTP request: " + ec.message());
-  if (!parser.is_done() || used == 0) return MakeError("InvalidArgument", "HTTP request: incomplete");
+  if (ec) return MakeError(Code::kInvalidArgument, "HTTP request: " + ec.message());
+  if (!parser.is_done() || used == 0)
+    return MakeError(Code::kInvalidArgument, "HTTP request: incomplete");
   return ToBrokerRequest(parser.release());
 }
 
@@ -543,7 +552,7 @@ std::string RouteLabel(const std::string& path) {
 
 Result<std::unique_ptr<HttpServer>> NewHttpServer(const HttpOptions& options, Broker* broker) {
   if (options.tls_cert.empty() != options.tls_key.empty())
-    return MakeError("InvalidArgument", "HTTPS needs both a certificate and a key");
+    return MakeError(Code::kInvalidArgument, "HTTPS needs both a certificate and a key");
   RaiseDescriptorLimit();
   auto s = std::make_unique<BeastServer>(options, broker);
   COCO_RETURN_IF_ERROR(s->SetUpTls());
@@ -553,7 +562,7 @@ Result<std::unique_ptr<HttpServer>> NewHttpServer(const HttpOptions& options, Br
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& address) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0)
-    return MakeError("InvalidArgument", "listen address \"" + address + "\" is not HOST:PORT");
+    return MakeError(Code::kInvalidArgument, "listen address \"" + address + "\" is not HOST:PORT");
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -565,7 +574,7 @@ Result<std::pair<std::string, int>> ParseListenAddress(const std::string& addres
   } catch (...) {
   }
   if (port < 0 || port > 65535)
-    return MakeError("InvalidArgument", "listen address \"" + address + "\" has a bad port");
+    return MakeError(Code::kInvalidArgument, "listen address \"" + address + "\" has a bad port");
   return std::make_pair(host, port);
 }
 

@@ -369,11 +369,12 @@ std::string_view DenyAllResourcePolicyText() { return kDenyAll; }
 Result<std::unique_ptr<AttestationPolicy>> CompileAttestationPolicy(std::string_view id,
                                                                     std::string_view text) {
   if (id != "default_cpu")
-    return MakeError("ParsePolicy", "attestation policy id \"" + std::string(id) +
-                                        "\" is not used by this broker (it evaluates default_cpu)");
+    return MakeError(Code::kPolicyInvalid,
+                     "attestation policy id \"" + std::string(id) +
+                         "\" is not used by this broker (it evaluates default_cpu)");
   if (Normalize(text) == Normalize(kDefaultCpu))
     return std::unique_ptr<AttestationPolicy>(std::make_unique<DefaultCpuPolicy>());
-  return MakeError("ParsePolicy",
+  return MakeError(Code::kPolicyInvalid,
                    "this broker evaluates only its built-in default_cpu attestation policy (see "
                    "`coco-kbs show-policy default_cpu`); custom Rego needs the policy engine");
 }
@@ -386,7 +387,7 @@ Result<std::unique_ptr<ResourcePolicy>> CompileResourcePolicy(std::string_view t
     return std::unique_ptr<ResourcePolicy>(std::make_unique<ConstantPolicy>(true));
   if (n == Normalize(kDenyAll))
     return std::unique_ptr<ResourcePolicy>(std::make_unique<ConstantPolicy>(false));
-  return MakeError("ParsePolicy",
+  return MakeError(Code::kPolicyInvalid,
                    "this broker evaluates only its built-in resource policies: affirming (the "
                    "default), allow-all and deny-all (see `coco-kbs show-policy`); custom Rego "
                    "needs the policy engine");

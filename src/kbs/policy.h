@@ -59,7 +59,7 @@ std::string_view AffirmingResourcePolicyText();   // the default resource policy
 std::string_view AllowAllResourcePolicyText();
 std::string_view DenyAllResourcePolicyText();
 
-// Compile policy text. Errors (kind "ParsePolicy") name what is supported.
+// Compile policy text. Errors (code PolicyInvalid) name what is supported.
 Result<std::unique_ptr<AttestationPolicy>> CompileAttestationPolicy(std::string_view id,
                                                                     std::string_view text);
 Result<std::unique_ptr<ResourcePolicy>> CompileResourcePolicy(std::string_view text);

@@ -212,7 +212,7 @@ TEST(ResourcePolicies, BuiltinsAndRecognition) {
 
   auto custom = CompileResourcePolicy("package policy\nallow if { input.x == 1 }\n");
   ASSERT_FALSE(custom.ok());
-  EXPECT_EQ(custom.error().kind, "ParsePolicy");
+  EXPECT_EQ(custom.error().code, Code::kPolicyInvalid);
   EXPECT_FALSE(CompileAttestationPolicy("other", DefaultAttestationPolicyText()).ok());
 }
 

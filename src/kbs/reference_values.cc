@@ -20,35 +20,36 @@ Result<int64_t> ParseUtc(const std::string& text) {
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   if (!end || *end != '\0')
-    return MakeError("InvalidArgument", "time \"" + text + "\" is not YYYY-MM-DDTHH:MM:SSZ");
+    return MakeError(Code::kInvalidArgument, "time \"" + text + "\" is not YYYY-MM-DDTHH:MM:SSZ");
   return static_cast<int64_t>(timegm(&tm));
 }
 
 Result<std::vector<std::string>> ReferenceValues::Register(const nlohmann::json& message,
                                                            int64_t now_unix,
                                                            int64_t validity_secs) {
-  if (!message.is_object()) return MakeError("InvalidArgument", "RVPS message is not an object");
+  if (!message.is_object())
+    return MakeError(Code::kInvalidArgument, "RVPS message is not an object");
   auto version = message.find("version");
   if (version == message.end() || *version != "0.1.0")
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "RVPS message version must be \"0.1.0\", got " +
                          (version == message.end() ? std::string("none") : version->dump()));
   auto type = message.find("type");
   if (type == message.end() || !type->is_string())
-    return MakeError("InvalidArgument", "RVPS message has no string field \"type\"");
+    return MakeError(Code::kInvalidArgument, "RVPS message has no string field \"type\"");
   if (*type != "sample")
-    return MakeError("InvalidArgument", "RVPS message type " + type->dump() +
-                                            " is not supported (supported: \"sample\")");
+    return MakeError(Code::kInvalidArgument, "RVPS message type " + type->dump() +
+                                                 " is not supported (supported: \"sample\")");
   auto payload = message.find("payload");
   if (payload == message.end() || !payload->is_string())
-    return MakeError("InvalidArgument", "RVPS message has no string field \"payload\"");
+    return MakeError(Code::kInvalidArgument, "RVPS message has no string field \"payload\"");
   auto raw = Base64Decode(payload->get<std::string>());
-  if (!raw.ok()) return MakeError("InvalidArgument", "RVPS payload: " + raw.error().message);
+  if (!raw.ok()) return MakeError(Code::kInvalidArgument, "RVPS payload: " + raw.error().message);
   // The message arrived within the body's nesting limit, but its payload is a document of its
   // own: it gets the same bounds before anything is built from it.
   auto values = ParseJsonOrDiscarded(*raw, JsonLimits{raw->size(), 32});
   if (values.is_discarded() || !values.is_object())
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "RVPS sample payload is not a JSON object of name: value (nested at most 32 "
                      "levels)");
   std::vector<std::string> names;
@@ -66,7 +67,8 @@ Result<std::optional<nlohmann::json>> ReferenceValues::GetRecord(const std::stri
   COCO_ASSIGN_OR_RETURN(auto raw, storage_->Get(kNsReferenceValue, name));
   if (!raw) return std::optional<nlohmann::json>();
   auto record = ParseJsonOrDiscarded(*raw);
-  if (record.is_discarded()) return MakeError("Storage", "reference value " + name + " is corrupt");
+  if (record.is_discarded())
+    return MakeError(Code::kStorage, "reference value " + name + " is corrupt");
   return std::optional<nlohmann::json>(std::move(record));
 }
 

@@ -19,7 +19,7 @@ Result<SessionSealer> SessionSealer::LoadOrCreate(Storage* storage) {
   COCO_ASSIGN_OR_RETURN(std::string stored, storage->PutIfAbsent(kNsKeys, "session-key", fresh));
   auto key = HexDecode(stored);
   if (!key.ok() || key->size() != 32)
-    return MakeError("Storage", "stored session key is not 32 bytes of hex");
+    return MakeError(Code::kStorage, "stored session key is not 32 bytes of hex");
   return SessionSealer(std::move(key).value());
 }
 
@@ -38,7 +38,7 @@ std::string SessionSealer::Seal(const SessionState& s) const {
 }
 
 Result<SessionState> SessionSealer::Open(std::string_view cookie, int64_t now) const {
-  auto bad = [](const std::string& why) { return MakeError("InvalidArgument", why); };
+  auto bad = [](const std::string& why) { return MakeError(Code::kInvalidArgument, why); };
   if (cookie.size() > 1024) return bad("session cookie is too long");
   auto raw = Base64UrlDecode(std::string(cookie));
   // Only the canonical spelling is accepted: the unused low bits of the last character are

@@ -5,8 +5,8 @@
 // nobody, and any broker holding the key can continue the handshake. The cookie stays opaque to
 // clients, as upstream's UUID is.
 //
-// `/attest` claims the cookie's nonce in a bounded NonceRecord until the session expires: a nonce is
-// evaluated once (a concurrent or later replay is refused). A failed attestation releases its
+// `/attest` claims the cookie's nonce in a bounded NonceRecord until the session expires: a nonce
+// is evaluated once (a concurrent or later replay is refused). A failed attestation releases its
 // nonce (a fresh one costs an attacker nothing, so keeping failures would only let a flood of bad
 // evidence fill the record). A successful one keeps its token there, which is what a later
 // resource request with the same cookie finds.
@@ -45,7 +45,7 @@ class SessionSealer {
 
   // base64url(iv[12] || ciphertext || tag[16]); about 170 characters.
   std::string Seal(const SessionState& state) const;
-  // The state a cookie carries; an error (kind "InvalidArgument") when it was not sealed by this
+  // The state a cookie carries; an error (code InvalidArgument) when it was not sealed by this
   // key, was altered, or has expired at `now_unix`.
   Result<SessionState> Open(std::string_view cookie, int64_t now_unix) const;
 

@@ -42,8 +42,7 @@ int WaitForLock(void* arg, int attempt) {
   auto* w = static_cast<LockWait*>(arg);
   auto now = std::chrono::steady_clock::now();
   if (attempt == 0) w->start = now;
-  auto waited =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now - w->start).count();
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - w->start).count();
   if (waited >= w->limit_ms) return 0;
   if (!w->announced && waited >= 200) {
     w->announced = true;
@@ -85,7 +84,7 @@ class SqliteStorage final : public Storage {
       if (sqlite3_errcode(db_) == SQLITE_BUSY)
         msg += " after waiting " + std::to_string(options_.lock_wait_ms) +
                " ms: another process has " + path_ + " open";
-      return MakeError("Storage", "cannot initialise database " + path_ + ": " + msg);
+      return MakeError(Code::kStorage, "cannot initialise database " + path_ + ": " + msg);
     }
     if (options_.max_bytes > 0) {
       int page = 4096;
@@ -136,7 +135,7 @@ class SqliteStorage final : public Storage {
       if (sqlite3_step(st.get()) != SQLITE_DONE) return Fail("write").error();
     }
     COCO_ASSIGN_OR_RETURN(auto stored, Get(ns, key));
-    if (!stored) return MakeError("Storage", "record vanished after insert");
+    if (!stored) return MakeError(Code::kStorage, "record vanished after insert");
     return *stored;
   }
 
@@ -166,7 +165,8 @@ class SqliteStorage final : public Storage {
     if (it != statements_.end()) return Stmt(it->second);
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
-      return MakeError("Storage", std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
+      return MakeError(Code::kStorage,
+                       std::string("cannot prepare statement: ") + sqlite3_errmsg(db_));
     statements_.emplace(sql, st);
     return Stmt(st);
   }
@@ -180,7 +180,7 @@ class SqliteStorage final : public Storage {
     int code = sqlite3_errcode(db_);
     std::string msg = std::string("database ") + op + " failed: " + sqlite3_errmsg(db_);
     if (code == SQLITE_FULL) {
-      struct statvfs vfs{};
+      struct statvfs vfs {};
       std::string dir = DirOf(path_);
       if (::statvfs(dir.c_str(), &vfs) == 0)
         msg += " (" + std::to_string(static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize) +
@@ -190,11 +190,11 @@ class SqliteStorage final : public Storage {
       if (options_.max_bytes > 0)
         msg += "; the database may grow to " + std::to_string(options_.max_bytes) + " bytes";
       msg += ")";
-      return MakeError("StorageFull", msg);
+      return MakeError(Code::kStorageFull, msg);
     }
     if (code == SQLITE_READONLY)
       msg += " (" + path_ + " or its directory is read-only for this process)";
-    return MakeError("Storage", msg);
+    return MakeError(Code::kStorage, msg);
   }
 
   std::mutex mu_;
@@ -250,15 +250,15 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
   std::string who = "uid " + std::to_string(::geteuid());
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     int e = errno;
-    return MakeError("Storage", "data dir " + dir + " is not writable by " + who + " (" +
-                                    std::strerror(e) +
-                                    "): the broker keeps its database and journal there; give "
-                                    "that user write access or mount it read-write");
+    return MakeError(Code::kStorage, "data dir " + dir + " is not writable by " + who + " (" +
+                                         std::strerror(e) +
+                                         "): the broker keeps its database and journal there; give "
+                                         "that user write access or mount it read-write");
   }
   if (::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), R_OK | W_OK) != 0) {
     int e = errno;
-    return MakeError("Storage", "database " + path + " is not readable and writable by " + who +
-                                    " (" + std::strerror(e) + ")");
+    return MakeError(Code::kStorage, "database " + path + " is not readable and writable by " +
+                                         who + " (" + std::strerror(e) + ")");
   }
   sqlite3* db = nullptr;
   int rc =
@@ -267,7 +267,7 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    return MakeError("Storage", "cannot open database " + path + ": " + msg);
+    return MakeError(Code::kStorage, "cannot open database " + path + ": " + msg);
   }
   auto storage = std::make_unique<SqliteStorage>(db, path, options);
   COCO_RETURN_IF_ERROR(storage->Init());

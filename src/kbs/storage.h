@@ -42,7 +42,7 @@ struct StorageOptions {
   int64_t max_bytes = 0;
 };
 
-// SQLite database at `path` (created if missing, WAL journal). Errors: kind Storage, or
+// SQLite database at `path` (created if missing, WAL journal). Errors: code Storage, or
 // StorageFull when the disk or the size bound is reached; messages name the file and the cause.
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
                                                    StorageOptions options = {});

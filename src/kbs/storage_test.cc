@@ -140,7 +140,7 @@ TEST(SqliteStorage, FullDatabaseIsStorageFullAndKeepsWhatWasStored) {
   }
   ASSERT_FALSE(last.ok()) << "64 KiB never filled";
   EXPECT_GT(stored, 10);
-  EXPECT_EQ(last.error().kind, "StorageFull");
+  EXPECT_EQ(last.error().code, Code::kStorageFull);
   EXPECT_NE(last.error().message.find("full"), std::string::npos) << last.error().message;
   EXPECT_NE(last.error().message.find("65536 bytes"), std::string::npos) << last.error().message;
   for (int i = 0; i < stored; ++i) {
@@ -190,15 +190,14 @@ TEST(SqliteStorage, UnwritableDataDirNamesDirAndUser) {
   // Root passes permission checks: test as an unprivileged user then, as a broker under a
   // service account would run.
   uid_t uid = ::geteuid() == 0 ? 65534 : ::geteuid();
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_read |
-                                        std::filesystem::perms::owner_exec |
-                                        std::filesystem::perms::others_read |
-                                        std::filesystem::perms::others_exec);
+  std::filesystem::permissions(
+      dir, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec |
+               std::filesystem::perms::others_read | std::filesystem::perms::others_exec);
   std::string msg = OpenErrorAs(uid, db);
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
   if (msg == "cannot setuid") GTEST_SKIP() << "no setuid here";
-  EXPECT_NE(msg.find("data dir " + dir.string() + " is not writable by uid " +
-                     std::to_string(uid) + " (Permission denied)"),
+  EXPECT_NE(msg.find("data dir " + dir.string() + " is not writable by uid " + std::to_string(uid) +
+                     " (Permission denied)"),
             std::string::npos)
       << msg;
 }

@@ -3,6 +3,7 @@
 #include "jose/jcs.h"
 #include "jose/jwk.h"
 #include "jose/jwt.h"
+#include "kbs/errors.h"
 
 namespace coco::kbs {
 
@@ -25,7 +26,7 @@ Result<std::unique_ptr<TokenIssuer>> TokenIssuer::LoadOrCreate(Storage* storage)
                         storage->PutIfAbsent(kNsKeys, "token-signing-key", pem));
   COCO_ASSIGN_OR_RETURN(crypto::Key key, crypto::Key::FromPem(stored));
   if (key.type() != crypto::Key::Type::kEc || key.curve() != crypto::Curve::kP256)
-    return MakeError("Storage", "stored token signing key is not an EC P-256 key");
+    return MakeError(Code::kStorage, "stored token signing key is not an EC P-256 key");
   COCO_ASSIGN_OR_RETURN(nlohmann::json jwk, jose::PublicJwk(key, "ES256"));
   // RFC 7638 thumbprint as the key id.
   nlohmann::json thumb = {
@@ -55,12 +56,13 @@ Result<TokenIssuer::Issued> TokenIssuer::Issue(const nlohmann::json& cpu0_submod
 Result<TokenIssuer::Scope> TokenIssuer::ReadScope(const nlohmann::json& claims) {
   auto coco = claims.find("coco");
   if (coco == claims.end() || !coco->is_object())
-    return MakeError("TokenVerifierError", "token has no \"coco\" claim naming its TEE and mode");
+    return WireError(Variant::kTokenVerifierError,
+                     "token has no \"coco\" claim naming its TEE and mode");
   auto tee = coco->find("tee");
   auto mode = coco->find("mode");
   if (tee == coco->end() || !tee->is_string() || mode == coco->end() || !mode->is_string() ||
       (*mode != "dev" && *mode != "production"))
-    return MakeError("TokenVerifierError", "token's \"coco\" claim is malformed");
+    return WireError(Variant::kTokenVerifierError, "token's \"coco\" claim is malformed");
   return Scope{tee->get<std::string>(), *mode == "dev"};
 }
 

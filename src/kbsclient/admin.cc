@@ -4,6 +4,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "kbs/errors.h"
 #include "kbsclient/http.h"
 #include "kbsclient/kbs_client.h"
 
@@ -20,30 +21,17 @@ std::string Trim(std::string s) {
 Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& method,
                                  const std::string& path, const std::string& body) {
   if (ep.token_file.empty()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "an admin token file is required (coco-kbs init writes DATA_DIR/admin-token)");
   }
   auto token = ReadFile(ep.token_file);
-  if (!token.ok()) return MakeError(token.error().kind, "admin token: " + token.error().message);
+  if (!token.ok()) return Annotate(token.error(), "admin token");
   COCO_ASSIGN_OR_RETURN(auto http,
                         HttpClient::Create(ep.url, ep.ca_cert, 30, kMaxResponseBytes, ep.proxy));
   COCO_ASSIGN_OR_RETURN(
       HttpResult r, http->Send(method, path, body, {{"Authorization", "Bearer " + Trim(*token)}}));
   if (r.status == 200) return r.body;
-  BrokerError e;
-  e.status = r.status;
-  auto j = ParseJsonOrDiscarded(r.body);
-  if (j.is_object()) {
-    std::string type =
-        j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
-    e.variant = type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1);
-    e.detail = j.contains("detail") && j["detail"].is_string() ? j["detail"].get<std::string>()
-                                                               : r.body.substr(0, 300);
-  } else {
-    e.detail = r.body;
-  }
-  return MakeError(e.variant.empty() ? "BrokerError" : e.variant,
-                   method + " " + path + " failed: " + Describe(e));
+  return kbs::ReceivedError(kbs::ParseErrorBody(r.body), r.status, method + " " + path);
 }
 
 Status SetResource(const AdminEndpoint& ep, const std::string& path, const std::string& data) {
@@ -54,9 +42,9 @@ Status SetResource(const AdminEndpoint& ep, const std::string& path, const std::
     bool loopback = host.rfind("127.", 0) == 0 || host.rfind("localhost", 0) == 0 ||
                     host.rfind("[::1]", 0) == 0;
     if (!loopback) {
-      return MakeError("InvalidArgument", "refusing to send resource " + p +
-                                              " and the admin token over plain HTTP to " + host +
-                                              "; use an https:// broker URL");
+      return MakeError(Code::kInvalidArgument, "refusing to send resource " + p +
+                                                   " and the admin token over plain HTTP to " +
+                                                   host + "; use an https:// broker URL");
     }
   }
   COCO_RETURN_IF_ERROR(AdminRequest(ep, "POST", "/kbs/v0/resource/" + p, data));

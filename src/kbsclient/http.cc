@@ -15,7 +15,7 @@ class BrokerHttpClient final : public HttpClient {
                           const std::string& body,
                           const std::map<std::string, std::string>& headers) override {
     if (method != "GET" && method != "POST" && method != "DELETE")
-      return MakeError("InvalidArgument", "unsupported HTTP method " + method);
+      return MakeError(Code::kInvalidArgument, "unsupported HTTP method " + method);
     net::HttpCall call;
     call.method = method;
     call.url = url_ + path;
@@ -32,10 +32,10 @@ class BrokerHttpClient final : public HttpClient {
     call.follow_redirects = false;  // the broker's API does not redirect
     auto r = client_.Send(call);
     if (!r.ok()) {
-      // Transport failures may be retried (kind Io); an oversized answer may not.
-      if (r.error().kind == "TooLarge")
-        return MakeError("TooLarge", r.error().message + "; refused");
-      return MakeError("Io", "cannot reach the broker: " + r.error().message);
+      // Transport failures may be retried (Unavailable); an oversized answer may not.
+      if (r.error().code == Code::kTooLarge)
+        return MakeError(Code::kTooLarge, r.error().message + "; refused");
+      return MakeError(Code::kUnavailable, "cannot reach the broker: " + r.error().message);
     }
     HttpResult out;
     out.status = r->status;
@@ -72,7 +72,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const std::string& base_u
                                                        size_t max_response_bytes,
                                                        const net::ProxyConfig& proxy) {
   if (base_url.rfind("http://", 0) != 0 && base_url.rfind("https://", 0) != 0)
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "broker URL \"" + base_url + "\" must start with http:// or https://");
   std::string url = base_url;
   while (!url.empty() && url.back() == '/') url.pop_back();

@@ -30,8 +30,9 @@ class HttpClient {
                                                     size_t max_response_bytes = kMaxResponseBytes,
                                                     const net::ProxyConfig& proxy = {});
   virtual ~HttpClient() = default;
-  // Sends one request; transport failures (no connection, timeout) are errors of kind "Io"; a
-  // body over the limit or past the deadline is an error of kind "TooLarge" / "Io".
+  // Sends one request; transport failures (no connection, timeout) are errors with code
+  // Unavailable; a body over the limit or past the deadline is an error with code TooLarge /
+  // Unavailable.
   virtual Result<HttpResult> Send(const std::string& method, const std::string& path,
                                   const std::string& body,
                                   const std::map<std::string, std::string>& headers) = 0;

@@ -8,12 +8,11 @@
 #include "jose/jwe.h"
 #include "jose/jwk.h"
 #include "jose/jwt.h"
+#include "kbs/errors.h"
 #include "kbsclient/http.h"
 
 namespace coco::kbsclient {
 namespace {
-
-constexpr const char* kTypePrefix = "https://github.com/confidential-containers/kbs/errors/";
 
 int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -22,21 +21,13 @@ int64_t NowUnix() {
 }
 
 BrokerError ParseBrokerError(const HttpResult& r) {
-  BrokerError e;
-  e.status = r.status;
-  auto j = ParseJsonOrDiscarded(r.body);
-  if (j.is_object()) {
-    std::string type = j.value("type", "");
-    e.variant =
-        type.rfind(kTypePrefix, 0) == 0 ? type.substr(std::string(kTypePrefix).size()) : type;
-    e.detail = j.value("detail", "");
-  } else {
-    e.detail = r.body.substr(0, 200);
-  }
-  return e;
+  kbs::KbsError k = kbs::ParseErrorBody(r.body);
+  return BrokerError{r.status, std::move(k.variant), std::move(k.detail)};
 }
 
-Error ToError(const BrokerError& b) { return MakeError("Broker:" + b.variant, Describe(b)); }
+Error ToError(const BrokerError& b, const std::string& context) {
+  return kbs::ReceivedError({b.variant, b.detail}, b.status, context);
+}
 
 bool ValidSegment(const std::string& s) {
   if (s.empty() || s[0] == '.') return false;
@@ -50,20 +41,13 @@ bool ValidSegment(const std::string& s) {
 
 }  // namespace
 
-std::string Describe(const BrokerError& e) {
-  std::string s = e.variant.empty() ? "broker error" : e.variant;
-  if (!e.detail.empty()) s += ": " + e.detail;
-  s += " (HTTP " + std::to_string(e.status) + ")";
-  return s;
-}
-
 Result<std::string> ParseResourcePath(const std::string& uri) {
   std::string rest = uri;
   if (rest.rfind("kbs://", 0) == 0) {
     rest = rest.substr(6);
     size_t slash = rest.find('/');  // skip the (usually empty) authority
     if (slash == std::string::npos)
-      return MakeError("InvalidArgument", "\"" + uri + "\" is not kbs:///<repo>/<type>/<tag>");
+      return MakeError(Code::kInvalidArgument, "\"" + uri + "\" is not kbs:///<repo>/<type>/<tag>");
     rest = rest.substr(slash + 1);
   }
   std::vector<std::string> seg;
@@ -76,12 +60,13 @@ Result<std::string> ParseResourcePath(const std::string& uri) {
   }
   if (seg.size() != 3)
     return MakeError(
-        "InvalidArgument",
+        Code::kInvalidArgument,
         "resource \"" + uri + "\" must have three segments: kbs:///<repo>/<type>/<tag>");
   for (const auto& s : seg)
     if (!ValidSegment(s))
-      return MakeError("InvalidArgument", "resource \"" + uri + "\" has an invalid segment \"" + s +
-                                              "\" (letters, digits, _ - . ; not starting with .)");
+      return MakeError(Code::kInvalidArgument,
+                       "resource \"" + uri + "\" has an invalid segment \"" + s +
+                           "\" (letters, digits, _ - . ; not starting with .)");
   return seg[0] + "/" + seg[1] + "/" + seg[2];
 }
 
@@ -100,12 +85,13 @@ struct KbsClient::Impl {
                           const std::string& body, bool with_cookie) {
     std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}};
     if (with_cookie && !cookie.empty()) headers["Cookie"] = cookie;
-    Error last = MakeError("Io", "no attempt made");
+    Error last = MakeError(Code::kUnavailable, "no attempt made");
     for (int attempt = 0; attempt < std::max(1, options.max_attempts); ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
       auto r = http->Send(method, path, body, headers);
       if (r.ok()) return r;
-      if (r.error().kind != "Io") return r.error();  // an oversized answer is not retried
+      if (r.error().code != Code::kUnavailable)
+        return r.error();  // an oversized answer is not retried
       last = r.error();
     }
     return last;
@@ -117,17 +103,17 @@ struct KbsClient::Impl {
     token.clear();
     nlohmann::json request = {{"version", "0.4.0"}, {"tee", attester->tee()}, {"extra-params", ""}};
     COCO_ASSIGN_OR_RETURN(HttpResult auth, Send("POST", "/kbs/v0/auth", request.dump(), false));
-    if (auth.status != 200) return ToError(ParseBrokerError(auth));
+    if (auth.status != 200) return ToError(ParseBrokerError(auth), "the broker refused /auth");
     for (const auto& [k, v] : auth.headers) {
       if (strcasecmp(k.c_str(), "Set-Cookie") != 0) continue;
       size_t semi = v.find(';');
       std::string pair = v.substr(0, semi);
       if (pair.rfind("kbs-session-id=", 0) == 0) cookie = pair;
     }
-    if (cookie.empty()) return MakeError("Protocol", "broker sent no kbs-session-id cookie");
+    if (cookie.empty()) return MakeError(Code::kProtocol, "broker sent no kbs-session-id cookie");
     auto challenge = ParseJsonOrDiscarded(auth.body);
     if (!challenge.is_object() || !challenge.contains("nonce") || !challenge["nonce"].is_string())
-      return MakeError("Protocol", "broker challenge has no string \"nonce\"");
+      return MakeError(Code::kProtocol, "broker challenge has no string \"nonce\"");
     std::string nonce = challenge["nonce"];
     nlohmann::json runtime = attestation::PrimaryRuntimeData(jwk, nonce, "");
     COCO_ASSIGN_OR_RETURN(Bytes digest, attestation::RuntimeDataDigest(runtime));
@@ -139,10 +125,10 @@ struct KbsClient::Impl {
     if (options.init_data_toml)
       attestation["init-data"] = {{"format", "toml"}, {"body", *options.init_data_toml}};
     COCO_ASSIGN_OR_RETURN(HttpResult att, Send("POST", "/kbs/v0/attest", attestation.dump(), true));
-    if (att.status != 200) return ToError(ParseBrokerError(att));
+    if (att.status != 200) return ToError(ParseBrokerError(att), "the broker refused the evidence");
     auto body = ParseJsonOrDiscarded(att.body);
     if (!body.is_object() || !body.contains("token") || !body["token"].is_string())
-      return MakeError("Protocol", "broker attest response has no string \"token\"");
+      return MakeError(Code::kProtocol, "broker attest response has no string \"token\"");
     std::string t = body["token"];
     COCO_ASSIGN_OR_RETURN(jose::DecodedJwt decoded, jose::DecodeJwt(t));
     token = t;
@@ -157,18 +143,19 @@ struct KbsClient::Impl {
       COCO_ASSIGN_OR_RETURN(HttpResult r, Send("GET", "/kbs/v0/resource/" + path, "", true));
       if (r.status == 200) {
         auto jwe = ParseJsonOrDiscarded(r.body);
-        if (!jwe.is_object()) return MakeError("Protocol", "resource response is not a JWE object");
+        if (!jwe.is_object())
+          return MakeError(Code::kProtocol, "resource response is not a JWE object");
         return jose::JweDecrypt(jwe, *key);
       }
       BrokerError e = ParseBrokerError(r);
       // A lost session or an expired token is healed by attesting again, once.
       bool retry =
           r.status == 401 && (e.variant == "TokenNotFound" || e.variant == "TokenVerifierError");
-      if (!retry || round == 1) return ToError(e);
+      if (!retry || round == 1) return ToError(e, "resource " + path);
       token.clear();
       token_exp = 0;
     }
-    return MakeError("Protocol", "unreachable");
+    return MakeError(Code::kProtocol, "unreachable");
   }
 };
 
@@ -202,14 +189,14 @@ Result<std::string> KbsClient::Attest() {
   try {
     return impl_->Attest();
   } catch (const nlohmann::json::exception& e) {
-    return MakeError("Protocol", std::string("unexpected JSON from the broker: ") + e.what());
+    return MakeError(Code::kProtocol, std::string("unexpected JSON from the broker: ") + e.what());
   }
 }
 Result<SecretBytes> KbsClient::GetResource(const std::string& path) {
   try {
     return impl_->GetResource(path);
   } catch (const nlohmann::json::exception& e) {
-    return MakeError("Protocol", std::string("unexpected JSON from the broker: ") + e.what());
+    return MakeError(Code::kProtocol, std::string("unexpected JSON from the broker: ") + e.what());
   }
 }
 

@@ -61,6 +61,5 @@ class KbsClient {
 Result<std::string> ParseResourcePath(const std::string& uri);
 
 // Formats a broker error for people: "PolicyDeny: <detail> (HTTP 401)".
-std::string Describe(const BrokerError& e);
 
 }  // namespace coco::kbsclient

@@ -48,21 +48,23 @@ Result<ParsedUrl> ParseHttpUrl(const std::string& url) {
     u.tls = true;
     rest = 8;
   } else {
-    return MakeError("InvalidArgument", "URL \"" + url + "\" must start with http:// or https://");
+    return MakeError(Code::kInvalidArgument,
+                     "URL \"" + url + "\" must start with http:// or https://");
   }
   size_t path = url.find_first_of("/?#", rest);
   std::string authority = url.substr(rest, path == std::string::npos ? path : path - rest);
   if (authority.find('@') != std::string::npos)
-    return MakeError("InvalidArgument", "URL \"" + url + "\": credentials in URLs are refused");
+    return MakeError(Code::kInvalidArgument,
+                     "URL \"" + url + "\": credentials in URLs are refused");
   std::string port;
   if (!authority.empty() && authority[0] == '[') {
     size_t close = authority.find(']');
     if (close == std::string::npos)
-      return MakeError("InvalidArgument", "URL \"" + url + "\": unclosed [ in the host");
+      return MakeError(Code::kInvalidArgument, "URL \"" + url + "\": unclosed [ in the host");
     u.host = authority.substr(1, close - 1);
     if (close + 1 < authority.size()) {
       if (authority[close + 1] != ':')
-        return MakeError("InvalidArgument", "URL \"" + url + "\": junk after the host");
+        return MakeError(Code::kInvalidArgument, "URL \"" + url + "\": junk after the host");
       port = authority.substr(close + 2);
     }
   } else {
@@ -70,12 +72,12 @@ Result<ParsedUrl> ParseHttpUrl(const std::string& url) {
     u.host = authority.substr(0, colon);
     if (colon != std::string::npos) port = authority.substr(colon + 1);
   }
-  if (u.host.empty()) return MakeError("InvalidArgument", "URL \"" + url + "\" has no host");
+  if (u.host.empty()) return MakeError(Code::kInvalidArgument, "URL \"" + url + "\" has no host");
   u.port = u.tls ? 443 : 80;
   if (!port.empty()) {
     if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
         std::stoi(port) < 1 || std::stoi(port) > 65535)
-      return MakeError("InvalidArgument", "URL \"" + url + "\": bad port \"" + port + "\"");
+      return MakeError(Code::kInvalidArgument, "URL \"" + url + "\": bad port \"" + port + "\"");
     u.port = std::stoi(port);
   }
   u.target = path == std::string::npos ? "/" : url.substr(path);
@@ -180,7 +182,7 @@ Result<Proxy> ParseProxy(const std::string& text) {
     std::string name = Lower(url.substr(0, scheme));
     if (name != "http")
       return MakeError(
-          "InvalidArgument",
+          Code::kInvalidArgument,
           "proxy \"" + text + "\": only http:// proxies are supported (" + name + ":// is not)");
     url = url.substr(scheme + 3);
   }
@@ -195,13 +197,13 @@ Result<Proxy> ParseProxy(const std::string& text) {
     url = url.substr(at + 1);
   }
   if (url.find('/') != std::string::npos)
-    return MakeError("InvalidArgument", "proxy \"" + text + "\": a proxy URL has no path");
+    return MakeError(Code::kInvalidArgument, "proxy \"" + text + "\": a proxy URL has no path");
   // The port defaults to 1080, as for libcurl.
   auto parsed = ParseHttpUrl(
       "http://" + url +
       (url.find(':') == std::string::npos || (url[0] == '[' && url.back() == ']') ? ":1080" : ""));
   if (!parsed.ok())
-    return MakeError("InvalidArgument", "proxy \"" + text + "\": " + parsed.error().message);
+    return MakeError(Code::kInvalidArgument, "proxy \"" + text + "\": " + parsed.error().message);
   p.host = parsed->host;
   p.port = parsed->port;
   p.display = parsed->Origin();
@@ -300,7 +302,7 @@ struct HttpClient::Impl {
       if (options.system_trust || options.ca_files.empty()) ctx->set_default_verify_paths(ec);
       for (const auto& f : options.ca_files) {
         ctx->load_verify_file(f, ec);
-        if (ec) return MakeError("InvalidArgument", "CA file " + f + ": " + ec.message());
+        if (ec) return MakeError(Code::kInvalidArgument, "CA file " + f + ": " + ec.message());
       }
     } else {
       ctx->set_verify_mode(asio::ssl::verify_none, ec);
@@ -354,14 +356,14 @@ struct HttpClient::Impl {
     if (!ec)
       ec = c.Run(limit(), [&](auto h) { http::async_read_header(*c.tcp, c.buffer, parser, h); });
     if (ec)
-      return MakeError("Unavailable",
+      return MakeError(Code::kUnavailable,
                        "proxy " + px.display + ": " +
                            Describe(ec, ("asking for a tunnel to " + authority).c_str()));
     int status = static_cast<int>(parser.get().result_int());
     if (status / 100 != 2)
-      return MakeError("Unavailable", "proxy " + px.display + " refused a tunnel to " + authority +
-                                          ": " + std::to_string(status) + " " +
-                                          std::string(parser.get().reason()));
+      return MakeError(Code::kUnavailable, "proxy " + px.display + " refused a tunnel to " +
+                                               authority + ": " + std::to_string(status) + " " +
+                                               std::string(parser.get().reason()));
     return Status::Ok();
   }
 
@@ -375,11 +377,12 @@ struct HttpClient::Impl {
     tcp::resolver resolver(c->ioc);
     ErrorCode ec;
     auto found = resolver.resolve(peer_host, std::to_string(peer_port), ec);
-    if (ec) return MakeError("Unavailable", "cannot resolve " + peer_host + ": " + ec.message());
+    if (ec)
+      return MakeError(Code::kUnavailable, "cannot resolve " + peer_host + ": " + ec.message());
     c->tcp.emplace(c->ioc);
     auto limit = Limit(std::chrono::seconds(options.connect_timeout_secs), end);
     ec = c->Run(limit, [&](auto handler) { c->tcp->async_connect(found, handler); });
-    if (ec) return MakeError("Unavailable", peer + ": " + Describe(ec, "connecting"));
+    if (ec) return MakeError(Code::kUnavailable, peer + ": " + Describe(ec, "connecting"));
     c->tcp->socket().set_option(tcp::no_delay(true), ec);
     if (px != nullptr && !u.tls) {
       c->absolute_form = true;
@@ -411,7 +414,7 @@ struct HttpClient::Impl {
       std::string why = verdict != X509_V_OK ? std::string("certificate not trusted: ") +
                                                    X509_verify_cert_error_string(verdict)
                                              : ec.message();
-      return MakeError("Unavailable", u.Origin() + ": TLS handshake failed (" + why + ")");
+      return MakeError(Code::kUnavailable, u.Origin() + ": TLS handshake failed (" + why + ")");
     }
     return c;
   }
@@ -433,9 +436,9 @@ struct HttpClient::Impl {
     auto io = [&] { return Limit(std::chrono::seconds(options.io_timeout_secs), end); };
     auto timed_out = [&] { return end != Clock::time_point::max() && Clock::now() >= end; };
     auto overall = [&] {
-      return MakeError("Unavailable", method + " " + u.Origin() + u.target +
-                                          ": no complete answer within " +
-                                          std::to_string(options.total_timeout_secs) + " s");
+      return MakeError(Code::kUnavailable, method + " " + u.Origin() + u.target +
+                                               ": no complete answer within " +
+                                               std::to_string(options.total_timeout_secs) + " s");
     };
 
     http::request<http::string_body> req;
@@ -487,14 +490,14 @@ struct HttpClient::Impl {
     else
       ec = write_all(*c.tcp);
     if (ec == asio::error::operation_aborted)
-      return MakeError("Aborted", "the request body could not be read");
+      return MakeError(Code::kAborted, "the request body could not be read");
     if (ec == asio::error::eof && streamed)
-      return MakeError("Aborted", "the request body ended before its " +
-                                      std::to_string(call.body_size) + " bytes");
+      return MakeError(Code::kAborted, "the request body ended before its " +
+                                           std::to_string(call.body_size) + " bytes");
     if (ec == beast::error::timeout && timed_out()) return overall();
     if (ec)
-      return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                          Describe(ec, "while sending the request"));
+      return MakeError(Code::kUnavailable, method + " " + u.Origin() + u.target + ": " +
+                                               Describe(ec, "while sending the request"));
 
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -511,13 +514,13 @@ struct HttpClient::Impl {
       ec = read();
       if (c.buffer.size() != before || parser.got_some()) *got_bytes = true;
       if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-        return MakeError("TooLarge", method + " " + u.Origin() + u.target +
-                                         ": the response header exceeds " +
-                                         std::to_string(options.max_header_bytes) + " bytes");
+        return MakeError(Code::kTooLarge, method + " " + u.Origin() + u.target +
+                                              ": the response header exceeds " +
+                                              std::to_string(options.max_header_bytes) + " bytes");
       if (ec == beast::error::timeout && timed_out()) return overall();
       if (ec)
-        return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                            Describe(ec, "while reading the answer"));
+        return MakeError(Code::kUnavailable, method + " " + u.Origin() + u.target + ": " +
+                                                 Describe(ec, "while reading the answer"));
       if (timed_out() && !parser.is_header_done()) return overall();
     }
     *got_bytes = true;
@@ -532,7 +535,7 @@ struct HttpClient::Impl {
     // A redirect that will be followed is not the answer: its body is not handed on.
     bool deliver = !(call.follow_redirects && IsRedirect(reply.status));
     if (deliver && call.on_head && !call.on_head(reply.status, reply.headers))
-      return MakeError("Aborted", "the response was refused by its reader");
+      return MakeError(Code::kAborted, "the response was refused by its reader");
 
     auto window_start = Clock::now();
     uint64_t window_bytes = 0;
@@ -545,7 +548,7 @@ struct HttpClient::Impl {
         double span = std::chrono::duration<double>(now - window_start).count();
         if (span >= options.io_timeout_secs) {
           if (static_cast<double>(window_bytes) < options.low_speed_bytes_per_sec * span)
-            return MakeError("Unavailable",
+            return MakeError(Code::kUnavailable,
                              method + " " + u.Origin() + u.target + ": the body arrived at " +
                                  std::to_string(static_cast<uint64_t>(window_bytes / span)) +
                                  " bytes/s for " + std::to_string(static_cast<int>(span)) +
@@ -557,12 +560,12 @@ struct HttpClient::Impl {
       if (n > 0 && deliver) {
         if (call.on_body) {
           if (!call.on_body(data, n))
-            return MakeError("Aborted", "the response body was refused by its reader");
+            return MakeError(Code::kAborted, "the response body was refused by its reader");
         } else {
           if (reply.body.size() + n > call.max_body)
-            return MakeError("TooLarge", method + " " + u.Origin() + u.target +
-                                             " answered with more than " +
-                                             std::to_string(call.max_body) + " bytes");
+            return MakeError(Code::kTooLarge, method + " " + u.Origin() + u.target +
+                                                  " answered with more than " +
+                                                  std::to_string(call.max_body) + " bytes");
           reply.body.append(data, n);
         }
       } else if (n > 0 && !deliver && reply.body.size() + n <= 64 * 1024) {
@@ -572,8 +575,8 @@ struct HttpClient::Impl {
     };
     auto body_error = [&](const ErrorCode& e) {
       if (e == beast::error::timeout && timed_out()) return overall();
-      return MakeError("Unavailable", method + " " + u.Origin() + u.target + ": " +
-                                          Describe(e, "while reading the body"));
+      return MakeError(Code::kUnavailable, method + " " + u.Origin() + u.target + ": " +
+                                               Describe(e, "while reading the body"));
     };
     if (!parser.is_done() && !parser.chunked() && parser.content_length_remaining()) {
       // A body of known length is read straight from the socket in large pieces: the
@@ -634,7 +637,7 @@ struct HttpClient::Impl {
     static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"};
     if (std::none_of(std::begin(kMethods), std::end(kMethods),
                      [&](const char* m) { return call.method == m; }))
-      return MakeError("InvalidArgument", "unsupported HTTP method " + call.method);
+      return MakeError(Code::kInvalidArgument, "unsupported HTTP method " + call.method);
     COCO_ASSIGN_OR_RETURN(ParsedUrl u, ParseHttpUrl(call.url));
     std::string method = call.method;
     bool send_body = method != "GET" && method != "HEAD";
@@ -653,7 +656,7 @@ struct HttpClient::Impl {
           // A kept-alive connection the server closed meanwhile: once more on a new one, if
           // nothing was received and the body can be sent again.
           bool replayable = !(send_body && call.body_reader != nullptr);
-          if (c->reused && !got && replayable && r.error().kind == "Unavailable") continue;
+          if (c->reused && !got && replayable && r.error().code == Code::kUnavailable) continue;
           return r.error();
         }
         reply = std::move(r).value();
@@ -665,17 +668,18 @@ struct HttpClient::Impl {
       std::string location = reply.headers.Get("location");
       if (location.empty()) return reply;
       if (hop >= options.max_redirects)
-        return MakeError("Unavailable", call.url + ": more than " +
-                                            std::to_string(options.max_redirects) + " redirects");
+        return MakeError(
+            Code::kUnavailable,
+            call.url + ": more than " + std::to_string(options.max_redirects) + " redirects");
       COCO_ASSIGN_OR_RETURN(ParsedUrl next, ParseHttpUrl(ResolveLocation(u, location)));
       if (reply.status == 303 ||
           ((reply.status == 301 || reply.status == 302) && method != "GET" && method != "HEAD")) {
         method = method == "HEAD" ? "HEAD" : "GET";
         send_body = false;
       } else if (send_body && call.body_reader != nullptr) {
-        return MakeError("Unavailable", call.url + " redirected a streamed " + method + " (" +
-                                            std::to_string(reply.status) +
-                                            "), which cannot be sent again");
+        return MakeError(Code::kUnavailable, call.url + " redirected a streamed " + method + " (" +
+                                                 std::to_string(reply.status) +
+                                                 "), which cannot be sent again");
       }
       if (next.Origin() != origin) {
         // Credentials are for the origin they were given to, not wherever it redirects.

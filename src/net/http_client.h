@@ -86,7 +86,7 @@ struct HttpReply {
   std::string url;   // after redirects
 };
 
-// Errors: kind Unavailable for the transport (cannot connect, TLS, reset, timeouts; the
+// Errors: code Unavailable for the transport (cannot connect, TLS, reset, timeouts; the
 // message says which), TooLarge for a header or kept body over its limit, Aborted when a
 // callback returned false (its caller knows why), InvalidArgument for a bad URL or method.
 class HttpClient {

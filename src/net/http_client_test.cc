@@ -218,7 +218,7 @@ TEST(HttpClient, ALongBodyArrivesWholeAndTheConnectionStaysUsable) {
   bounded.max_body = big.size() - 1;
   auto over = client.Send(bounded);
   ASSERT_FALSE(over.ok());
-  EXPECT_EQ(over.error().kind, "TooLarge");
+  EXPECT_EQ(over.error().code, Code::kTooLarge);
 }
 
 TEST(HttpClient, AnEndlessHeaderStopsAtTheLimit) {
@@ -238,7 +238,7 @@ TEST(HttpClient, AnEndlessHeaderStopsAtTheLimit) {
   call.url = server.Url();
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "TooLarge");
+  EXPECT_EQ(r.error().code, Code::kTooLarge);
   EXPECT_NE(r.error().message.find("exceeds 16384 bytes"), std::string::npos) << r.error().message;
 }
 
@@ -256,7 +256,7 @@ TEST(HttpClient, AnEndlessBodyStopsAtMaxBody) {
   call.max_body = 1 << 20;
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "TooLarge");
+  EXPECT_EQ(r.error().code, Code::kTooLarge);
   EXPECT_NE(r.error().message.find("more than 1048576 bytes"), std::string::npos);
 }
 
@@ -277,7 +277,7 @@ TEST(HttpClient, ATrickleCannotOutlastTheTotalDeadline) {
   auto started = std::chrono::steady_clock::now();
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_NE(r.error().message.find("within 1 s"), std::string::npos) << r.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
 }
@@ -301,7 +301,7 @@ TEST(HttpClient, ATrickleBelowTheLowSpeedBoundFailsWithoutATotalDeadline) {
   auto started = std::chrono::steady_clock::now();
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_NE(r.error().message.find("below 1024"), std::string::npos) << r.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
 }
@@ -318,7 +318,7 @@ TEST(HttpClient, ASilentServerTimesOut) {
   call.url = server.Url();
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_NE(r.error().message.find("timed out while reading the answer"), std::string::npos)
       << r.error().message;
 }
@@ -406,7 +406,7 @@ TEST(HttpClient, ARefusedConnectionIsUnavailable) {
   call.url = "http://127.0.0.1:" + std::to_string(port) + "/";
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_NE(r.error().message.find("connection refused"), std::string::npos) << r.error().message;
 }
 
@@ -488,7 +488,7 @@ TEST(HttpClient, AnHttpsTargetAsksTheProxyForATunnelAndARefusalIsNamed) {
   call.url = "https://secure.invalid/v2/";
   auto r = client.Send(call);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_NE(r.error().message.find(
                 "refused a tunnel to secure.invalid:443: 407 Proxy Authentication Required"),
             std::string::npos)
@@ -504,7 +504,7 @@ TEST(HttpClient, AnHttpsTargetAsksTheProxyForATunnelAndARefusalIsNamed) {
   HttpClient bad(socks);
   auto refused = bad.Send(call);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().kind, "InvalidArgument");
+  EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
   EXPECT_NE(refused.error().message.find("only http:// proxies"), std::string::npos)
       << refused.error().message;
 }

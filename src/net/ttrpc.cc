@@ -14,17 +14,31 @@
 namespace coco::net::ttrpc {
 namespace {
 
-constexpr struct {
-  int code;
-  const char* kind;
-} kCodes[] = {
-    {1, "Cancelled"},        {2, "Unknown"},           {3, "InvalidArgument"},
-    {4, "DeadlineExceeded"}, {5, "NotFound"},          {6, "AlreadyExists"},
-    {7, "PermissionDenied"}, {8, "ResourceExhausted"}, {9, "FailedPrecondition"},
-    {10, "Aborted"},         {11, "OutOfRange"},       {12, "Unimplemented"},
-    {13, "Internal"},        {14, "Unavailable"},      {15, "DataLoss"},
-    {16, "Unauthenticated"},
-};
+void SetStatus(const Error& e, wire::Status* status) {
+  status->set_code(GrpcCode(e.code));
+  status->set_message(e.message);
+  if (static_cast<int>(e.code) != GrpcCode(e.code)) {  // a refinement: say which
+    wire::ErrorCode detail;
+    detail.set_name(CodeName(e.code));
+    wire::Any* any = status->add_details();
+    any->set_type_url(kErrorCodeTypeUrl);
+    any->set_value(detail.SerializeAsString());
+  }
+}
+
+// A peer's status as ours: its refined code if it names one we know and that refines the gRPC
+// code it sent, else the gRPC code itself.
+Error FromStatus(const wire::Status& status) {
+  Code code = CodeFromGrpc(status.code());
+  for (const auto& any : status.details()) {
+    if (any.type_url() != kErrorCodeTypeUrl) continue;
+    wire::ErrorCode detail;
+    if (!detail.ParseFromString(any.value())) continue;
+    auto named = CodeFromName(detail.name());
+    if (named && GrpcCode(*named) == status.code()) code = *named;
+  }
+  return MakeError(code, status.message());
+}
 
 }  // namespace
 
@@ -37,20 +51,6 @@ void EncodeHeader(const FrameHeader& h, uint8_t out[kHeaderSize]) {
 
 FrameHeader DecodeHeader(const uint8_t in[kHeaderSize]) {
   return FrameHeader{Be32(in), Be32(in + 4), in[8], in[9]};
-}
-
-int CodeForKind(const std::string& kind) {
-  for (const auto& c : kCodes) {
-    if (kind == c.kind) return c.code;
-  }
-  return 2;
-}
-
-std::string KindForCode(int code) {
-  for (const auto& c : kCodes) {
-    if (code == c.code) return code == 2 ? "Remote" : c.kind;
-  }
-  return "Remote";
 }
 
 // --- FrameStream -----------------------------------------------------------------------------
@@ -81,12 +81,12 @@ Status FrameStream::ReadFull(uint8_t* p, size_t n, bool at_boundary) {
     if (r < 0) {
       int e = errno;
       buf_.clear();
-      return MakeError("Io", std::string("reading the ttrpc stream: ") + std::strerror(e));
+      return MakeError(Code::kIo, std::string("reading the ttrpc stream: ") + std::strerror(e));
     }
     buf_.resize(static_cast<size_t>(r));
     if (r == 0) {
-      if (at_boundary && got == 0) return MakeError("Eof", "the ttrpc stream ended");
-      return MakeError("Io", "the ttrpc stream ended inside a frame");
+      if (at_boundary && got == 0) return MakeError(Code::kEof, "the ttrpc stream ended");
+      return MakeError(Code::kIo, "the ttrpc stream ended inside a frame");
     }
   }
   return Status::Ok();
@@ -97,8 +97,8 @@ Result<std::pair<FrameHeader, std::string>> FrameStream::Read() {
   COCO_RETURN_IF_ERROR(ReadFull(hdr, kHeaderSize, /*at_boundary=*/true));
   FrameHeader h = DecodeHeader(hdr);
   if (h.length > kMaxPayload) {
-    return MakeError("TooLarge", "a ttrpc frame of " + std::to_string(h.length) +
-                                     " bytes is over the 4 MiB limit");
+    return MakeError(Code::kTooLarge, "a ttrpc frame of " + std::to_string(h.length) +
+                                          " bytes is over the 4 MiB limit");
   }
   std::string payload(h.length, '\0');
   COCO_RETURN_IF_ERROR(ReadFull(reinterpret_cast<uint8_t*>(payload.data()), payload.size(), false));
@@ -107,14 +107,14 @@ Result<std::pair<FrameHeader, std::string>> FrameStream::Read() {
 
 Status FrameStream::Write(uint32_t stream_id, uint8_t type, const std::string& payload) {
   if (payload.size() > kMaxPayload) {
-    return MakeError("TooLarge", "a ttrpc message of " + std::to_string(payload.size()) +
-                                     " bytes is over the 4 MiB limit");
+    return MakeError(Code::kTooLarge, "a ttrpc message of " + std::to_string(payload.size()) +
+                                          " bytes is over the 4 MiB limit");
   }
   uint8_t header[kHeaderSize];
   EncodeHeader(FrameHeader{static_cast<uint32_t>(payload.size()), stream_id, type, 0}, header);
   std::lock_guard<std::mutex> l(write_mu_);
   if (!WriteAll(fd_, header, sizeof header) || !WriteAll(fd_, payload.data(), payload.size())) {
-    return MakeError("Io", std::string("writing the ttrpc stream: ") + std::strerror(errno));
+    return MakeError(Code::kIo, std::string("writing the ttrpc stream: ") + std::strerror(errno));
   }
   return Status::Ok();
 }
@@ -167,8 +167,7 @@ Error Server::Serve(FrameStream& stream) {
       if (r.ok()) {
         out.set_payload(std::move(r).value());
       } else {
-        out.mutable_status()->set_code(CodeForKind(r.error().kind));
-        out.mutable_status()->set_message(r.error().message);
+        SetStatus(r.error(), out.mutable_status());
       }
       (void)stream.Write(id, kTypeResponse, out.SerializeAsString());
       in_flight_--;
@@ -203,7 +202,7 @@ void Client::Close() {
     }
     for (auto& [id, p] : pending_) {
       p->done = true;
-      p->result = MakeError("Unavailable", "ttrpc: " + close_reason_);
+      p->result = MakeError(Code::kUnavailable, "ttrpc: " + close_reason_);
     }
     pending_.clear();
   }
@@ -218,12 +217,12 @@ void Client::ReadLoop() {
       std::lock_guard<std::mutex> l(mu_);
       if (!closed_) {
         closed_ = true;
-        close_reason_ =
-            frame.error().kind == "Eof" ? "the peer closed the connection" : frame.error().message;
+        close_reason_ = frame.error().code == Code::kEof ? "the peer closed the connection"
+                                                         : frame.error().message;
       }
       for (auto& [id, p] : pending_) {
         p->done = true;
-        p->result = MakeError("Unavailable", "ttrpc: " + close_reason_);
+        p->result = MakeError(Code::kUnavailable, "ttrpc: " + close_reason_);
       }
       pending_.clear();
       cv_.notify_all();
@@ -234,9 +233,9 @@ void Client::ReadLoop() {
     wire::Response resp;
     Result<std::string> result = Error{};
     if (!resp.ParseFromString(bytes)) {
-      result = MakeError("Remote", "the ttrpc response is not a valid protobuf message");
+      result = MakeError(Code::kProtocol, "the ttrpc response is not a valid protobuf message");
     } else if (resp.has_status() && resp.status().code() != 0) {
-      result = MakeError(KindForCode(resp.status().code()), resp.status().message());
+      result = FromStatus(resp.status());
     } else {
       result = std::move(*resp.mutable_payload());
     }
@@ -267,7 +266,7 @@ Result<std::string> Client::Call(const std::string& service, const std::string& 
   uint32_t id;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (closed_) return MakeError("Unavailable", "ttrpc: " + close_reason_);
+    if (closed_) return MakeError(Code::kUnavailable, "ttrpc: " + close_reason_);
     id = next_id_;
     next_id_ += 2;
     pending_[id] = p;
@@ -276,14 +275,14 @@ Result<std::string> Client::Call(const std::string& service, const std::string& 
   std::unique_lock<std::mutex> l(mu_);
   if (!sent.ok()) {
     pending_.erase(id);
-    return MakeError("Unavailable", "ttrpc: " + sent.error().message);
+    return MakeError(Code::kUnavailable, "ttrpc: " + sent.error().message);
   }
   auto done = [&] { return p->done; };
   if (timeout_ms > 0) {
     if (!cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), done)) {
       pending_.erase(id);
-      return MakeError("DeadlineExceeded", service + "/" + method + " gave no answer within " +
-                                               std::to_string(timeout_ms) + " ms");
+      return MakeError(Code::kDeadlineExceeded, service + "/" + method + " gave no answer within " +
+                                                    std::to_string(timeout_ms) + " ms");
     }
   } else {
     cv_.wait(l, done);

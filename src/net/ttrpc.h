@@ -5,9 +5,10 @@
 // and `length` bytes of protobuf (Request = type 1, Response = type 2). Payloads over 4 MiB are
 // refused. Clients use odd stream ids; calls are multiplexed over one byte stream.
 //
-// Errors cross the wire as a google.rpc.Status {code, message}; the Error kind maps to the gRPC
-// code and back (e.g. "PermissionDenied" <-> 7, "Unimplemented" <-> 12), unknown kinds to
-// Unknown (2) on the way out and to "Remote" on the way in.
+// Errors cross the wire as a google.rpc.Status {code, message, details}: the gRPC code of the
+// Error's code (DigestMismatch travels as DataLoss, 15), and for a refined code one detail
+// naming it, so a coco peer reads back exactly the code that was sent; a peer that sends a bare
+// gRPC code (or a detail that does not refine it) is read as that gRPC code.
 #pragma once
 
 #include <atomic>
@@ -40,9 +41,9 @@ struct FrameHeader {
 void EncodeHeader(const FrameHeader& h, uint8_t out[kHeaderSize]);
 FrameHeader DecodeHeader(const uint8_t in[kHeaderSize]);
 
-// gRPC status codes <-> Error kinds.
-int CodeForKind(const std::string& kind);
-std::string KindForCode(int code);
+// The type URL of the status detail that carries an error's own code across the wire.
+inline constexpr const char* kErrorCodeTypeUrl =
+    "type.googleapis.com/coco.net.ttrpc.wire.ErrorCode";
 
 using Metadata = std::map<std::string, std::string>;
 
@@ -56,7 +57,7 @@ class FrameStream {
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;
 
-  // Reads the next frame. Returns an Error of kind "Eof" at a clean end of stream (no partial
+  // Reads the next frame. Returns an Error with code Eof at a clean end of stream (no partial
   // frame), "Io" on a read failure, "TooLarge" for a length over kMaxPayload (the stream is
   // then unusable: the caller should close it).
   Result<std::pair<FrameHeader, std::string>> Read();

@@ -56,7 +56,7 @@ TEST(TtrpcFrame, OversizeLengthRefusedBeforeReading) {
   FrameStream s(p.b, true);
   auto r = s.Read();
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "TooLarge");
+  EXPECT_EQ(r.error().code, Code::kTooLarge);
   close(p.a);
 }
 
@@ -67,7 +67,7 @@ TEST(TtrpcFrame, CleanEndAndTruncatedFrameAreDistinguished) {
     FrameStream s(p.b, true);
     auto r = s.Read();
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().kind, "Eof");
+    EXPECT_EQ(r.error().code, Code::kEof);
   }
   {
     Pair p;
@@ -79,7 +79,7 @@ TEST(TtrpcFrame, CleanEndAndTruncatedFrameAreDistinguished) {
     FrameStream s(p.b, true);
     auto r = s.Read();
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().kind, "Io");
+    EXPECT_EQ(r.error().code, Code::kIo);
     EXPECT_NE(r.error().message.find("inside a frame"), std::string::npos);
   }
 }
@@ -92,10 +92,11 @@ class TtrpcCallTest : public ::testing::Test {
       return Result<std::string>(p + (it == md.end() ? "" : "/" + it->second));
     });
     server_.Register("t.S", "Deny", [](const std::string&, const Metadata&) {
-      return Result<std::string>(MakeError("PermissionDenied", "Deny is blocked by policy"));
+      return Result<std::string>(MakeError(Code::kPermissionDenied, "Deny is blocked by policy"));
     });
-    server_.Register("t.S", "Odd", [](const std::string&, const Metadata&) {
-      return Result<std::string>(MakeError("SomethingElse", "odd"));
+    server_.Register("t.S", "Digest", [](const std::string&, const Metadata&) {
+      return Result<std::string>(
+          MakeError(Code::kDigestMismatch, "layer sha256:ab: digest mismatch (got sha256:cd)"));
     });
     server_.Register("t.S", "Slow", [](const std::string& p, const Metadata&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(p)));
@@ -127,18 +128,54 @@ TEST_F(TtrpcCallTest, EchoWithMetadata) {
   EXPECT_EQ(*b, big);
 }
 
-TEST_F(TtrpcCallTest, ErrorsKeepTheirKindAcrossTheWire) {
+TEST_F(TtrpcCallTest, ErrorsKeepTheirCodeAcrossTheWire) {
   auto d = client_->Call("t.S", "Deny", "");
   ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.error().kind, "PermissionDenied");
+  EXPECT_EQ(d.error().code, Code::kPermissionDenied);
   EXPECT_EQ(d.error().message, "Deny is blocked by policy");
-  auto o = client_->Call("t.S", "Odd", "");
+  auto o = client_->Call("t.S", "Digest", "");
   ASSERT_FALSE(o.ok());
-  EXPECT_EQ(o.error().kind, "Remote");
+  EXPECT_EQ(o.error().code, Code::kDigestMismatch);
+  EXPECT_EQ(o.error().message, "layer sha256:ab: digest mismatch (got sha256:cd)");
   auto u = client_->Call("t.S", "Nope", "");
   ASSERT_FALSE(u.ok());
-  EXPECT_EQ(u.error().kind, "Unimplemented");
+  EXPECT_EQ(u.error().code, Code::kUnimplemented);
   EXPECT_NE(u.error().message.find("t.S/Nope"), std::string::npos);
+}
+
+// What a peer that is not coco sends (a bare gRPC code), and a detail that contradicts the
+// code it came with, as a foreign or hostile peer could send.
+TEST(TtrpcStatus, ForeignStatusesMapToTheirGrpcCode) {
+  Pair pair;
+  FrameStream server(pair.b, true);
+  Client client(std::make_unique<FrameStream>(pair.a, true));
+  auto answer = [&](int code, const std::string& detail_name) {
+    std::thread peer([&] {
+      auto req = server.Read();
+      ASSERT_TRUE(req.ok());
+      wire::Response resp;
+      resp.mutable_status()->set_code(code);
+      resp.mutable_status()->set_message("from the peer");
+      if (!detail_name.empty()) {
+        wire::ErrorCode detail;
+        detail.set_name(detail_name);
+        wire::Any* any = resp.mutable_status()->add_details();
+        any->set_type_url(kErrorCodeTypeUrl);
+        any->set_value(detail.SerializeAsString());
+      }
+      ASSERT_TRUE(server.Write(req->first.stream_id, kTypeResponse, resp.SerializeAsString()).ok());
+    });
+    auto r = client.Call("t.S", "M", "");
+    peer.join();
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? Error{} : r.error();
+  };
+  EXPECT_EQ(answer(15, "").code, Code::kDataLoss);
+  EXPECT_EQ(answer(15, "DigestMismatch").code, Code::kDigestMismatch);
+  EXPECT_EQ(answer(7, "DigestMismatch").code, Code::kPermissionDenied);  // not a refinement of 7
+  EXPECT_EQ(answer(7, "NoSuchCode").code, Code::kPermissionDenied);
+  EXPECT_EQ(answer(42, "").code, Code::kUnknown);
+  EXPECT_EQ(answer(2, "").message, "from the peer");
 }
 
 TEST_F(TtrpcCallTest, SlowCallDoesNotHoldUpOthersAndTimeoutsFire) {
@@ -154,7 +191,7 @@ TEST_F(TtrpcCallTest, SlowCallDoesNotHoldUpOthersAndTimeoutsFire) {
   EXPECT_LT(took, std::chrono::milliseconds(250));
   auto late = client_->Call("t.S", "Slow", "400", /*timeout_ms=*/50);
   ASSERT_FALSE(late.ok());
-  EXPECT_EQ(late.error().kind, "DeadlineExceeded");
+  EXPECT_EQ(late.error().code, Code::kDeadlineExceeded);
   slow.join();
   // The connection still works after a timed-out call's answer arrives and is dropped.
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -173,10 +210,10 @@ TEST(TtrpcClient, PeerGoneFailsPendingAndLaterCalls) {
   auto r = c.Call("t.S", "Echo", "x");
   closer.join();
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Unavailable");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   auto later = c.Call("t.S", "Echo", "x");
   ASSERT_FALSE(later.ok());
-  EXPECT_EQ(later.error().kind, "Unavailable");
+  EXPECT_EQ(later.error().code, Code::kUnavailable);
 }
 
 TEST(TtrpcServer, GarbageRequestGetsInvalidArgumentAndServingGoesOn) {

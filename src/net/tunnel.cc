@@ -59,7 +59,7 @@ TunnelEndpoint::~TunnelEndpoint() { Stop(); }
 
 Status TunnelEndpoint::Start() {
   if (pipe2(wake_, O_CLOEXEC) != 0) {
-    return MakeError("Io", std::string("pipe: ") + std::strerror(errno));
+    return MakeError(Code::kIo, std::string("pipe: ") + std::strerror(errno));
   }
   if (role_ == Role::kGuest) {
     for (const TunnelPort& tp : ports_) {
@@ -74,8 +74,8 @@ Status TunnelEndpoint::Start() {
       if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(s, 64) != 0) {
         int e = errno;
         if (s >= 0) close(s);
-        return MakeError("Io", "tunnel: cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
-                                   std::strerror(e));
+        return MakeError(Code::kIo, "tunnel: cannot listen on 127.0.0.1:" + std::to_string(port) +
+                                        ": " + std::strerror(e));
       }
       listeners_.push_back(s);
     }
@@ -121,7 +121,7 @@ Status TunnelEndpoint::SendFrame(uint32_t conn, uint8_t type, const uint8_t* p, 
   PutBe32(n, hdr + 5);
   std::lock_guard<std::mutex> l(write_mu_);
   if (!WriteAll(fd_, hdr, sizeof hdr) || (n > 0 && !WriteAll(fd_, p, n))) {
-    return MakeError("Io", std::string("tunnel: writing the stream: ") + std::strerror(errno));
+    return MakeError(Code::kIo, std::string("tunnel: writing the stream: ") + std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -1,7 +1,5 @@
 #include "oci/content_store.h"
 
-#include "base/json.h"
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,6 +13,7 @@
 
 #include "base/bytes.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 
 namespace coco::oci {
@@ -23,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 Error IoError(const std::string& what) {
-  return MakeError("Io", what + ": " + std::strerror(errno));
+  return MakeError(Code::kIo, what + ": " + std::strerror(errno));
 }
 
 crypto::HashAlg AlgOf(const Digest& d) {
@@ -47,10 +46,11 @@ class FileBlobWriter : public BlobWriter {
   }
 
   Status Write(const uint8_t* data, size_t n) override {
-    if (fd_ < 0) return MakeError("Io", "write to a closed blob writer");
+    if (fd_ < 0) return MakeError(Code::kIo, "write to a closed blob writer");
     if (expected_size_ >= 0 && size_ + n > static_cast<uint64_t>(expected_size_)) {
-      return MakeError("DigestMismatch", "blob " + Name() + " is larger than its descriptor's " +
-                                             std::to_string(expected_size_) + " bytes");
+      return MakeError(Code::kDigestMismatch, "blob " + Name() +
+                                                  " is larger than its descriptor's " +
+                                                  std::to_string(expected_size_) + " bytes");
     }
     hasher_.Update(data, n);
     size_ += n;
@@ -67,18 +67,18 @@ class FileBlobWriter : public BlobWriter {
   }
 
   Status Close() override {
-    if (fd_ < 0) return MakeError("Io", "blob writer closed twice");
+    if (fd_ < 0) return MakeError(Code::kIo, "blob writer closed twice");
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) return IoError("cannot close " + tmp_);
     Digest got{expected_ ? expected_->algorithm : "sha256", HexEncode(hasher_.Finish())};
     if (expected_size_ >= 0 && size_ != static_cast<uint64_t>(expected_size_)) {
-      return MakeError("DigestMismatch", "blob " + Name() + " has " + std::to_string(size_) +
-                                             " bytes, its descriptor says " +
-                                             std::to_string(expected_size_));
+      return MakeError(Code::kDigestMismatch, "blob " + Name() + " has " + std::to_string(size_) +
+                                                  " bytes, its descriptor says " +
+                                                  std::to_string(expected_size_));
     }
     if (expected_ && !(got == *expected_)) {
-      return MakeError("DigestMismatch",
+      return MakeError(Code::kDigestMismatch,
                        "blob content hashes to " + got.str() + ", expected " + expected_->str());
     }
     digest_ = got;
@@ -183,25 +183,26 @@ Result<std::unique_ptr<BlobWriter>> ContentStore::NewWriter() {
 Result<std::string> ContentStore::ReadBlob(const Digest& d, size_t max_size) const {
   std::error_code ec;
   auto size = fs::file_size(BlobPath(d), ec);
-  if (ec) return MakeError("NotFound", "blob " + d.str() + " is not in the store " + dir_);
+  if (ec) return MakeError(Code::kNotFound, "blob " + d.str() + " is not in the store " + dir_);
   if (size > max_size) {
-    return MakeError("TooLarge", "blob " + d.str() + " has " + std::to_string(size) +
-                                     " bytes, more than the " + std::to_string(max_size) +
-                                     " allowed here");
+    return MakeError(Code::kTooLarge, "blob " + d.str() + " has " + std::to_string(size) +
+                                          " bytes, more than the " + std::to_string(max_size) +
+                                          " allowed here");
   }
   COCO_ASSIGN_OR_RETURN(std::string data, ReadFile(BlobPath(d)));
   crypto::Hasher h(AlgOf(d));
   h.Update(data);
   if (HexEncode(h.Finish()) != d.hex) {
-    return MakeError("DigestMismatch", "stored blob " + d.str() +
-                                           " is corrupt (content hash "
-                                           "differs); run `coco image prune` and pull again");
+    return MakeError(Code::kDigestMismatch, "stored blob " + d.str() +
+                                                " is corrupt (content hash "
+                                                "differs); run `coco image prune` and pull again");
   }
   return data;
 }
 
 Result<std::unique_ptr<Reader>> ContentStore::OpenBlob(const Digest& d) const {
-  if (!Has(d)) return MakeError("NotFound", "blob " + d.str() + " is not in the store " + dir_);
+  if (!Has(d))
+    return MakeError(Code::kNotFound, "blob " + d.str() + " is not in the store " + dir_);
   return OpenFileReader(BlobPath(d));
 }
 
@@ -240,27 +241,28 @@ Result<std::vector<ImageRecord>> ContentStore::ListImages() const {
     if (j.is_discarded() || !j.is_object() || !j.contains("name") || !j["name"].is_string() ||
         !j.contains("manifest") || !j["manifest"].is_string() || !j.contains("blobs") ||
         !j["blobs"].is_array()) {
-      return MakeError("Corrupt", "image record " + e.path().string() + " is malformed");
+      return MakeError(Code::kDataLoss, "image record " + e.path().string() + " is malformed");
     }
     ImageRecord r;
     r.name = j["name"].get<std::string>();
     COCO_ASSIGN_OR_RETURN(r.manifest, Digest::Parse(j["manifest"].get<std::string>()));
     for (const auto& b : j["blobs"]) {
-      if (!b.is_string()) return MakeError("Corrupt", "image record " + r.name + " is malformed");
+      if (!b.is_string())
+        return MakeError(Code::kDataLoss, "image record " + r.name + " is malformed");
       COCO_ASSIGN_OR_RETURN(Digest d, Digest::Parse(b.get<std::string>()));
       r.blobs.push_back(d);
     }
     out.push_back(std::move(r));
   }
-  if (ec) return MakeError("Io", "cannot list " + dir_ + "/images: " + ec.message());
+  if (ec) return MakeError(Code::kIo, "cannot list " + dir_ + "/images: " + ec.message());
   return out;
 }
 
 Result<PruneReport> ContentStore::Prune() {
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return MakeError("Busy", "the store " + dir_ +
-                                 " is in use by another process; try again "
-                                 "when it is done");
+    return MakeError(Code::kUnavailable, "the store " + dir_ +
+                                             " is in use by another process; try again "
+                                             "when it is done");
   }
   struct Relock {
     int fd;

@@ -53,7 +53,7 @@ TEST_F(ContentStoreTest, CommitsOnlyVerifiedBlobs) {
     ASSERT_TRUE((*bad)->Write(U(data), data.size()).ok());
     Status s = (*bad)->Close();
     ASSERT_FALSE(s.ok());
-    EXPECT_EQ(s.error().kind, "DigestMismatch");
+    EXPECT_EQ(s.error().code, Code::kDigestMismatch);
   }
   EXPECT_FALSE((*store)->Has(other));
   EXPECT_EQ(TempFiles(), 0u);
@@ -85,7 +85,7 @@ TEST_F(ContentStoreTest, DetectsCorruptionOnRead) {
   }
   auto r = (*store)->ReadBlob(*d);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "DigestMismatch");
+  EXPECT_EQ(r.error().code, Code::kDigestMismatch);
   EXPECT_FALSE((*store)->ReadBlob(*d, 2).ok());  // over the size limit
 }
 
@@ -122,7 +122,7 @@ TEST_F(ContentStoreTest, PruneRefusedWhileAnotherUserHoldsTheStore) {
   ASSERT_TRUE(first.ok() && second.ok());
   auto r = (*first)->Prune();
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "Busy");
+  EXPECT_EQ(r.error().code, Code::kUnavailable);
   second->reset();
   EXPECT_TRUE((*first)->Prune().ok());
 }

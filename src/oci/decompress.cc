@@ -18,7 +18,7 @@ constexpr size_t kInputBuffer = 1 << 20;
 constexpr int kZstdWindowLogMax = 27;  // 128 MiB, zstd's own default limit
 
 Error Corrupt(std::string_view format, std::string_view what) {
-  return MakeError("InvalidArgument", std::string(format) + " stream: " + std::string(what));
+  return MakeError(Code::kInvalidArgument, std::string(format) + " stream: " + std::string(what));
 }
 
 // Bounded input buffer over a Reader.
@@ -273,19 +273,19 @@ Result<std::unique_ptr<Reader>> NewDecoder(Reader& source, Compression c, GzipBa
     case Compression::kGzip:
       if (gzip == GzipBackend::kZlib) {
         auto r = std::make_unique<ZlibGzipReader>(source);
-        if (!r->ok()) return MakeError("Internal", "zlib inflateInit2 failed");
+        if (!r->ok()) return MakeError(Code::kInternal, "zlib inflateInit2 failed");
         return std::unique_ptr<Reader>(std::move(r));
       }
       return std::unique_ptr<Reader>(std::make_unique<IsalGzipReader>(source));
     case Compression::kZstd: {
       auto r = std::make_unique<ZstdReader>(source);
-      if (!r->ok()) return MakeError("Internal", "ZSTD_createDCtx failed");
+      if (!r->ok()) return MakeError(Code::kInternal, "ZSTD_createDCtx failed");
       return std::unique_ptr<Reader>(std::move(r));
     }
     case Compression::kAuto:
       break;
   }
-  return MakeError("Internal", "unreachable compression kind");
+  return MakeError(Code::kInternal, "unreachable compression kind");
 }
 
 }  // namespace
@@ -298,8 +298,8 @@ Result<Compression> CompressionForMediaType(std::string_view mt) {
   };
   std::string_view original = mt;
   if (original.find("+encrypted") != std::string_view::npos) {
-    return MakeError("InvalidArgument", "layer media type " + std::string(original) +
-                                            " is encrypted: decrypt it before unpacking");
+    return MakeError(Code::kInvalidArgument, "layer media type " + std::string(original) +
+                                                 " is encrypted: decrypt it before unpacking");
   }
   if (strip("application/vnd.oci.image.layer.v1.tar") ||
       strip("application/vnd.oci.image.layer.nondistributable.v1.tar")) {
@@ -311,7 +311,8 @@ Result<Compression> CompressionForMediaType(std::string_view mt) {
              mt == "application/vnd.docker.image.rootfs.diff.tar") {
     return Compression::kAuto;
   }
-  return MakeError("InvalidArgument", "unsupported layer media type: " + std::string(original));
+  return MakeError(Code::kInvalidArgument,
+                   "unsupported layer media type: " + std::string(original));
 }
 
 Result<std::unique_ptr<Reader>> NewDecompressingReader(Reader& source, Compression compression,

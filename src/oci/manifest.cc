@@ -1,15 +1,15 @@
 #include "oci/manifest.h"
 
-#include "base/json.h"
-
 #include <set>
+
+#include "base/json.h"
 
 namespace coco::oci {
 namespace {
 
 using json = nlohmann::json;
 
-Error Invalid(const std::string& what) { return MakeError("InvalidManifest", what); }
+Error Invalid(const std::string& what) { return MakeError(Code::kInvalidArgument, what); }
 
 Result<json> ParseJson(std::string_view bytes, const char* what) {
   json j = ParseJsonOrDiscarded(bytes);
@@ -204,9 +204,10 @@ Result<Descriptor> Index::Select(const std::string& os, const std::string& archi
   }
   std::string list;
   for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
-  return MakeError("NotFound", "the image index has no manifest for " + os + "/" + architecture +
-                                   (variant.empty() ? "" : "/" + variant) + " (it has: " +
-                                   (list.empty() ? "none with a platform" : list) + ")");
+  return MakeError(Code::kNotFound,
+                   "the image index has no manifest for " + os + "/" + architecture +
+                       (variant.empty() ? "" : "/" + variant) +
+                       " (it has: " + (list.empty() ? "none with a platform" : list) + ")");
 }
 
 Result<ImageConfig> ImageConfig::Parse(std::string_view bytes) {

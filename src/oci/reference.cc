@@ -49,19 +49,19 @@ bool ValidHost(std::string_view h) {
 Result<Digest> Digest::Parse(std::string_view text) {
   auto colon = text.find(':');
   if (colon == std::string_view::npos) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "digest \"" + std::string(text) + "\" has no algorithm (want sha256:<hex>)");
   }
   Digest d{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
   size_t want = d.algorithm == "sha256" ? 64 : d.algorithm == "sha512" ? 128 : 0;
   if (want == 0) {
-    return MakeError("InvalidArgument", "digest \"" + std::string(text) +
-                                            "\" uses an unsupported algorithm (want sha256 or "
-                                            "sha512)");
+    return MakeError(Code::kInvalidArgument, "digest \"" + std::string(text) +
+                                                 "\" uses an unsupported algorithm (want sha256 or "
+                                                 "sha512)");
   }
   if (d.hex.size() != want || !IsLowerHex(d.hex)) {
-    return MakeError("InvalidArgument", "digest \"" + std::string(text) + "\" must have " +
-                                            std::to_string(want) + " lowercase hex digits");
+    return MakeError(Code::kInvalidArgument, "digest \"" + std::string(text) + "\" must have " +
+                                                 std::to_string(want) + " lowercase hex digits");
   }
   return d;
 }
@@ -82,21 +82,21 @@ Result<ImageLocation> ImageLocation::Parse(std::string_view text) {
       loc.tag = std::string(rest.substr(colon + 1));
       if (loc.tag.empty()) {
         return MakeError(
-            "InvalidArgument",
+            Code::kInvalidArgument,
             "\"" + std::string(text) + "\" has an empty tag after ':'" + std::string(kForms));
       }
     } else {
       loc.dir = std::string(rest);
     }
     if (loc.dir.empty()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "\"" + std::string(text) + "\" names no directory" + std::string(kForms));
     }
     return loc;
   }
   if (text.rfind("docker://", 0) != 0) {
-    return MakeError("InvalidArgument", "unsupported image location \"" + std::string(text) + "\"" +
-                                            std::string(kForms));
+    return MakeError(Code::kInvalidArgument, "unsupported image location \"" + std::string(text) +
+                                                 "\"" + std::string(kForms));
   }
   std::string_view rest = text.substr(9);
   if (auto at = rest.find('@'); at != std::string_view::npos) {
@@ -111,12 +111,12 @@ Result<ImageLocation> ImageLocation::Parse(std::string_view text) {
     loc.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
     if (!ValidTag(loc.tag)) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "invalid tag \"" + loc.tag + "\" in \"" + std::string(text) + "\"");
     }
   }
   if (rest.empty()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "\"" + std::string(text) + "\" names no repository" + std::string(kForms));
   }
   // The first component is a registry host if it looks like one (has '.' or ':' or is localhost).
@@ -131,7 +131,7 @@ Result<ImageLocation> ImageLocation::Parse(std::string_view text) {
     loc.registry = "docker.io";
   }
   if (!ValidHost(loc.registry)) {
-    return MakeError("InvalidArgument", "invalid registry host \"" + loc.registry + "\"");
+    return MakeError(Code::kInvalidArgument, "invalid registry host \"" + loc.registry + "\"");
   }
   if (loc.registry == "docker.io" && repo.find('/') == std::string_view::npos) {
     loc.repository = "library/" + std::string(repo);
@@ -144,7 +144,7 @@ Result<ImageLocation> ImageLocation::Parse(std::string_view text) {
     if (end == std::string::npos) end = loc.repository.size();
     std::string_view comp(loc.repository.data() + start, end - start);
     if (!ValidComponent(comp)) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "invalid repository \"" + loc.repository + "\" in \"" + std::string(text) +
                            "\": components are lowercase letters, digits and . _ - separators");
     }

@@ -138,17 +138,19 @@ struct RegistryClient::Impl {
         c ? "Basic " + Base64Encode(ToBytes(c->username + ":" + c->password)) : std::string();
     if (scheme_name == "basic") {
       if (!c) {
-        return MakeError("Unauthorized", "registry " + registry +
-                                             " wants a username and password; add them to the "
-                                             "auth file (--authfile)");
+        return MakeError(Code::kUnauthenticated,
+                         "registry " + registry +
+                             " wants a username and password; add them to the "
+                             "auth file (--authfile)");
       }
       return basic;
     }
     if (scheme_name != "bearer" || params["realm"].empty()) {
-      return MakeError("Unauthorized", "registry " + registry +
-                                           " sent an authentication challenge coco does not "
-                                           "understand: " +
-                                           challenge);
+      return MakeError(Code::kUnauthenticated,
+                       "registry " + registry +
+                           " sent an authentication challenge coco does not "
+                           "understand: " +
+                           challenge);
     }
     std::string url = params["realm"];
     std::string sep = url.find('?') == std::string::npos ? "?" : "&";
@@ -164,7 +166,7 @@ struct RegistryClient::Impl {
     COCO_ASSIGN_OR_RETURN(HttpResponse r, http->Perform(req, /*verify_tls=*/!Insecure(registry)));
     if (r.transport) return *r.transport;
     if (r.status != 200) {
-      return MakeError("Unauthorized",
+      return MakeError(Code::kUnauthenticated,
                        "token request to " + params["realm"] + " for " + want_scope +
                            " failed with HTTP " + std::to_string(r.status) +
                            (c ? "" : " (no credentials for " + registry + " in the auth file)"));
@@ -180,7 +182,7 @@ struct RegistryClient::Impl {
       }
     }
     if (token.empty()) {
-      return MakeError("Unauthorized",
+      return MakeError(Code::kUnauthenticated,
                        "the token service " + params["realm"] + " answered without a token");
     }
     return "Bearer " + token;
@@ -194,7 +196,7 @@ struct RegistryClient::Impl {
     std::string key = host + " " + scope;
     int backoff = opts.initial_backoff_ms;
     bool auth_tried = false;
-    Error last = MakeError("Unavailable", "no attempt made");
+    Error last = MakeError(Code::kUnavailable, "no attempt made");
     const size_t base_headers = req.headers.size();
     const uint64_t base_progress = req.progress_base;
     uint64_t delivered = 0;  // bytes already in the sink from earlier attempts
@@ -229,8 +231,8 @@ struct RegistryClient::Impl {
       if (!transient) return std::move(r).value();
       last = r->transport
                  ? *r->transport
-                 : MakeError("Unavailable", req.method + " " + req.url + " answered HTTP " +
-                                                std::to_string(r->status));
+                 : MakeError(Code::kUnavailable, req.method + " " + req.url + " answered HTTP " +
+                                                     std::to_string(r->status));
       if (req.body_reader != nullptr) break;  // a consumed upload stream cannot be replayed
       if (attempt < opts.max_attempts) {
         log::Warn(last.message + "; retrying in " + std::to_string(backoff) + " ms");
@@ -259,11 +261,13 @@ std::string RegistryErrorText(const HttpResponse& r) {
 }
 
 Error StatusError(const HttpResponse& r, const std::string& what) {
-  std::string kind = r.status == 404   ? "NotFound"
-                     : r.status == 401 ? "Unauthorized"
-                     : r.status == 403 ? "Forbidden"
-                                       : "Registry";
-  return MakeError(kind, what + ": " + RegistryErrorText(r));
+  Code code = r.status == 404   ? Code::kNotFound
+              : r.status == 401 ? Code::kUnauthenticated
+              : r.status == 403 ? Code::kPermissionDenied
+              : r.status == 429 ? Code::kResourceExhausted
+              : r.status >= 500 ? Code::kUnavailable
+                                : Code::kUnknown;
+  return MakeError(code, what + ": " + RegistryErrorText(r));
 }
 
 }  // namespace
@@ -297,8 +301,8 @@ bool DeliverBody(HttpRequest& req, HttpResponse& resp, long status,  // NOLINT(r
     return true;
   }
   if (resp.body.size() + len > req.max_body) {
-    error = MakeError("TooLarge", req.url + " answered with more than " +
-                                      std::to_string(req.max_body) + " bytes");
+    error = MakeError(Code::kTooLarge, req.url + " answered with more than " +
+                                           std::to_string(req.max_body) + " bytes");
     return false;
   }
   resp.body.append(data, len);
@@ -314,13 +318,13 @@ Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
                                                          const std::string& path) {
   json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object()) {
-    return MakeError("InvalidArgument", "auth file " + path + " is not a JSON object");
+    return MakeError(Code::kInvalidArgument, "auth file " + path + " is not a JSON object");
   }
   std::map<std::string, Credentials> out;
   auto auths = j.find("auths");
   if (auths == j.end()) return out;
   if (!auths->is_object()) {
-    return MakeError("InvalidArgument", "auth file " + path + ": \"auths\" must be an object");
+    return MakeError(Code::kInvalidArgument, "auth file " + path + ": \"auths\" must be an object");
   }
   for (auto it = auths->begin(); it != auths->end(); ++it) {
     std::string host = it.key();
@@ -329,15 +333,15 @@ Result<std::map<std::string, Credentials>> ParseAuthJson(std::string_view text,
     host = host.substr(0, host.find('/'));
     if (!it.value().is_object() || !it.value().contains("auth") ||
         !it.value()["auth"].is_string()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "auth file " + path + ": entry \"" + it.key() + "\" has no \"auth\" string");
     }
     auto decoded = Base64Decode(it.value()["auth"].get<std::string>());
     std::string pair = decoded.ok() ? ToString(*decoded) : std::string();
     auto colon = pair.find(':');
     if (!decoded.ok() || colon == std::string::npos) {
-      return MakeError("InvalidArgument", "auth file " + path + ": entry \"" + it.key() +
-                                              "\" is not base64 of user:password");
+      return MakeError(Code::kInvalidArgument, "auth file " + path + ": entry \"" + it.key() +
+                                                   "\" is not base64 of user:password");
     }
     out[host] = Credentials{pair.substr(0, colon), pair.substr(colon + 1)};
   }
@@ -382,10 +386,10 @@ Result<FetchedManifest> RegistryClient::GetManifest(const ImageLocation& image,
   if (reference.find(':') != std::string::npos) {
     COCO_ASSIGN_OR_RETURN(Digest want, Digest::Parse(reference));
     if (want.algorithm != "sha256") {
-      return MakeError("InvalidArgument", "only sha256 manifest digests are supported");
+      return MakeError(Code::kInvalidArgument, "only sha256 manifest digests are supported");
     }
     if (!(want == m.digest)) {
-      return MakeError("DigestMismatch",
+      return MakeError(Code::kDigestMismatch,
                        "the registry served " + what + " with digest " + m.digest.str());
     }
   }
@@ -472,7 +476,7 @@ std::string RegistryClient::Scheme(const std::string& registry) {
 Result<std::optional<std::string>> RegistryClient::FetchUrl(const std::string& url,
                                                             size_t max_size) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-    return MakeError("InvalidArgument", "not an http(s) URL: " + url);
+    return MakeError(Code::kInvalidArgument, "not an http(s) URL: " + url);
   }
   HttpRequest req;
   req.url = url;

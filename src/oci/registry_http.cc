@@ -47,7 +47,7 @@ class NetRegistryHttp final : public RegistryHttp {
     auto r = client_.Send(call);
     if (error) return *error;  // the sink failed or the body is too large
     if (!r.ok()) {
-      if (r.error().kind != "Unavailable") return r.error();
+      if (r.error().code != Code::kUnavailable) return r.error();
       resp.transport = r.error();
     }
     return resp;

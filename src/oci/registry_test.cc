@@ -137,7 +137,7 @@ TEST_F(RegistryClientTest, BearerChallengeRetriesAndManifestDigest) {
   reg.serve_wrong_manifest = true;
   auto wrong = (*client)->GetManifest(*loc, Digest::Sha256Of(reg.manifest_).str());
   ASSERT_FALSE(wrong.ok());
-  EXPECT_EQ(wrong.error().kind, "DigestMismatch");
+  EXPECT_EQ(wrong.error().code, Code::kDigestMismatch);
 }
 
 TEST_F(RegistryClientTest, CredentialsFromAuthFileGoToTheTokenService) {

@@ -1,7 +1,5 @@
 #include "oci/transport.h"
 
-#include "base/json.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 
 namespace coco::oci {
@@ -68,7 +67,7 @@ Result<json> ReadIndexJson(const std::string& dir) {
   json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object() || !j.contains("manifests") ||
       !j["manifests"].is_array()) {
-    return MakeError("InvalidArgument", dir + "/index.json is not an OCI image index");
+    return MakeError(Code::kInvalidArgument, dir + "/index.json is not an OCI image index");
   }
   return j;
 }
@@ -91,12 +90,12 @@ class LayoutSource : public ImageSource {
       if (loc_.tag.empty() ? index["manifests"].size() == 1 : name == loc_.tag) found = &m;
     }
     if (found == nullptr) {
-      return MakeError("NotFound", loc_.tag.empty()
-                                       ? "oci:" + loc_.dir + " holds " +
-                                             std::to_string(index["manifests"].size()) +
-                                             " images; name one with oci:DIR:TAG (" + names + ")"
-                                       : "oci:" + loc_.dir + " has no image tagged \"" + loc_.tag +
-                                             "\" (it has: " + names + ")");
+      return MakeError(Code::kNotFound,
+                       loc_.tag.empty() ? "oci:" + loc_.dir + " holds " +
+                                              std::to_string(index["manifests"].size()) +
+                                              " images; name one with oci:DIR:TAG (" + names + ")"
+                                        : "oci:" + loc_.dir + " has no image tagged \"" + loc_.tag +
+                                              "\" (it has: " + names + ")");
     }
     COCO_ASSIGN_OR_RETURN(Descriptor d, Descriptor::FromJson(*found));
     COCO_ASSIGN_OR_RETURN(FetchedManifest m, GetManifestByDigest(d.digest));
@@ -109,13 +108,15 @@ class LayoutSource : public ImageSource {
   Result<FetchedManifest> GetManifestByDigest(const Digest& d) override {
     std::error_code ec;
     auto size = fs::file_size(BlobFile(loc_.dir, d), ec);
-    if (ec) return MakeError("NotFound", "oci:" + loc_.dir + " has no blob " + d.str());
-    if (size > kMaxManifest) return MakeError("TooLarge", "manifest " + d.str() + " is too large");
+    if (ec) return MakeError(Code::kNotFound, "oci:" + loc_.dir + " has no blob " + d.str());
+    if (size > kMaxManifest)
+      return MakeError(Code::kTooLarge, "manifest " + d.str() + " is too large");
     FetchedManifest m;
     COCO_ASSIGN_OR_RETURN(m.bytes, ReadFile(BlobFile(loc_.dir, d)));
     m.digest = Digest::Sha256Of(m.bytes);
     if (!(m.digest == d)) {
-      return MakeError("DigestMismatch", "oci:" + loc_.dir + " blob " + d.str() + " is corrupt");
+      return MakeError(Code::kDigestMismatch,
+                       "oci:" + loc_.dir + " blob " + d.str() + " is corrupt");
     }
     COCO_ASSIGN_OR_RETURN(m.media_type, DetectMediaType(m.bytes, ""));
     return m;
@@ -158,7 +159,7 @@ class VerifyingFileWriter : public Writer {
     while (n > 0) {
       ssize_t w = ::write(fd_, p, n);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return MakeError("Io", "cannot write " + tmp_ + ": " + std::strerror(errno));
+      if (w < 0) return MakeError(Code::kIo, "cannot write " + tmp_ + ": " + std::strerror(errno));
       p += w;
       n -= static_cast<size_t>(w);
     }
@@ -169,11 +170,11 @@ class VerifyingFileWriter : public Writer {
     fd_ = -1;
     std::string got = HexEncode(hasher_.Finish());
     if (got != want_.hex) {
-      return MakeError("DigestMismatch",
+      return MakeError(Code::kDigestMismatch,
                        "content for " + want_.str() + " hashes to " + want_.algorithm + ":" + got);
     }
     if (::rename(tmp_.c_str(), final_.c_str()) != 0) {
-      return MakeError("Io", "cannot rename into " + final_ + ": " + std::strerror(errno));
+      return MakeError(Code::kIo, "cannot rename into " + final_ + ": " + std::strerror(errno));
     }
     done_ = true;
     return Status::Ok();
@@ -203,7 +204,7 @@ class LayoutDestination : public ImageDestination {
     std::string tmp = dir + "/.tmp-XXXXXX";
     int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (fd < 0)
-      return MakeError("Io", "cannot create a file in " + dir + ": " + std::strerror(errno));
+      return MakeError(Code::kIo, "cannot create a file in " + dir + ": " + std::strerror(errno));
     ::fchmod(fd, 0644);
     VerifyingFileWriter w(fd, tmp, BlobFile(loc_.dir, desc.digest), desc.digest);
     COCO_ASSIGN_OR_RETURN(uint64_t n, Copy(content, w));
@@ -246,11 +247,12 @@ class LayoutDestination : public ImageDestination {
 Result<std::unique_ptr<ImageSource>> OpenImageSource(const ImageLocation& loc,
                                                      RegistryClient* registry) {
   if (loc.is_docker()) {
-    if (registry == nullptr) return MakeError("InvalidArgument", "no registry client");
+    if (registry == nullptr) return MakeError(Code::kInvalidArgument, "no registry client");
     return std::unique_ptr<ImageSource>(std::make_unique<RegistrySource>(loc, registry));
   }
   if (::access((loc.dir + "/index.json").c_str(), R_OK) != 0) {
-    return MakeError("NotFound", "oci:" + loc.dir + " is not an OCI image layout (no index.json)");
+    return MakeError(Code::kNotFound,
+                     "oci:" + loc.dir + " is not an OCI image layout (no index.json)");
   }
   return std::unique_ptr<ImageSource>(std::make_unique<LayoutSource>(loc));
 }
@@ -258,7 +260,7 @@ Result<std::unique_ptr<ImageSource>> OpenImageSource(const ImageLocation& loc,
 Result<std::unique_ptr<ImageDestination>> OpenImageDestination(const ImageLocation& loc,
                                                                RegistryClient* registry) {
   if (loc.is_docker()) {
-    if (registry == nullptr) return MakeError("InvalidArgument", "no registry client");
+    if (registry == nullptr) return MakeError(Code::kInvalidArgument, "no registry client");
     return std::unique_ptr<ImageDestination>(std::make_unique<RegistryDestination>(loc, registry));
   }
   COCO_RETURN_IF_ERROR(MakeDirs(loc.dir));
@@ -273,7 +275,7 @@ Result<FetchedManifest> ResolveManifest(ImageSource& source, const std::string& 
   COCO_ASSIGN_OR_RETURN(Descriptor d, index.Select(os, architecture));
   COCO_ASSIGN_OR_RETURN(FetchedManifest m, source.GetManifestByDigest(d.digest));
   if (IsIndexMediaType(m.media_type)) {
-    return MakeError("InvalidManifest", "nested image indexes are not supported");
+    return MakeError(Code::kInvalidArgument, "nested image indexes are not supported");
   }
   return m;
 }

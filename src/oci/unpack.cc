@@ -40,8 +40,8 @@ class CountingReader : public Reader {
     COCO_ASSIGN_OR_RETURN(size_t got, src_.Read(buf, n));
     bytes_ += got;
     if (bytes_ > limit_) {
-      return MakeError("ResourceExhausted", "uncompressed size exceeds the limit of " +
-                                                std::to_string(total_limit_) + " bytes");
+      return MakeError(Code::kResourceExhausted, "uncompressed size exceeds the limit of " +
+                                                     std::to_string(total_limit_) + " bytes");
     }
     return got;
   }
@@ -181,7 +181,7 @@ struct ArchiveDeleter {
 
 Result<std::pair<HashAlg, std::string>> ParseDiffId(std::string_view id) {
   auto bad = [&] {
-    return MakeError("InvalidArgument", "malformed diff_id '" + std::string(id) + "'");
+    return MakeError(Code::kInvalidArgument, "malformed diff_id '" + std::string(id) + "'");
   };
   size_t colon = id.find(':');
   if (colon == std::string_view::npos) return bad();
@@ -222,12 +222,12 @@ Status ApplyLayer(int root_dirfd, Reader& layer, std::string_view media_type,
   prefetch.emplace(counting, kPrefetchBuffers, kReadChunk);
   ArchiveSource src(&*prefetch, &options, st.uncompressed_bytes, diff.first);
   std::unique_ptr<struct archive, ArchiveDeleter> a(archive_read_new());
-  if (!a) return MakeError("Internal", "archive_read_new failed");
+  if (!a) return MakeError(Code::kInternal, "archive_read_new failed");
   archive_read_support_format_tar(a.get());
   auto fail = [&](const char* what) -> Status {
     if (src.error) return *src.error;
     const char* msg = archive_error_string(a.get());
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string(what) + ": " + (msg ? msg : "malformed tar stream"));
   };
   if (archive_read_open(a.get(), &src, nullptr, ArchiveRead, nullptr) != ARCHIVE_OK) {
@@ -252,9 +252,9 @@ Status ApplyLayer(int root_dirfd, Reader& layer, std::string_view media_type,
   if (options.progress) options.progress(st.uncompressed_bytes);
   std::string got = HexEncode(src.hasher.Finish());
   if (got != diff.second) {
-    return MakeError("DigestMismatch", "layer diff_id mismatch: expected " +
-                                           std::string(expected_diff_id) + ", got " +
-                                           std::string(expected_diff_id.substr(0, 7)) + got);
+    return MakeError(Code::kDigestMismatch, "layer diff_id mismatch: expected " +
+                                                std::string(expected_diff_id) + ", got " +
+                                                std::string(expected_diff_id.substr(0, 7)) + got);
   }
   return applier.Finish();
 }
@@ -267,7 +267,7 @@ Result<UnpackStats> UnpackImage(const std::vector<LayerSource>& layers, const st
   std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : r.substr(0, slash));
   std::string base = slash == std::string::npos ? r : r.substr(slash + 1);
   if (base.empty() || base == "." || base == ".." || base == "/") {
-    return MakeError("InvalidArgument", "bad unpack root '" + root + "'");
+    return MakeError(Code::kInvalidArgument, "bad unpack root '" + root + "'");
   }
   COCO_RETURN_IF_ERROR(MakeDirs(parent));
   UniqueFd pfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -292,7 +292,7 @@ Result<UnpackStats> UnpackImage(const std::vector<LayerSource>& layers, const st
     }
     if (!empty_dir) {
       if (!options.replace_existing) {
-        return MakeError("AlreadyExists", "unpack root " + root + " exists and is not empty");
+        return MakeError(Code::kAlreadyExists, "unpack root " + root + " exists and is not empty");
       }
       swap = true;
     }
@@ -312,15 +312,15 @@ Result<UnpackStats> UnpackImage(const std::vector<LayerSource>& layers, const st
     if (rfd.get() < 0) return abandon(Errno("cannot open " + partial, errno));
     for (size_t i = 0; i < layers.size(); ++i) {
       std::string label = "layer " + std::to_string(i + 1) + "/" + std::to_string(layers.size()) +
-                          " (" + layers[i].diff_id + "): ";
-      if (!layers[i].open) return abandon(MakeError("InvalidArgument", label + "no opener"));
+                          " (" + layers[i].diff_id + ")";
+      if (!layers[i].open) return abandon(MakeError(Code::kInvalidArgument, label + ": no opener"));
       auto reader = layers[i].open();
       if (!reader.ok()) {
-        return abandon(Error{reader.error().kind, label + reader.error().message});
+        return abandon(Annotate(reader.error(), label));
       }
       Status s =
           ApplyLayer(rfd.get(), **reader, layers[i].media_type, layers[i].diff_id, options, &stats);
-      if (!s.ok()) return abandon(Error{s.error().kind, label + s.error().message});
+      if (!s.ok()) return abandon(Annotate(s.error(), label));
     }
   }
   if (swap) {

@@ -196,7 +196,7 @@ TEST_F(UnpackTest, DiffIdMismatchRefused) {
   l.diff_id = DiffId("something else");
   auto r = UnpackImage({l}, root_);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().kind, "DigestMismatch");
+  EXPECT_EQ(r.error().code, Code::kDigestMismatch);
   EXPECT_NE(r.error().message.find("diff_id mismatch"), std::string::npos);
   ExpectNoDebris(false);
   l.diff_id = "sha256:abc";

@@ -17,7 +17,7 @@ constexpr int kMaxSymlinks = 40;
 }  // namespace
 
 Error Errno(std::string what, int err) {
-  return MakeError("Io", std::move(what) + ": " + std::strerror(err));
+  return MakeError(Code::kIo, std::move(what) + ": " + std::strerror(err));
 }
 
 // Lexically normalizes a tar member name: strips leading "/" and "./", drops "." and empty
@@ -93,7 +93,7 @@ Result<UniqueFd> Applier::Walk(std::string_view dir, bool create) {
     }
     int err = errno;
     if (err == ENOENT) {
-      if (!create) return MakeError("NotFound", "'" + walked + "' does not exist");
+      if (!create) return MakeError(Code::kNotFound, "'" + walked + "' does not exist");
       if (::mkdirat(top(), c.c_str(), 0755) != 0 && errno != EEXIST) {
         return Errno("cannot create directory '" + walked + "'", errno);
       }
@@ -108,7 +108,7 @@ Result<UniqueFd> Applier::Walk(std::string_view dir, bool create) {
       return Errno("cannot stat '" + walked + "'", errno);
     }
     if (!S_ISLNK(st.st_mode))
-      return MakeError("InvalidArgument", "'" + walked + "' is not a directory");
+      return MakeError(Code::kInvalidArgument, "'" + walked + "' is not a directory");
     if (++links > kMaxSymlinks) return Refused("too many levels of symlinks at '" + walked + "'");
     std::string target(PATH_MAX, '\0');
     ssize_t len = ::readlinkat(top(), c.c_str(), target.data(), target.size());
@@ -159,18 +159,19 @@ Status Applier::RemoveExisting(int pfd, const std::string& name) {
 Status Applier::Entry(struct archive* a, struct archive_entry* e) {
   const char* raw = archive_entry_pathname(e);
   if (raw == nullptr) raw = archive_entry_pathname_utf8(e);
-  if (raw == nullptr) return MakeError("InvalidArgument", "entry without a usable name");
+  if (raw == nullptr) return MakeError(Code::kInvalidArgument, "entry without a usable name");
   std::string_view rawv(raw);
   auto named = [&](const Error& err) {
-    return Error{err.kind, "entry '" + std::string(rawv.substr(0, 256)) + "': " + err.message};
+    return Annotate(err, "entry '" + std::string(rawv.substr(0, 256)) + "'");
   };
   if (++entries_ > opt_.max_entries) {
-    return named(MakeError("ResourceExhausted", "more than " + std::to_string(opt_.max_entries) +
-                                                    " entries in the layer"));
+    return named(
+        MakeError(Code::kResourceExhausted,
+                  "more than " + std::to_string(opt_.max_entries) + " entries in the layer"));
   }
   ++stats_.entries;
   if (rawv.size() > opt_.max_path_length) {
-    return named(MakeError("ResourceExhausted",
+    return named(MakeError(Code::kResourceExhausted,
                            "path longer than " + std::to_string(opt_.max_path_length) + " bytes"));
   }
   auto norm = NormalizePath(rawv);
@@ -229,9 +230,10 @@ Status Applier::Entry(struct archive* a, struct archive_entry* e) {
   } else if (type == AE_IFLNK) {
     const char* target = archive_entry_symlink(e);
     if (target == nullptr) target = archive_entry_symlink_utf8(e);
-    if (target == nullptr) return named(MakeError("InvalidArgument", "symlink without a target"));
+    if (target == nullptr)
+      return named(MakeError(Code::kInvalidArgument, "symlink without a target"));
     if (std::strlen(target) > opt_.max_path_length) {
-      return named(MakeError("ResourceExhausted", "symlink target too long"));
+      return named(MakeError(Code::kResourceExhausted, "symlink target too long"));
     }
     if (::symlinkat(target, pfd, name.c_str()) != 0) {
       if (errno != EEXIST) return named(Errno("cannot create symlink", errno));
@@ -253,7 +255,7 @@ Status Applier::Entry(struct archive* a, struct archive_entry* e) {
   } else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO) {
     s = Special(e, pfd, name, type);
   } else {
-    s = MakeError("InvalidArgument", "unsupported entry type " + std::to_string(type));
+    s = MakeError(Code::kInvalidArgument, "unsupported entry type " + std::to_string(type));
   }
   return s.ok() ? s : named(s.error());
 }
@@ -262,9 +264,9 @@ Status Applier::WriteFile(struct archive* a, struct archive_entry* e, int pfd,
                           const std::string& name) {
   int64_t size = archive_entry_size(e);
   if (size < 0 || static_cast<uint64_t>(size) > opt_.max_file_size) {
-    return MakeError("ResourceExhausted", "file size " + std::to_string(size) +
-                                              " exceeds the limit of " +
-                                              std::to_string(opt_.max_file_size) + " bytes");
+    return MakeError(Code::kResourceExhausted, "file size " + std::to_string(size) +
+                                                   " exceeds the limit of " +
+                                                   std::to_string(opt_.max_file_size) + " bytes");
   }
   constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
   UniqueFd fd(::openat(pfd, name.c_str(), kFlags, 0600));
@@ -281,11 +283,11 @@ Status Applier::WriteFile(struct archive* a, struct archive_entry* e, int pfd,
     int r = archive_read_data_block(a, &block, &len, &offset);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        std::string("reading file data: ") + archive_error_string(a));
     }
     if (offset + static_cast<int64_t>(len) > size) {
-      return MakeError("InvalidArgument", "file data beyond its declared size");
+      return MakeError(Code::kInvalidArgument, "file data beyond its declared size");
     }
     const auto* p = static_cast<const uint8_t*>(block);
     while (len > 0) {
@@ -353,7 +355,7 @@ Status Applier::HardLink(struct archive_entry* e, const std::string& path, int p
                          const std::string& name) {
   std::string_view raw = archive_entry_hardlink(e);
   if (raw.size() > opt_.max_path_length) {
-    return MakeError("ResourceExhausted", "hard link target too long");
+    return MakeError(Code::kResourceExhausted, "hard link target too long");
   }
   auto norm = NormalizePath(raw);
   if (!norm.ok()) {
@@ -365,15 +367,15 @@ Status Applier::HardLink(struct archive_entry* e, const std::string& path, int p
   if (tname.empty()) return Refused("hard link to the root directory");
   auto tfd = Walk(tdir, false);
   if (!tfd.ok()) {
-    return Error{tfd.error().kind, "hard link target '" + std::string(raw) +
-                                       "' cannot be resolved in the root: " + tfd.error().message};
+    return Annotate(tfd.error(),
+                    "hard link target '" + std::string(raw) + "' cannot be resolved in the root");
   }
   std::string tn(tname);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (::linkat(tfd->get(), tn.c_str(), pfd, name.c_str(), 0) == 0) return Status::Ok();
     int err = errno;
     if (err == ENOENT) {
-      return MakeError("NotFound",
+      return MakeError(Code::kNotFound,
                        "hard link target '" + std::string(raw) + "' does not exist in the root");
     }
     if (err != EEXIST || attempt > 0) return Errno("cannot create hard link", err);
@@ -416,20 +418,20 @@ Status Applier::Whiteout(std::string_view dir, std::string_view name) {
   if (name.substr(0, 8) == ".wh..wh.") return Status::Ok();  // aufs metadata: ignored
   std::string_view victim = name.substr(4);
   if (victim.empty() || victim == "." || victim == "..") {
-    return MakeError("InvalidArgument", "malformed whiteout");
+    return MakeError(Code::kInvalidArgument, "malformed whiteout");
   }
   std::string vpath =
       dir.empty() ? std::string(victim) : std::string(dir) + "/" + std::string(victim);
   if (WasCreated(vpath)) return Status::Ok();  // only lower layers are whited out
   auto parent = Parent(dir, false);
-  if (!parent.ok()) return parent.error().kind == "NotFound" ? Status::Ok() : parent.error();
+  if (!parent.ok()) return parent.error().code == Code::kNotFound ? Status::Ok() : parent.error();
   return RemoveExisting(*parent, std::string(victim));
 }
 
 // Removes from the directory `dirfd` (lexical path `path`) everything this layer did not create;
 // descends into directories this layer created or passed through.
 Status Applier::PurgeLower(int dirfd, const std::string& path, int depth) {
-  if (depth > 2048) return MakeError("ResourceExhausted", "directory tree too deep");
+  if (depth > 2048) return MakeError(Code::kResourceExhausted, "directory tree too deep");
   int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dup < 0) return Errno("cannot open '" + path + "'", errno);
   DIR* d = ::fdopendir(dup);

@@ -49,7 +49,9 @@ class UniqueFd {
 // An Io error: `what` followed by strerror(err).
 Error Errno(std::string what, int err);
 // A PermissionDenied error: the layer asked for something the policy forbids.
-inline Error Refused(std::string what) { return MakeError("PermissionDenied", std::move(what)); }
+inline Error Refused(std::string what) {
+  return MakeError(Code::kPermissionDenied, std::move(what));
+}
 
 // Lexically normalizes a tar member name: strips leading "/" and "./", drops "." and empty
 // components, resolves ".." against earlier components. Fails if ".." would climb above the root.

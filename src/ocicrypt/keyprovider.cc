@@ -1,8 +1,8 @@
 #include "ocicrypt/keyprovider.h"
 
-#include "base/json.h"
-
 #include <nlohmann/json.hpp>
+
+#include "base/json.h"
 
 namespace coco::ocicrypt {
 namespace {
@@ -16,7 +16,7 @@ Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok) {
     out.reserve(v.size());
     for (const Json& e : v) {
       if (!e.is_number_unsigned() || e.get<uint64_t>() > 255) {
-        return MakeError("InvalidArgument", where + " is an array with a non-byte element");
+        return MakeError(Code::kInvalidArgument, where + " is an array with a non-byte element");
       }
       out.push_back(static_cast<uint8_t>(e.get<uint64_t>()));
     }
@@ -29,27 +29,27 @@ Result<Bytes> ByteField(const Json& v, const std::string& where, bool raw_ok) {
     if (raw_ok && !s.empty() && s.front() == '{') {
       return ToBytes(s);
     }
-    return MakeError("InvalidArgument", where + " is neither base64 nor a byte array");
+    return MakeError(Code::kInvalidArgument, where + " is neither base64 nor a byte array");
   }
-  return MakeError("InvalidArgument", where + " must be a base64 string or a byte array");
+  return MakeError(Code::kInvalidArgument, where + " must be a base64 string or a byte array");
 }
 
 Result<std::map<std::string, std::vector<std::string>>> ParamsOf(const Json& config,
-                                                                  const std::string& where) {
+                                                                 const std::string& where) {
   std::map<std::string, std::vector<std::string>> out;
   if (!config.is_object()) return out;
   auto p = config.find("Parameters");
   if (p == config.end() || p->is_null()) return out;
   if (!p->is_object()) {
-    return MakeError("InvalidArgument", where + ".Parameters is not an object");
+    return MakeError(Code::kInvalidArgument, where + ".Parameters is not an object");
   }
   for (auto it = p->begin(); it != p->end(); ++it) {
     if (!it->is_array()) {
-      return MakeError("InvalidArgument", where + ".Parameters." + it.key() + " is not an array");
+      return MakeError(Code::kInvalidArgument,
+                       where + ".Parameters." + it.key() + " is not an array");
     }
     for (const Json& v : *it) {
-      COCO_ASSIGN_OR_RETURN(Bytes b,
-                            ByteField(v, where + ".Parameters." + it.key(), false));
+      COCO_ASSIGN_OR_RETURN(Bytes b, ByteField(v, where + ".Parameters." + it.key(), false));
       out[it.key()].push_back(ToString(b));
     }
   }
@@ -66,7 +66,7 @@ Json Encode(const Bytes& b) {
 Result<KeyProviderRequest> ParseRequest(std::string_view text) {
   Json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object()) {
-    return MakeError("InvalidArgument", "key-provider request is not a JSON object");
+    return MakeError(Code::kInvalidArgument, "key-provider request is not a JSON object");
   }
   KeyProviderRequest r;
   auto op_it = j.find("op");
@@ -75,14 +75,14 @@ Result<KeyProviderRequest> ParseRequest(std::string_view text) {
     r.op = KeyProviderRequest::Op::kWrap;
     auto params = j.find("keywrapparams");
     if (params == j.end() || !params->is_object()) {
-      return MakeError("InvalidArgument", "keywrap request has no \"keywrapparams\" object");
+      return MakeError(Code::kInvalidArgument, "keywrap request has no \"keywrapparams\" object");
     }
     if (params->contains("ec")) {
       COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["ec"], "keywrapparams.ec"));
     }
     auto od = params->find("optsdata");
     if (od == params->end()) {
-      return MakeError("InvalidArgument", "keywrap request has no \"optsdata\"");
+      return MakeError(Code::kInvalidArgument, "keywrap request has no \"optsdata\"");
     }
     COCO_ASSIGN_OR_RETURN(Bytes b, ByteField(*od, "keywrapparams.optsdata", true));
     r.optsdata = SecretBytes(std::move(b));
@@ -90,20 +90,20 @@ Result<KeyProviderRequest> ParseRequest(std::string_view text) {
     r.op = KeyProviderRequest::Op::kUnwrap;
     auto params = j.find("keyunwrapparams");
     if (params == j.end() || !params->is_object()) {
-      return MakeError("InvalidArgument", "keyunwrap request has no \"keyunwrapparams\" object");
+      return MakeError(Code::kInvalidArgument,
+                       "keyunwrap request has no \"keyunwrapparams\" object");
     }
     if (params->contains("dc")) {
       COCO_ASSIGN_OR_RETURN(r.parameters, ParamsOf((*params)["dc"], "keyunwrapparams.dc"));
     }
     auto an = params->find("annotation");
     if (an == params->end()) {
-      return MakeError("InvalidArgument", "keyunwrap request has no \"annotation\"");
+      return MakeError(Code::kInvalidArgument, "keyunwrap request has no \"annotation\"");
     }
-    COCO_ASSIGN_OR_RETURN(r.annotation,
-                          ByteField(*an, "keyunwrapparams.annotation", true));
+    COCO_ASSIGN_OR_RETURN(r.annotation, ByteField(*an, "keyunwrapparams.annotation", true));
   } else {
-    return MakeError("InvalidArgument", "key-provider request \"op\" is \"" + op +
-                                            "\"; expected \"keywrap\" or \"keyunwrap\"");
+    return MakeError(Code::kInvalidArgument, "key-provider request \"op\" is \"" + op +
+                                                 "\"; expected \"keywrap\" or \"keyunwrap\"");
   }
   return r;
 }
@@ -114,7 +114,8 @@ Result<KeyProviderRequest> ParseKeyProviderRequest(std::string_view text) {
   try {
     return ParseRequest(text);
   } catch (const Json::exception& e) {
-    return MakeError("InvalidArgument", std::string("malformed key-provider request: ") + e.what());
+    return MakeError(Code::kInvalidArgument,
+                     std::string("malformed key-provider request: ") + e.what());
   }
 }
 
@@ -144,8 +145,8 @@ Result<ProviderParams> ParseProviderParams(std::string_view text) {
     if (item.empty()) continue;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
-      return MakeError("InvalidArgument", "key-provider parameter \"" + std::string(item) +
-                                              "\" is not key=value");
+      return MakeError(Code::kInvalidArgument,
+                       "key-provider parameter \"" + std::string(item) + "\" is not key=value");
     }
     std::string key(item.substr(0, eq));
     std::string value(item.substr(eq + 1));
@@ -155,7 +156,7 @@ Result<ProviderParams> ParseProviderParams(std::string_view text) {
       p.keypath = value;
     } else if (key == "algorithm") {
       if (value != "A256GCM" && value != "A256CTR") {
-        return MakeError("InvalidArgument",
+        return MakeError(Code::kInvalidArgument,
                          "algorithm=" + value + " is not supported (A256GCM or A256CTR)");
       }
       p.algorithm = value;
@@ -164,11 +165,11 @@ Result<ProviderParams> ParseProviderParams(std::string_view text) {
     } else if (key == "admin-token") {
       p.admin_token = value;
     } else if (key == "sample") {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "sample=true (a fixed, public key) is not offered: it would encrypt "
                        "nothing; give keypath=FILE or kbs=URL");
     } else {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "unknown key-provider parameter \"" + key +
                            "\" (known: keyid, keypath, algorithm, kbs, admin-token)");
     }

@@ -1,13 +1,12 @@
 #include "ocicrypt/keywrap.h"
 
-#include "base/json.h"
-
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "jose/jwk.h"
 #include "ocicrypt/options.h"
 
@@ -37,7 +36,7 @@ class JweUnwrapper : public KeyUnwrapper {
   Result<SecretBytes> Unwrap(const std::string&, const Bytes& blob) override {
     nlohmann::json jwe = ParseJsonOrDiscarded(blob);
     if (jwe.is_discarded()) {
-      return MakeError("InvalidArgument", "the layer's JWE key entry is not JSON");
+      return MakeError(Code::kInvalidArgument, "the layer's JWE key entry is not JSON");
     }
     return jose::JweDecryptWithAny(jwe, keys_);
   }
@@ -64,23 +63,24 @@ Result<jose::JweRecipient> LoadRecipient(const std::string& path) {
   if (first != std::string::npos && text[first] == '{') {
     nlohmann::json jwk = ParseJsonOrDiscarded(text);
     if (jwk.is_discarded() || !jwk.is_object()) {
-      return MakeError("InvalidArgument", path + ": not a JSON Web Key");
+      return MakeError(Code::kInvalidArgument, path + ": not a JSON Web Key");
     }
     auto key = jose::KeyFromJwk(jwk);
-    if (!key.ok()) return MakeError("InvalidArgument", path + ": " + key.error().message);
+    if (!key.ok()) return MakeError(Code::kInvalidArgument, path + ": " + key.error().message);
     key_out = std::move(key).value();
     if (jwk.contains("alg") && jwk["alg"].is_string()) alg = jwk["alg"].get<std::string>();
   } else {
     auto key = crypto::Key::FromPem(text);
     if (!key.ok()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        path + ": not a PEM public key or JWK: " + key.error().message);
     }
     key_out = key->PublicOnly();
   }
   if (key_out->type() == crypto::Key::Type::kEd25519) {
-    return MakeError("InvalidArgument", path + ": an Ed25519 key cannot receive an encrypted "
-                                               "layer key (use RSA or EC P-256/384/521)");
+    return MakeError(Code::kInvalidArgument, path +
+                                                 ": an Ed25519 key cannot receive an encrypted "
+                                                 "layer key (use RSA or EC P-256/384/521)");
   }
   return jose::JweRecipient{*key_out, alg};
 }
@@ -90,10 +90,11 @@ Result<crypto::Key> LoadPrivateKey(const std::string& path) {
   auto key = crypto::Key::FromPem(text);
   OPENSSL_cleanse(text.data(), text.size());
   if (!key.ok()) {
-    return MakeError("InvalidArgument", path + ": not a PEM private key: " + key.error().message);
+    return MakeError(Code::kInvalidArgument,
+                     path + ": not a PEM private key: " + key.error().message);
   }
   if (!key->has_private()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      path + ": holds a public key; decryption needs the private key");
   }
   return std::move(key).value();

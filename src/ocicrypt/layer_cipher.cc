@@ -25,27 +25,27 @@ class CtrHmac {
  public:
   Status Init(const SecretBytes& key, const Bytes& nonce) {
     if (key.size() != kSymKeySize) {
-      return MakeError("InvalidArgument", "layer key has " + std::to_string(key.size()) +
-                                              " bytes; AES_256_CTR_HMAC_SHA256 needs 32");
+      return MakeError(Code::kInvalidArgument, "layer key has " + std::to_string(key.size()) +
+                                                   " bytes; AES_256_CTR_HMAC_SHA256 needs 32");
     }
     if (nonce.size() != kNonceSize) {
-      return MakeError("InvalidArgument", "layer nonce has " + std::to_string(nonce.size()) +
-                                              " bytes; AES_256_CTR_HMAC_SHA256 needs 16");
+      return MakeError(Code::kInvalidArgument, "layer nonce has " + std::to_string(nonce.size()) +
+                                                   " bytes; AES_256_CTR_HMAC_SHA256 needs 16");
     }
     cipher_.reset(EVP_CIPHER_CTX_new());
     if (!cipher_ || EVP_EncryptInit_ex(cipher_.get(), EVP_aes_256_ctr(), nullptr, key.data(),
                                        nonce.data()) != 1) {
-      return MakeError("Crypto", "cannot set up AES-256-CTR");
+      return MakeError(Code::kCrypto, "cannot set up AES-256-CTR");
     }
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    if (mac == nullptr) return MakeError("Crypto", "HMAC is not available");
+    if (mac == nullptr) return MakeError(Code::kCrypto, "HMAC is not available");
     mac_.reset(EVP_MAC_CTX_new(mac));
     EVP_MAC_free(mac);
     char digest[] = "SHA256";
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                            OSSL_PARAM_construct_end()};
     if (!mac_ || EVP_MAC_init(mac_.get(), key.data(), key.size(), params) != 1) {
-      return MakeError("Crypto", "cannot set up HMAC-SHA256");
+      return MakeError(Code::kCrypto, "cannot set up HMAC-SHA256");
     }
     buf_.resize(kChunk);
     return Status::Ok();
@@ -55,19 +55,20 @@ class CtrHmac {
     int out_len = 0;
     if (EVP_EncryptUpdate(cipher_.get(), buf_.data(), &out_len, in, static_cast<int>(n)) != 1 ||
         static_cast<size_t>(out_len) != n) {
-      return MakeError("Crypto", "AES-256-CTR failed");
+      return MakeError(Code::kCrypto, "AES-256-CTR failed");
     }
     return Status::Ok();
   }
   Status Mac(const uint8_t* p, size_t n) {
-    if (EVP_MAC_update(mac_.get(), p, n) != 1) return MakeError("Crypto", "HMAC-SHA256 failed");
+    if (EVP_MAC_update(mac_.get(), p, n) != 1)
+      return MakeError(Code::kCrypto, "HMAC-SHA256 failed");
     return Status::Ok();
   }
   Result<Bytes> FinishMac() {
     Bytes out(kHmacSize);
     size_t len = 0;
     if (EVP_MAC_final(mac_.get(), out.data(), &len, out.size()) != 1 || len != kHmacSize) {
-      return MakeError("Crypto", "HMAC-SHA256 failed");
+      return MakeError(Code::kCrypto, "HMAC-SHA256 failed");
     }
     return out;
   }
@@ -90,7 +91,7 @@ class Decryptor : public Writer {
   CtrHmac& core() { return core_; }
 
   Status Write(const uint8_t* data, size_t n) override {
-    if (closed_) return MakeError("InvalidArgument", "write after close");
+    if (closed_) return MakeError(Code::kInvalidArgument, "write after close");
     COCO_RETURN_IF_ERROR(core_.Mac(data, n));
     while (n > 0) {
       if (!current_) COCO_RETURN_IF_ERROR(TakeFree());
@@ -104,14 +105,14 @@ class Decryptor : public Writer {
   }
 
   Status Close() override {
-    if (closed_) return MakeError("InvalidArgument", "layer decryptor closed twice");
+    if (closed_) return MakeError(Code::kInvalidArgument, "layer decryptor closed twice");
     closed_ = true;
     if (current_ && !current_->empty()) COCO_RETURN_IF_ERROR(Submit());
     Stop();
     if (worker_error_) return *worker_error_;
     COCO_ASSIGN_OR_RETURN(Bytes got, core_.FinishMac());
     if (!ConstantTimeEqual(got, expected_)) {
-      return MakeError("IntegrityError",
+      return MakeError(Code::kDigestMismatch,
                        "layer ciphertext fails its HMAC-SHA256 check (tampered or truncated, or "
                        "the public options do not belong to this layer)");
     }
@@ -218,7 +219,7 @@ Result<std::unique_ptr<LayerEncryptor>> LayerEncryptor::Create(const SecretBytes
 }
 
 Status LayerEncryptor::Write(const uint8_t* data, size_t n) {
-  if (s_->closed) return MakeError("InvalidArgument", "write after close");
+  if (s_->closed) return MakeError(Code::kInvalidArgument, "write after close");
   while (n > 0) {
     size_t k = std::min(n, kChunk);
     COCO_RETURN_IF_ERROR(s_->core.Xor(data, k));
@@ -231,7 +232,7 @@ Status LayerEncryptor::Write(const uint8_t* data, size_t n) {
 }
 
 Status LayerEncryptor::Close() {
-  if (s_->closed) return MakeError("InvalidArgument", "layer encryptor closed twice");
+  if (s_->closed) return MakeError(Code::kInvalidArgument, "layer encryptor closed twice");
   s_->closed = true;
   COCO_ASSIGN_OR_RETURN(hmac_, s_->core.FinishMac());
   return s_->down->Close();
@@ -240,12 +241,12 @@ Status LayerEncryptor::Close() {
 Result<std::unique_ptr<Writer>> NewLayerDecryptor(const SecretBytes& key, const Bytes& nonce,
                                                   const Bytes& expected_hmac, Writer& downstream) {
   if (expected_hmac.size() != kHmacSize) {
-    return MakeError("InvalidArgument",
-                     expected_hmac.empty()
-                         ? std::string("layer public options carry no HMAC; refusing to decrypt "
-                                       "a layer that cannot be authenticated")
-                         : "layer HMAC has " + std::to_string(expected_hmac.size()) +
-                               " bytes, expected 32");
+    return MakeError(
+        Code::kInvalidArgument,
+        expected_hmac.empty()
+            ? std::string("layer public options carry no HMAC; refusing to decrypt "
+                          "a layer that cannot be authenticated")
+            : "layer HMAC has " + std::to_string(expected_hmac.size()) + " bytes, expected 32");
   }
   auto d = std::make_unique<Decryptor>(expected_hmac, downstream);
   COCO_RETURN_IF_ERROR(d->core().Init(key, nonce));

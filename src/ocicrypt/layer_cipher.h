@@ -35,7 +35,7 @@ class LayerEncryptor : public Writer {
 
 // Decrypts ciphertext into `downstream`. Close() compares the MAC (constant time) with
 // `expected_hmac` first and closes `downstream` only when it matches; on a mismatch it fails with
-// kind "IntegrityError" and leaves `downstream` unclosed, so nothing it wrote is ever committed.
+// code DigestMismatch and leaves `downstream` unclosed, so nothing it wrote is ever committed.
 Result<std::unique_ptr<Writer>> NewLayerDecryptor(const SecretBytes& key, const Bytes& nonce,
                                                   const Bytes& expected_hmac, Writer& downstream);
 

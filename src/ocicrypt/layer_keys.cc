@@ -24,7 +24,7 @@ Result<std::map<std::string, std::string>> EncryptionAnnotations(
     const PrivateOptions& priv, const PublicOptions& pub,
     const std::vector<KeyWrapper*>& wrappers) {
   if (wrappers.empty()) {
-    return MakeError("InvalidArgument", "an encrypted layer needs at least one recipient");
+    return MakeError(Code::kInvalidArgument, "an encrypted layer needs at least one recipient");
   }
   SecretBytes privopts = SerializePrivateOptions(priv);
   std::map<std::string, std::string> out;
@@ -42,18 +42,18 @@ Result<LayerKey> UnwrapLayerKey(const std::map<std::string, std::string>& annota
                                 const std::vector<KeyUnwrapper*>& unwrappers) {
   auto pub_it = annotations.find(kAnnotationPubOpts);
   if (pub_it == annotations.end()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "encrypted layer has no " + std::string(kAnnotationPubOpts) + " annotation");
   }
   auto pub_json = Base64Decode(pub_it->second);
   if (!pub_json.ok()) {
-    return MakeError("InvalidArgument", std::string(kAnnotationPubOpts) + " is not base64");
+    return MakeError(Code::kInvalidArgument, std::string(kAnnotationPubOpts) + " is not base64");
   }
   COCO_ASSIGN_OR_RETURN(PublicOptions pub, ParsePublicOptions(ToString(*pub_json)));
 
   std::vector<std::string> seen;
   std::string why;
-  std::string last_kind = "KeyMissing";
+  Code last_code = Code::kKeyMissing;
   for (const auto& [name, value] : annotations) {
     if (name.rfind(kAnnotationKeysPrefix, 0) != 0) continue;
     std::string scheme = name.substr(sizeof(kAnnotationKeysPrefix) - 1);
@@ -68,9 +68,9 @@ Result<LayerKey> UnwrapLayerKey(const std::map<std::string, std::string>& annota
     if (handler == nullptr) continue;
     std::vector<std::string> entries = SplitComma(value);
     if (entries.size() > kMaxEntries) {
-      return MakeError("InvalidArgument", name + " has " + std::to_string(entries.size()) +
-                                              " wrapped keys; at most " +
-                                              std::to_string(kMaxEntries) + " are read");
+      return MakeError(Code::kInvalidArgument, name + " has " + std::to_string(entries.size()) +
+                                                   " wrapped keys; at most " +
+                                                   std::to_string(kMaxEntries) + " are read");
     }
     for (size_t i = 0; i < entries.size(); ++i) {
       std::string where = scheme + (entries.size() > 1 ? " #" + std::to_string(i + 1) : "");
@@ -81,13 +81,13 @@ Result<LayerKey> UnwrapLayerKey(const std::map<std::string, std::string>& annota
       }
       auto privopts = handler->Unwrap(name, *blob);
       if (!privopts.ok()) {
-        last_kind = privopts.error().kind;
+        last_code = privopts.error().code;
         why += "\n  " + where + ": " + privopts.error().message;
         continue;
       }
       auto priv = ParsePrivateOptions(*privopts);
       if (!priv.ok()) {
-        last_kind = "KeyMismatch";
+        last_code = Code::kKeyMismatch;
         why += "\n  " + where + ": unwrapped, but " + priv.error().message +
                " (wrong key-encryption key?)";
         continue;
@@ -96,17 +96,19 @@ Result<LayerKey> UnwrapLayerKey(const std::map<std::string, std::string>& annota
     }
   }
   if (seen.empty()) {
-    return MakeError("InvalidArgument", "encrypted layer carries no " +
-                                            std::string(kAnnotationKeysPrefix) + "* annotation");
+    return MakeError(
+        Code::kInvalidArgument,
+        "encrypted layer carries no " + std::string(kAnnotationKeysPrefix) + "* annotation");
   }
   std::string schemes;
   for (const std::string& s : seen) schemes += (schemes.empty() ? "" : ", ") + s;
   if (why.empty()) {
-    return MakeError("KeyMissing", "no key given for this layer's key schemes (" + schemes +
-                                       "): give --decryption-key FILE for jwe, or --kbs URL for "
-                                       "provider.attestation-agent");
+    return MakeError(Code::kKeyMissing,
+                     "no key given for this layer's key schemes (" + schemes +
+                         "): give --decryption-key FILE for jwe, or --kbs URL for "
+                         "provider.attestation-agent");
   }
-  return MakeError(last_kind, "cannot unwrap the layer key (schemes: " + schemes + "):" + why);
+  return MakeError(last_code, "cannot unwrap the layer key (schemes: " + schemes + "):" + why);
 }
 
 }  // namespace coco::ocicrypt

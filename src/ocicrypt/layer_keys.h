@@ -15,8 +15,7 @@ namespace coco::ocicrypt {
 // The annotations for an encrypted layer: one keys.<scheme> entry per wrapper (wrappers sharing
 // an annotation are comma-joined) plus pubopts.
 Result<std::map<std::string, std::string>> EncryptionAnnotations(
-    const PrivateOptions& priv, const PublicOptions& pub,
-    const std::vector<KeyWrapper*>& wrappers);
+    const PrivateOptions& priv, const PublicOptions& pub, const std::vector<KeyWrapper*>& wrappers);
 
 struct LayerKey {
   PrivateOptions priv;
@@ -25,7 +24,7 @@ struct LayerKey {
 };
 
 // Unwraps a layer key from `annotations`. On failure (kind "KeyMissing" when no unwrapper knows
-// any of the layer's key annotations, else the last unwrap error's kind) the message lists every
+// any of the layer's key annotations, else the last unwrap error's code) the message lists every
 // key annotation and why each entry failed (JWE recipients, provider key ids).
 Result<LayerKey> UnwrapLayerKey(const std::map<std::string, std::string>& annotations,
                                 const std::vector<KeyUnwrapper*>& unwrappers);

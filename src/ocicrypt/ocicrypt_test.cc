@@ -82,7 +82,7 @@ TEST(LayerCipher, TamperedOrTruncatedCiphertextNeverClosesDownstream) {
     auto dec = NewLayerDecryptor(key, nonce, enc->hmac(), out).value();
     Status s = FeedUneven(*dec, bad);
     ASSERT_FALSE(s.ok()) << variant;
-    EXPECT_EQ(s.error().kind, "IntegrityError");
+    EXPECT_EQ(s.error().code, Code::kDigestMismatch);
     EXPECT_FALSE(out.closed);
   }
 }
@@ -94,7 +94,7 @@ TEST(LayerCipher, DownstreamFailureStopsDecryptionWithItsError) {
     explicit FailingSink(size_t l) : limit(l) {}
     Status Write(const uint8_t*, size_t n) override {
       seen += n;
-      if (seen > limit) return MakeError("Io", "disk full");
+      if (seen > limit) return MakeError(Code::kIo, "disk full");
       return Status::Ok();
     }
     Status Close() override {
@@ -143,8 +143,8 @@ TEST(Options, ParseGoEncodedPrivateAndPublicOptions) {
   EXPECT_EQ(p->nonce.size(), 16u);
   EXPECT_EQ(ToString(SerializePrivateOptions(*p).bytes()), priv);
 
-  std::string pub = R"({"cipher":"AES_256_CTR_HMAC_SHA256","hmac":")" +
-                    Base64Encode(Bytes(32, 7)) + R"(","cipheroptions":{}})";
+  std::string pub = R"({"cipher":"AES_256_CTR_HMAC_SHA256","hmac":")" + Base64Encode(Bytes(32, 7)) +
+                    R"(","cipheroptions":{}})";
   auto q = ParsePublicOptions(pub);
   ASSERT_TRUE(q.ok()) << q.error().message;
   EXPECT_EQ(q->hmac, Bytes(32, 7));
@@ -201,22 +201,22 @@ TEST(LayerKeys, WrongKeysAreRefusedNamingTheKeyId) {
         /*allow_ctr=*/true);
     auto k = UnwrapLayerKey(ann, {wrong.get()});
     ASSERT_FALSE(k.ok()) << wrap;
-    EXPECT_EQ(k.error().kind, "KeyMismatch") << k.error().message;
+    EXPECT_EQ(k.error().code, Code::kKeyMismatch) << k.error().message;
     EXPECT_NE(k.error().message.find("kbs:///default/key/two"), std::string::npos);
     auto unreachable = NewProviderUnwrapper(
         [](const std::string&) -> Result<SecretBytes> {
-          return MakeError("PolicyDeny", "resource policy denied");
+          return MakeError(Code::kPolicyDenied, "resource policy denied");
         },
         /*allow_ctr=*/true);
     k = UnwrapLayerKey(ann, {unreachable.get()});
     ASSERT_FALSE(k.ok());
-    EXPECT_EQ(k.error().kind, "PolicyDeny");
+    EXPECT_EQ(k.error().code, Code::kPolicyDenied);
     EXPECT_NE(k.error().message.find("kbs:///default/key/two"), std::string::npos);
     // No unwrapper for the scheme at all.
     auto jwe_only = NewJweUnwrapper({crypto::Key::GenerateEc(crypto::Curve::kP256).value()});
     k = UnwrapLayerKey(ann, {jwe_only.get()});
     ASSERT_FALSE(k.ok());
-    EXPECT_EQ(k.error().kind, "KeyMissing");
+    EXPECT_EQ(k.error().code, Code::kKeyMissing);
     EXPECT_NE(k.error().message.find("provider.attestation-agent"), std::string::npos);
   }
 }
@@ -271,8 +271,8 @@ TEST(ProviderPacket, ReadsUpstreamV1AndV2Packets) {
   ASSERT_TRUE(q.ok()) << q.error().message;
   EXPECT_EQ(UnwrapWithKek(*q, kek).value().bytes(), optsdata.bytes());
   EXPECT_FALSE(ParseProviderPacket(ToBytes(R"({"wrapped_data":"AA=="})")).ok());
-  EXPECT_FALSE(ParseProviderPacket(ToBytes(R"({"kid":"x","wrapped_data":"AA==","version":"9"})"))
-                   .ok());
+  EXPECT_FALSE(
+      ParseProviderPacket(ToBytes(R"({"kid":"x","wrapped_data":"AA==","version":"9"})")).ok());
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "ocicrypt/options.h"
 
-#include "base/json.h"
-
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
+#include <nlohmann/json.hpp>
+
+#include "base/json.h"
 #include "crypto/crypto.h"
 #include "ocicrypt/layer_cipher.h"
 
@@ -18,14 +18,13 @@ Result<Bytes> B64Member(const Json& obj, const char* name, const char* where) {
   auto it = obj.find(name);
   if (it == obj.end() || it->is_null()) return Bytes();
   if (!it->is_string()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string(where) + " member \"" + name + "\" is not a base64 string");
   }
   auto b = Base64Decode(it->get<std::string>());
   if (!b.ok()) {
-    return MakeError("InvalidArgument",
-                     std::string(where) + " member \"" + name + "\" is not base64: " +
-                         b.error().message);
+    return MakeError(Code::kInvalidArgument, std::string(where) + " member \"" + name +
+                                                 "\" is not base64: " + b.error().message);
   }
   return std::move(b).value();
 }
@@ -33,7 +32,7 @@ Result<Bytes> B64Member(const Json& obj, const char* name, const char* where) {
 Result<Json> ParseObject(std::string_view text, const char* where) {
   Json j = ParseJsonOrDiscarded(text);
   if (j.is_discarded() || !j.is_object()) {
-    return MakeError("InvalidArgument", std::string(where) + " are not a JSON object");
+    return MakeError(Code::kInvalidArgument, std::string(where) + " are not a JSON object");
   }
   return j;
 }
@@ -61,23 +60,26 @@ Result<PrivateOptions> ParsePrivateOptions(const SecretBytes& json) {
   if (!key.ok()) return key.error();
   o.symkey = SecretBytes(std::move(key).value());
   if (o.symkey.size() != kSymKeySize) {
-    return MakeError("InvalidArgument", "layer private options: \"symkey\" has " +
-                                            std::to_string(o.symkey.size()) + " bytes, need 32");
+    return MakeError(Code::kInvalidArgument, "layer private options: \"symkey\" has " +
+                                                 std::to_string(o.symkey.size()) +
+                                                 " bytes, need 32");
   }
   auto d = j.find("digest");
   if (d == j.end() || !d->is_string() || d->get<std::string>().empty()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "layer private options have no \"digest\" of the plaintext layer");
   }
   o.digest = d->get<std::string>();
   auto co = j.find("cipheroptions");
   if (co == j.end() || !co->is_object()) {
-    return MakeError("InvalidArgument", "layer private options have no \"cipheroptions\" object");
+    return MakeError(Code::kInvalidArgument,
+                     "layer private options have no \"cipheroptions\" object");
   }
   COCO_ASSIGN_OR_RETURN(o.nonce, B64Member(*co, "nonce", "layer private cipheroptions"));
   if (o.nonce.size() != kNonceSize) {
-    return MakeError("InvalidArgument", "layer private options: \"nonce\" has " +
-                                            std::to_string(o.nonce.size()) + " bytes, need 16");
+    return MakeError(Code::kInvalidArgument, "layer private options: \"nonce\" has " +
+                                                 std::to_string(o.nonce.size()) +
+                                                 " bytes, need 16");
   }
   return o;
 }
@@ -105,16 +107,17 @@ Result<PublicOptions> ParsePublicOptions(std::string_view json) {
   PublicOptions o;
   auto c = j.find("cipher");
   if (c == j.end() || !c->is_string()) {
-    return MakeError("InvalidArgument", "layer public options have no \"cipher\"");
+    return MakeError(Code::kInvalidArgument, "layer public options have no \"cipher\"");
   }
   o.cipher = c->get<std::string>();
   if (o.cipher != kCipherAesCtrHmac) {
-    return MakeError("Unsupported", "layer cipher \"" + o.cipher + "\" is not supported (only " +
-                                        std::string(kCipherAesCtrHmac) + ")");
+    return MakeError(Code::kUnimplemented, "layer cipher \"" + o.cipher +
+                                               "\" is not supported (only " +
+                                               std::string(kCipherAesCtrHmac) + ")");
   }
   COCO_ASSIGN_OR_RETURN(o.hmac, B64Member(j, "hmac", "layer public options"));
   if (o.hmac.size() != kHmacSize) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      o.hmac.empty() ? std::string("layer public options carry no \"hmac\"")
                                     : "layer public options: \"hmac\" has " +
                                           std::to_string(o.hmac.size()) + " bytes, need 32");

@@ -1,13 +1,12 @@
 #include "ocicrypt/provider_packet.h"
 
-#include "base/json.h"
+#include <openssl/crypto.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include <openssl/crypto.h>
-
 #include "base/file.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 #include "ocicrypt/options.h"
 
@@ -19,13 +18,13 @@ using Json = nlohmann::ordered_json;
 Result<Bytes> B64Field(const Json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || !it->is_string()) {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      std::string("key-provider packet has no base64 string \"") + name + "\"");
   }
   auto b = Base64Decode(it->get<std::string>());
   if (!b.ok()) {
-    return MakeError("InvalidArgument", std::string("key-provider packet \"") + name +
-                                            "\" is not base64: " + b.error().message);
+    return MakeError(Code::kInvalidArgument, std::string("key-provider packet \"") + name +
+                                                 "\" is not base64: " + b.error().message);
   }
   return std::move(b).value();
 }
@@ -60,11 +59,11 @@ class ProviderUnwrapper : public KeyUnwrapper {
   Result<SecretBytes> Unwrap(const std::string&, const Bytes& blob) override {
     COCO_ASSIGN_OR_RETURN(ProviderPacket p, ParseProviderPacket(blob));
     if (p.provider != "kbs") {
-      return MakeError("Unsupported", "key id " + p.kid + ": key provider \"" + p.provider +
-                                          "\" is not supported (only \"kbs\")");
+      return MakeError(Code::kUnimplemented, "key id " + p.kid + ": key provider \"" + p.provider +
+                                                 "\" is not supported (only \"kbs\")");
     }
     if (p.wrap_type == "A256CTR" && !allow_ctr_) {
-      return MakeError("Unsupported",
+      return MakeError(Code::kUnimplemented,
                        "key id " + p.kid +
                            ": the layer key is wrapped with A256CTR, which has no integrity; "
                            "refused (re-encrypt with A256GCM, or allow it explicitly with "
@@ -74,20 +73,20 @@ class ProviderUnwrapper : public KeyUnwrapper {
     if (cached == keks_.end()) {
       auto kek = source_(p.kid);
       if (!kek.ok()) {
-        return MakeError(kek.error().kind,
+        return MakeError(kek.error().code,
                          "key id " + p.kid + ": cannot obtain the key: " + kek.error().message);
       }
       cached = keks_.emplace(p.kid, std::move(kek).value()).first;
     }
     auto plain = UnwrapWithKek(p, cached->second);
     if (!plain.ok()) {
-      return MakeError(plain.error().kind, "key id " + p.kid + ": " + plain.error().message);
+      return Annotate(plain.error(), "key id " + p.kid);
     }
     // A256CTR has no integrity of its own: a wrong key shows only as garbage options.
     if (!ParsePrivateOptions(*plain).ok()) {
-      return MakeError("KeyMismatch", "key id " + p.kid +
-                                          ": the unwrapped layer key is not valid (wrong "
-                                          "key-encryption key, or the packet was altered)");
+      return MakeError(Code::kKeyMismatch, "key id " + p.kid +
+                                               ": the unwrapped layer key is not valid (wrong "
+                                               "key-encryption key, or the packet was altered)");
     }
     return plain;
   }
@@ -105,9 +104,9 @@ Result<SecretBytes> LoadKek(const std::string& path) {
   SecretBytes kek(ToBytes(raw));
   OPENSSL_cleanse(raw.data(), raw.size());
   if (kek.size() != 32) {
-    return MakeError("InvalidArgument", "keypath " + path + " holds " +
-                                            std::to_string(kek.size()) +
-                                            " bytes; a key-encryption key is 32 raw bytes");
+    return MakeError(Code::kInvalidArgument, "keypath " + path + " holds " +
+                                                 std::to_string(kek.size()) +
+                                                 " bytes; a key-encryption key is 32 raw bytes");
   }
   return kek;
 }
@@ -115,30 +114,30 @@ Result<SecretBytes> LoadKek(const std::string& path) {
 Result<ProviderPacket> ParseProviderPacket(const Bytes& json) {
   Json j = ParseJsonOrDiscarded(json);
   if (j.is_discarded() || !j.is_object()) {
-    return MakeError("InvalidArgument", "key-provider packet is not a JSON object");
+    return MakeError(Code::kInvalidArgument, "key-provider packet is not a JSON object");
   }
   ProviderPacket p;
   auto kid = j.find("kid");
   if (kid == j.end() || !kid->is_string() || kid->get<std::string>().empty()) {
-    return MakeError("InvalidArgument", "key-provider packet has no \"kid\"");
+    return MakeError(Code::kInvalidArgument, "key-provider packet has no \"kid\"");
   }
   p.kid = kid->get<std::string>();
   COCO_ASSIGN_OR_RETURN(p.wrapped_data, B64Field(j, "wrapped_data"));
   if (j.contains("provider") && !j["provider"].is_null()) {
     if (!j["provider"].is_string()) {
-      return MakeError("InvalidArgument", "key-provider packet \"provider\" is not a string");
+      return MakeError(Code::kInvalidArgument, "key-provider packet \"provider\" is not a string");
     }
     p.provider = j["provider"].get<std::string>();
   }
   if (j.contains("version") && j["version"] != "0.1.0") {
     std::string v = j["version"].is_string() ? j["version"].get<std::string>().substr(0, 40)
                                              : std::string("(not a string)");
-    return MakeError("Unsupported", "key id " + p.kid + ": packet version " + v +
-                                        " is not supported (want 0.1.0)");
+    return MakeError(Code::kUnimplemented, "key id " + p.kid + ": packet version " + v +
+                                               " is not supported (want 0.1.0)");
   }
   if (j.contains("wrap_type") && !j["wrap_type"].is_null()) {
     if (!j["wrap_type"].is_string()) {
-      return MakeError("InvalidArgument", "key-provider packet \"wrap_type\" is not a string");
+      return MakeError(Code::kInvalidArgument, "key-provider packet \"wrap_type\" is not a string");
     }
     p.wrap_type = j["wrap_type"].get<std::string>();
   }
@@ -161,8 +160,8 @@ Result<ProviderPacket> WrapWithKek(const std::string& kid, const SecretBytes& ke
                                    const SecretBytes& private_options,
                                    const std::string& wrap_type) {
   if (kek.size() != 32) {
-    return MakeError("InvalidArgument", "key id " + kid + ": the key-encryption key has " +
-                                            std::to_string(kek.size()) + " bytes, need 32");
+    return MakeError(Code::kInvalidArgument, "key id " + kid + ": the key-encryption key has " +
+                                                 std::to_string(kek.size()) + " bytes, need 32");
   }
   ProviderPacket p;
   p.kid = kid;
@@ -178,7 +177,7 @@ Result<ProviderPacket> WrapWithKek(const std::string& kid, const SecretBytes& ke
     COCO_ASSIGN_OR_RETURN(p.wrapped_data,
                           crypto::AesCtr(kek.bytes(), p.iv, private_options.bytes()));
   } else {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "wrap type \"" + wrap_type + "\" is not supported (A256GCM or A256CTR)");
   }
   return p;
@@ -186,30 +185,31 @@ Result<ProviderPacket> WrapWithKek(const std::string& kid, const SecretBytes& ke
 
 Result<SecretBytes> UnwrapWithKek(const ProviderPacket& p, const SecretBytes& kek) {
   if (kek.size() != 32) {
-    return MakeError("InvalidArgument", "the key-encryption key has " +
-                                            std::to_string(kek.size()) + " bytes, need 32");
+    return MakeError(Code::kInvalidArgument, "the key-encryption key has " +
+                                                 std::to_string(kek.size()) + " bytes, need 32");
   }
   if (p.wrap_type == "A256GCM") {
     if (p.iv.size() != 12 || p.wrapped_data.size() < 16) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "A256GCM packet needs a 12-byte iv and at least a 16-byte tag");
     }
     Bytes ct(p.wrapped_data.begin(), p.wrapped_data.end() - 16);
     Bytes tag(p.wrapped_data.end() - 16, p.wrapped_data.end());
     auto plain = crypto::AesGcmDecrypt(kek.bytes(), p.iv, "", ct, tag);
     if (!plain.ok()) {
-      return MakeError("KeyMismatch",
+      return MakeError(Code::kKeyMismatch,
                        "the wrapped layer key does not decrypt with this key (wrong key, or the "
                        "packet was altered)");
     }
     return plain;
   }
   if (p.wrap_type == "A256CTR") {
-    if (p.iv.size() != 16) return MakeError("InvalidArgument", "A256CTR packet needs a 16-byte iv");
+    if (p.iv.size() != 16)
+      return MakeError(Code::kInvalidArgument, "A256CTR packet needs a 16-byte iv");
     COCO_ASSIGN_OR_RETURN(Bytes plain, crypto::AesCtr(kek.bytes(), p.iv, p.wrapped_data));
     return SecretBytes(std::move(plain));
   }
-  return MakeError("Unsupported",
+  return MakeError(Code::kUnimplemented,
                    "wrap type \"" + p.wrap_type + "\" is not supported (A256GCM or A256CTR)");
 }
 

@@ -53,7 +53,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
   };
   std::unique_ptr<Sandbox> sb(new Sandbox());
   sb->run_dir_ = MakeRunDir();
-  if (sb->run_dir_.empty()) return MakeError("Io", "cannot create the pod's run directory");
+  if (sb->run_dir_.empty()) return MakeError(Code::kIo, "cannot create the pod's run directory");
 
   agent::v1::CreateSandboxRequest req;
   req.set_sandbox_id(std::filesystem::path(sb->run_dir_).filename().string());
@@ -101,7 +101,7 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
     auto r = sb->Call("CreateSandbox", req.SerializeAsString(), c.boot_timeout_ms);
     if (r.ok()) {
       if (!sb->info_.ParseFromString(*r)) {
-        return MakeError("Remote", "the agent's CreateSandbox answer is not valid");
+        return MakeError(Code::kProtocol, "the agent's CreateSandbox answer is not valid");
       }
       say("agent ready (policy: " + sb->info_.agent_policy() + ")");
       for (const auto& m : sb->info_.measurements())
@@ -109,20 +109,20 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(
             m.what() + ")");
       return sb;
     }
-    if (auto ended = sb->VmEnded()) return MakeError("Unavailable", *ended);
+    if (auto ended = sb->VmEnded()) return MakeError(Code::kUnavailable, *ended);
     bool silent = sb->vm_->ConsoleTail(5).empty();
-    if (r.error().kind == "DeadlineExceeded" && silent && attempt < c.boot_attempts) {
+    if (r.error().code == Code::kDeadlineExceeded && silent && attempt < c.boot_attempts) {
       log::Warn("the pod VM printed nothing within the boot timeout; retrying the boot");
       continue;
     }
-    if (r.error().kind == "DeadlineExceeded") {
-      return MakeError("Unavailable", "the pod VM did not come up within " +
-                                          std::to_string(c.boot_timeout_ms / 1000) +
-                                          " s; console:\n" + sb->vm_->ConsoleTail(15));
+    if (r.error().code == Code::kDeadlineExceeded) {
+      return MakeError(Code::kUnavailable, "the pod VM did not come up within " +
+                                               std::to_string(c.boot_timeout_ms / 1000) +
+                                               " s; console:\n" + sb->vm_->ConsoleTail(15));
     }
-    return MakeError(r.error().kind, "setting up the sandbox failed: " + r.error().message);
+    return Annotate(r.error(), "sandbox setup");
   }
-  return MakeError("Unavailable", "the pod VM did not boot");
+  return MakeError(Code::kUnavailable, "the pod VM did not boot");
 }
 
 Sandbox::~Sandbox() {
@@ -140,8 +140,8 @@ Sandbox::~Sandbox() {
 Result<std::string> Sandbox::Call(const std::string& method, const std::string& payload,
                                   int64_t timeout_ms) {
   auto r = agent_->Call(kService, method, payload, timeout_ms);
-  if (!r.ok() && r.error().kind == "Unavailable") {
-    if (auto ended = VmEnded()) return MakeError("Unavailable", *ended);
+  if (!r.ok() && r.error().code == Code::kUnavailable) {
+    if (auto ended = VmEnded()) return MakeError(Code::kUnavailable, *ended);
   }
   return r;
 }
@@ -160,7 +160,8 @@ Result<agent::v1::CreateContainerResponse> Sandbox::CreateContainer(
     const agent::v1::CreateContainerRequest& req) {
   COCO_ASSIGN_OR_RETURN(std::string out, Call("CreateContainer", req.SerializeAsString()));
   agent::v1::CreateContainerResponse resp;
-  if (!resp.ParseFromString(out)) return MakeError("Remote", "invalid CreateContainer answer");
+  if (!resp.ParseFromString(out))
+    return MakeError(Code::kProtocol, "invalid CreateContainer answer");
   return resp;
 }
 
@@ -190,7 +191,7 @@ Result<agent::v1::ReadStreamResponse> Sandbox::Read(const std::string& id,
   COCO_ASSIGN_OR_RETURN(std::string out,
                         Call(err ? "ReadStderr" : "ReadStdout", req.SerializeAsString()));
   agent::v1::ReadStreamResponse resp;
-  if (!resp.ParseFromString(out)) return MakeError("Remote", "invalid ReadStream answer");
+  if (!resp.ParseFromString(out)) return MakeError(Code::kProtocol, "invalid ReadStream answer");
   return resp;
 }
 
@@ -200,7 +201,7 @@ Result<int> Sandbox::Wait(const std::string& id, const std::string& exec_id) {
   req.set_exec_id(exec_id);
   COCO_ASSIGN_OR_RETURN(std::string out, Call("WaitProcess", req.SerializeAsString()));
   agent::v1::WaitProcessResponse resp;
-  if (!resp.ParseFromString(out)) return MakeError("Remote", "invalid WaitProcess answer");
+  if (!resp.ParseFromString(out)) return MakeError(Code::kProtocol, "invalid WaitProcess answer");
   return resp.status();
 }
 

@@ -176,8 +176,8 @@ Result<std::unique_ptr<Vm>> Vm::Launch(const VmConfig& c) {
   for (const auto& [what, path] :
        {std::pair<const char*, std::string>{"kernel", c.kernel}, {"root image", c.rootfs}}) {
     if (access(path.c_str(), R_OK) != 0) {
-      return MakeError("NotFound", std::string("the guest ") + what + " " + path +
-                                       " is missing: build it with scripts/setup.sh");
+      return MakeError(Code::kNotFound, std::string("the guest ") + what + " " + path +
+                                            " is missing: build it with scripts/setup.sh");
     }
   }
   std::unique_ptr<Vm> vm(new Vm());
@@ -186,7 +186,8 @@ Result<std::unique_ptr<Vm>> Vm::Launch(const VmConfig& c) {
   vm->accel_ = c.accel.empty() ? DetectAccelerator() : c.accel;
   std::string qemu_log = c.run_dir + "/qemu.log";
   int log_fd = open(qemu_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (log_fd < 0) return MakeError("Io", "cannot create " + qemu_log + ": " + std::strerror(errno));
+  if (log_fd < 0)
+    return MakeError(Code::kIo, "cannot create " + qemu_log + ": " + std::strerror(errno));
   SpawnOptions so;
   so.stdout_fd = log_fd;
   so.stderr_fd = log_fd;
@@ -208,7 +209,7 @@ Result<std::unique_ptr<Vm>> Vm::Launch(const VmConfig& c) {
     int st;
     if (!vm->Running(&st)) {
       std::string words = FileOrEmpty(qemu_log);
-      return MakeError("Unavailable", "QEMU " + DescribeWaitStatus(st) + ": " + words);
+      return MakeError(Code::kUnavailable, "QEMU " + DescribeWaitStatus(st) + ": " + words);
     }
     if (access((c.run_dir + "/" + c.ports.front() + ".sock").c_str(), F_OK) == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -245,8 +246,8 @@ bool Vm::WaitExit(int timeout_ms) {
 
 Status Vm::StartSwtpm(const VmConfig& c, const SpawnOptions& so) {
   if (mkdir(c.tpm_state_dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return MakeError("Io", "cannot create the TPM state directory " + c.tpm_state_dir + ": " +
-                               std::strerror(errno));
+    return MakeError(Code::kIo, "cannot create the TPM state directory " + c.tpm_state_dir + ": " +
+                                    std::strerror(errno));
   std::string sock = c.run_dir + "/swtpm.sock";
   // --terminate: swtpm ends when QEMU closes the control channel.
   auto pid = Spawn({c.swtpm, "socket", "--tpm2", "--tpmstate", "dir=" + OptValue(c.tpm_state_dir),
@@ -254,7 +255,7 @@ Status Vm::StartSwtpm(const VmConfig& c, const SpawnOptions& so) {
                     "file=" + OptValue(c.run_dir + "/swtpm.log")},
                    so);
   if (!pid.ok())
-    return MakeError(pid.error().kind, "the guest's TPM (swtpm): " + pid.error().message +
+    return MakeError(pid.error().code, "the guest's TPM (swtpm): " + pid.error().message +
                                            " (install swtpm, or run without a TPM)");
   swtpm_pid_ = *pid;
   // QEMU fails at once if the socket is not there yet.
@@ -264,11 +265,11 @@ Status Vm::StartSwtpm(const VmConfig& c, const SpawnOptions& so) {
     if (waitpid(swtpm_pid_, &st, WNOHANG) == swtpm_pid_) {
       swtpm_pid_ = -1;
       std::string words = FileOrEmpty(c.run_dir + "/swtpm.log");
-      return MakeError("Unavailable", "swtpm " + DescribeWaitStatus(st) + ": " + words);
+      return MakeError(Code::kUnavailable, "swtpm " + DescribeWaitStatus(st) + ": " + words);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return MakeError("Unavailable", "swtpm did not create " + sock + " within 2 s");
+  return MakeError(Code::kUnavailable, "swtpm did not create " + sock + " within 2 s");
 }
 
 void Vm::Kill() {
@@ -291,7 +292,7 @@ Result<int> Vm::ConnectPort(const std::string& name, int timeout_ms) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   if (path.size() >= sizeof a.sun_path) {
-    return MakeError("InvalidArgument", "socket path too long: " + path);
+    return MakeError(Code::kInvalidArgument, "socket path too long: " + path);
   }
   std::strcpy(a.sun_path, path.c_str());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -302,11 +303,11 @@ Result<int> Vm::ConnectPort(const std::string& name, int timeout_ms) {
     close(s);
     int st;
     if (!Running(&st)) {
-      return MakeError("Unavailable",
+      return MakeError(Code::kUnavailable,
                        "QEMU " + DescribeWaitStatus(st) + " before port " + name + " was ready");
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return MakeError("Unavailable", "cannot connect to " + path + ": " + std::strerror(e));
+      return MakeError(Code::kUnavailable, "cannot connect to " + path + ": " + std::strerror(e));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

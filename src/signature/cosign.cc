@@ -1,12 +1,11 @@
 #include "signature/cosign.h"
 
-#include "base/json.h"
-
 #include <openssl/evp.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "signature/image_ref.h"
 
 namespace coco::signature {
@@ -21,7 +20,7 @@ std::string Sha256Digest(std::string_view data) {
 }
 
 Error Bad(const std::string& why) {
-  return MakeError("InvalidArgument", "cosign signature manifest: " + why);
+  return MakeError(Code::kInvalidArgument, "cosign signature manifest: " + why);
 }
 
 Result<Bytes> SignDer(const crypto::Key& key, std::string_view data) {
@@ -30,12 +29,12 @@ Result<Bytes> SignDer(const crypto::Key& key, std::string_view data) {
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
-    return MakeError("Crypto", "cannot start ECDSA signing");
+    return MakeError(Code::kCrypto, "cannot start ECDSA signing");
   }
   Bytes sig(len);
   if (EVP_DigestSign(ctx.get(), sig.data(), &len,
                      reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
-    return MakeError("Crypto", "ECDSA signing failed");
+    return MakeError(Code::kCrypto, "ECDSA signing failed");
   }
   sig.resize(len);
   return sig;
@@ -83,11 +82,10 @@ Result<std::vector<CosignSignature>> ReadCosignSignatures(const std::string& man
       auto sig = Base64Decode(ann->get<std::string>());
       if (!sig.ok() || sig->empty()) return Bad(where + " signature annotation is not base64");
       s.signature = std::move(*sig);
-      if (!fetch) return MakeError("InvalidArgument", "no blob fetcher for cosign layers");
+      if (!fetch) return MakeError(Code::kInvalidArgument, "no blob fetcher for cosign layers");
       auto blob = fetch(s.layer_digest);
       if (!blob.ok()) {
-        return MakeError(blob.error().kind, "cannot fetch cosign layer " + s.layer_digest + ": " +
-                                                blob.error().message);
+        return Annotate(blob.error(), "cannot fetch cosign layer " + s.layer_digest);
       }
       if (blob->size() > kMaxPayload) return Bad(where + " payload is larger than 1 MiB");
       std::string actual = Sha256Digest(*blob);
@@ -110,18 +108,18 @@ Result<std::vector<CosignSignature>> ReadCosignSignatures(const std::string& man
 Result<SignaturePayload> VerifyCosignSignature(const crypto::Key& public_key,
                                                const CosignSignature& sig) {
   if (public_key.type() != crypto::Key::Type::kEc) {
-    return MakeError("InvalidArgument", "cosign verification needs an EC public key");
+    return MakeError(Code::kInvalidArgument, "cosign verification needs an EC public key");
   }
   Status s =
       crypto::EcdsaVerifyRaw(public_key, crypto::HashAlg::kSha256, sig.payload, sig.signature);
   if (!s.ok()) {
-    return MakeError("SignatureInvalid", "cosign signature on layer " + sig.layer_digest +
-                                             " does not verify with the policy's key (" +
-                                             s.error().message + ")");
+    return MakeError(Code::kSignatureInvalid, "cosign signature on layer " + sig.layer_digest +
+                                                  " does not verify with the policy's key (" +
+                                                  s.error().message + ")");
   }
   auto p = ParsePayload(sig.payload, kCosignType);
   if (!p.ok()) {
-    return MakeError(p.error().kind, "cosign layer " + sig.layer_digest + ": " + p.error().message);
+    return Annotate(p.error(), "cosign layer " + sig.layer_digest);
   }
   return p;
 }
@@ -129,7 +127,7 @@ Result<SignaturePayload> VerifyCosignSignature(const crypto::Key& public_key,
 Result<CosignSigned> SignCosign(const crypto::Key& private_key, const std::string& docker_reference,
                                 const std::string& manifest_digest) {
   if (private_key.type() != crypto::Key::Type::kEc || !private_key.has_private()) {
-    return MakeError("InvalidArgument", "cosign signing needs an EC private key");
+    return MakeError(Code::kInvalidArgument, "cosign signing needs an EC private key");
   }
   CosignSigned out;
   COCO_ASSIGN_OR_RETURN(out.tag, CosignSignatureTag(manifest_digest));

@@ -88,7 +88,7 @@ TEST_F(CosignOpenssl, OpensslSignatureVerifies) {
   std::map<std::string, std::string> blobs = {{DigestOf(payload), payload}};
   BlobFetcher fetch = [&](const std::string& d) -> Result<std::string> {
     auto it = blobs.find(d);
-    if (it == blobs.end()) return MakeError("NotFound", d);
+    if (it == blobs.end()) return MakeError(Code::kNotFound, d);
     return it->second;
   };
 
@@ -103,7 +103,7 @@ TEST_F(CosignOpenssl, OpensslSignatureVerifies) {
   // Wrong key.
   auto wrong = VerifyCosignSignature(Pub("k2.pub"), (*sigs)[0]);
   ASSERT_FALSE(wrong.ok());
-  EXPECT_EQ(wrong.error().kind, "SignatureInvalid");
+  EXPECT_EQ(wrong.error().code, Code::kSignatureInvalid);
   EXPECT_NE(wrong.error().message.find("does not verify"), std::string::npos);
 
   // Tampered payload, descriptor digest left alone: the blob check catches it.
@@ -157,7 +157,7 @@ TEST_F(CosignOpenssl, OurSignatureVerifiesWithOpenssl) {
   EXPECT_EQ(m["layers"][0]["annotations"][kCosignSignatureAnnotation], s->signature_base64);
   auto sigs = ReadCosignSignatures(s->manifest, [&](const std::string& d) -> Result<std::string> {
     if (d == s->payload_digest) return s->payload;
-    return MakeError("NotFound", d);
+    return MakeError(Code::kNotFound, d);
   });
   ASSERT_TRUE(sigs.ok()) << sigs.error().message;
   EXPECT_TRUE(VerifyCosignSignature(Pub("k1.pub"), (*sigs)[0]).ok());

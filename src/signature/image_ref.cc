@@ -7,7 +7,7 @@ namespace coco::signature {
 namespace {
 
 Error Invalid(const std::string& text, const std::string& why) {
-  return MakeError("InvalidArgument", "invalid image reference \"" + text + "\": " + why);
+  return MakeError(Code::kInvalidArgument, "invalid image reference \"" + text + "\": " + why);
 }
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -95,7 +95,7 @@ bool IsValidHost(const std::string& host) {
 Status ValidateDigest(const std::string& digest) {
   size_t colon = digest.find(':');
   if (colon == std::string::npos || colon == 0) {
-    return MakeError("InvalidArgument", "digest \"" + digest + "\" is not algorithm:hex");
+    return MakeError(Code::kInvalidArgument, "digest \"" + digest + "\" is not algorithm:hex");
   }
   std::string algo = digest.substr(0, colon);
   std::string hex = digest.substr(colon + 1);
@@ -105,15 +105,15 @@ Status ValidateDigest(const std::string& digest) {
   } else if (algo == "sha512") {
     want = 128;
   } else {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "digest \"" + digest + "\" uses unsupported algorithm " + algo);
   }
   bool hex_ok = hex.size() == want && std::all_of(hex.begin(), hex.end(), [](char c) {
                   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
                 });
   if (!hex_ok) {
-    return MakeError("InvalidArgument", "digest \"" + digest + "\" must have " +
-                                            std::to_string(want) + " lowercase hex digits");
+    return MakeError(Code::kInvalidArgument, "digest \"" + digest + "\" must have " +
+                                                 std::to_string(want) + " lowercase hex digits");
   }
   return Status::Ok();
 }

@@ -18,12 +18,12 @@ constexpr int kMaxSignatures = 64;
 Result<LookasideEntry> ParseEntry(const YAML::Node& node, const std::string& where) {
   LookasideEntry e;
   if (node.IsNull()) return e;
-  if (!node.IsMap()) return MakeError("InvalidArgument", where + " must be a mapping");
+  if (!node.IsMap()) return MakeError(Code::kInvalidArgument, where + " must be a mapping");
   auto str = [&](const char* key) -> Result<std::string> {
     YAML::Node v = node[key];
     if (!v) return std::string();
     if (!v.IsScalar()) {
-      return MakeError("InvalidArgument", where + "." + key + " must be a string");
+      return MakeError(Code::kInvalidArgument, where + "." + key + " must be a string");
     }
     return v.as<std::string>();
   };
@@ -35,7 +35,8 @@ Result<LookasideEntry> ParseEntry(const YAML::Node& node, const std::string& whe
   e.lookaside_staging = !staging.empty() ? staging : sigstore_staging;
   if (YAML::Node v = node["use-sigstore-attachments"]) {
     if (!v.IsScalar()) {
-      return MakeError("InvalidArgument", where + ".use-sigstore-attachments must be a boolean");
+      return MakeError(Code::kInvalidArgument,
+                       where + ".use-sigstore-attachments must be a boolean");
     }
     e.use_sigstore_attachments = v.as<bool>();
   }
@@ -45,16 +46,18 @@ Result<LookasideEntry> ParseEntry(const YAML::Node& node, const std::string& whe
 // Splits a supported URL into (scheme, rest). file:// must be followed by an absolute path.
 Result<std::pair<std::string, std::string>> SplitUrl(const std::string& url) {
   size_t p = url.find("://");
-  if (p == std::string::npos) return MakeError("InvalidArgument", "\"" + url + "\" is not a URL");
+  if (p == std::string::npos)
+    return MakeError(Code::kInvalidArgument, "\"" + url + "\" is not a URL");
   std::string scheme = url.substr(0, p);
   std::string rest = url.substr(p + 3);
   if (scheme == "file") {
     if (rest.rfind("localhost/", 0) == 0) rest = rest.substr(9);
     if (rest.empty() || rest[0] != '/') {
-      return MakeError("InvalidArgument", "file URL \"" + url + "\" must be file:///absolute/path");
+      return MakeError(Code::kInvalidArgument,
+                       "file URL \"" + url + "\" must be file:///absolute/path");
     }
   } else if (scheme != "http" && scheme != "https") {
-    return MakeError("InvalidArgument",
+    return MakeError(Code::kInvalidArgument,
                      "lookaside URL scheme \"" + scheme + "\" is not supported: " + url);
   }
   return std::make_pair(scheme, rest);
@@ -64,7 +67,7 @@ Result<std::optional<std::string>> ReadUrl(const std::string& url, const UrlFetc
   COCO_ASSIGN_OR_RETURN(auto parts, SplitUrl(url));
   if (parts.first != "file") {
     if (!fetcher) {
-      return MakeError("Unavailable", "no HTTP fetcher configured to read " + url);
+      return MakeError(Code::kUnavailable, "no HTTP fetcher configured to read " + url);
     }
     return fetcher(url);
   }
@@ -77,7 +80,8 @@ Result<std::optional<std::string>> ReadUrl(const std::string& url, const UrlFetc
 Result<std::string> FilePathOf(const std::string& url) {
   COCO_ASSIGN_OR_RETURN(auto parts, SplitUrl(url));
   if (parts.first != "file") {
-    return MakeError("InvalidArgument", "can only write signatures to file:// URLs, not " + url);
+    return MakeError(Code::kInvalidArgument,
+                     "can only write signatures to file:// URLs, not " + url);
   }
   return parts.second;
 }
@@ -94,11 +98,12 @@ Status RegistriesConfig::ParseYaml(const std::string& yaml, const std::string& o
   try {
     YAML::Node root = YAML::Load(yaml);
     if (!root || root.IsNull()) return Status::Ok();
-    if (!root.IsMap()) return MakeError("InvalidArgument", origin + ": must be a YAML mapping");
+    if (!root.IsMap())
+      return MakeError(Code::kInvalidArgument, origin + ": must be a YAML mapping");
     if (YAML::Node d = root["default-docker"]) {
       COCO_ASSIGN_OR_RETURN(LookasideEntry e, ParseEntry(d, origin + ": default-docker"));
       if (into.default_docker_ && !(*into.default_docker_ == e)) {
-        return MakeError("InvalidArgument",
+        return MakeError(Code::kInvalidArgument,
                          origin + ": default-docker is already set in " + into.default_origin_);
       }
       if (!into.default_docker_) into.default_origin_ = origin;
@@ -106,7 +111,7 @@ Status RegistriesConfig::ParseYaml(const std::string& yaml, const std::string& o
     }
     if (YAML::Node docker = root["docker"]) {
       if (!docker.IsMap() && !docker.IsNull()) {
-        return MakeError("InvalidArgument", origin + ": docker must be a mapping of scopes");
+        return MakeError(Code::kInvalidArgument, origin + ": docker must be a mapping of scopes");
       }
       for (const auto& kv : docker) {
         std::string scope = kv.first.as<std::string>();
@@ -115,16 +120,16 @@ Status RegistriesConfig::ParseYaml(const std::string& yaml, const std::string& o
         auto it = into.docker_.find(scope);
         if (it != into.docker_.end()) {
           if (it->second == e) continue;
-          return MakeError("InvalidArgument", origin + ": scope \"" + scope +
-                                                  "\" is already configured in " +
-                                                  into.origins_[scope]);
+          return MakeError(Code::kInvalidArgument, origin + ": scope \"" + scope +
+                                                       "\" is already configured in " +
+                                                       into.origins_[scope]);
         }
         into.docker_[scope] = e;
         into.origins_[scope] = origin;
       }
     }
   } catch (const YAML::Exception& e) {
-    return MakeError("InvalidArgument", origin + ": invalid YAML: " + e.what());
+    return MakeError(Code::kInvalidArgument, origin + ": invalid YAML: " + e.what());
   }
   return Status::Ok();
 }
@@ -139,7 +144,7 @@ Result<RegistriesConfig> RegistriesConfig::LoadDir(const std::string& dir) {
       files.push_back(it->path().string());
     }
   }
-  if (ec) return MakeError("Io", "cannot list " + dir + ": " + ec.message());
+  if (ec) return MakeError(Code::kIo, "cannot list " + dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
   for (const std::string& f : files) {
     COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(f));
@@ -210,7 +215,7 @@ Result<std::string> AppendLookasideSignature(const std::string& base, const Imag
   COCO_ASSIGN_OR_RETURN(std::vector<std::string> existing,
                         ReadLookasideSignatures(base, image, manifest_digest));
   if (existing.size() >= kMaxSignatures) {
-    return MakeError("InvalidArgument", "too many signatures already stored");
+    return MakeError(Code::kInvalidArgument, "too many signatures already stored");
   }
   int index = static_cast<int>(existing.size()) + 1;
   COCO_ASSIGN_OR_RETURN(std::string url, SignatureUrl(base, image, manifest_digest, index));

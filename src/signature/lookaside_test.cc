@@ -129,7 +129,7 @@ TEST(Lookaside, HttpGoesThroughFetcher) {
   EXPECT_FALSE(ReadLookasideSignatures("https://x/y", image, kSignedDigest).ok());
   EXPECT_FALSE(ReadLookasideSignatures("ftp://x/y", image, kSignedDigest, fetch).ok());
   UrlFetcher failing = [](const std::string&) -> Result<std::optional<std::string>> {
-    return MakeError("Io", "connection refused");
+    return MakeError(Code::kIo, "connection refused");
   };
   EXPECT_FALSE(ReadLookasideSignatures("https://x/y", image, kSignedDigest, failing).ok());
 }

@@ -1,8 +1,8 @@
 #include "signature/payload.h"
 
-#include "base/json.h"
-
 #include <nlohmann/json.hpp>
+
+#include "base/json.h"
 
 namespace coco::signature {
 namespace {
@@ -10,7 +10,7 @@ namespace {
 using nlohmann::json;
 
 Error Bad(const std::string& why) {
-  return MakeError("InvalidArgument", "signature payload: " + why);
+  return MakeError(Code::kInvalidArgument, "signature payload: " + why);
 }
 
 Result<std::string> OnlyStringMember(const json& obj, const char* where, const char* key) {

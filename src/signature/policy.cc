@@ -1,12 +1,11 @@
 #include "signature/policy.h"
 
-#include "base/json.h"
-
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/bytes.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "crypto/crypto.h"
 
 namespace coco::signature {
@@ -15,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 Error Bad(const std::string& where, const std::string& why) {
-  return MakeError("InvalidArgument", "policy " + where + ": " + why);
+  return MakeError(Code::kInvalidArgument, "policy " + where + ": " + why);
 }
 
 Status OnlyKeys(const json& obj, const std::string& where,
@@ -248,9 +247,9 @@ bool PrefixMatches(const std::string& ref, const std::string& prefix) {
 
 Error Mismatch(const std::string& signed_ref, const SignedIdentity& rule,
                const ImageReference& image, const std::string& extra = "") {
-  return MakeError("IdentityMismatch", "identity " + signed_ref + " does not match the policy's " +
-                                           IdentityTypeName(rule.type) + " for " + image.String() +
-                                           extra);
+  return MakeError(Code::kPolicyDenied, "identity " + signed_ref + " does not match the policy's " +
+                                            IdentityTypeName(rule.type) + " for " + image.String() +
+                                            extra);
 }
 
 // matchRepoDigestOrExact: a digested image needs the same repository, a tagged one the same
@@ -299,7 +298,7 @@ Status MatchSignedIdentity(const SignedIdentity& rule, const ImageReference& ima
                            const std::string& signed_reference) {
   auto parsed = ImageReference::Parse(signed_reference);
   if (!parsed.ok()) {
-    return MakeError("IdentityMismatch",
+    return MakeError(Code::kPolicyDenied,
                      "signature identity \"" + signed_reference +
                          "\" is not a valid reference: " + parsed.error().message);
   }
@@ -336,8 +335,8 @@ Status MatchSignedIdentity(const SignedIdentity& rule, const ImageReference& ima
         std::string remapped = rule.signed_prefix + full.substr(rule.prefix.size());
         auto r = ImageReference::Parse(remapped);
         if (!r.ok()) {
-          return MakeError("IdentityMismatch", "remapIdentity turned " + full + " into invalid " +
-                                                   remapped + ": " + r.error().message);
+          return MakeError(Code::kPolicyDenied, "remapIdentity turned " + full + " into invalid " +
+                                                    remapped + ": " + r.error().message);
         }
         intended = *r;
       }
@@ -386,7 +385,7 @@ Result<Policy> Policy::Parse(std::string_view text) {
 Result<Policy> Policy::Load(const std::string& path) {
   COCO_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   auto p = Parse(text);
-  if (!p.ok()) return MakeError(p.error().kind, path + ": " + p.error().message);
+  if (!p.ok()) return Annotate(p.error(), path);
   return p;
 }
 

@@ -294,7 +294,7 @@ TEST(Policy, RefusesBadPolicies) {
   for (const Case& c : cases) {
     auto p = Policy::Parse(c.json);
     ASSERT_FALSE(p.ok()) << c.json;
-    EXPECT_EQ(p.error().kind, "InvalidArgument");
+    EXPECT_EQ(p.error().code, Code::kInvalidArgument);
     EXPECT_NE(p.error().message.find(c.error_part), std::string::npos)
         << c.json << " -> " << p.error().message;
   }

@@ -19,10 +19,10 @@ namespace {
 constexpr size_t kMaxBlob = 4 << 20;
 
 Error GpgError(const std::string& what, gpgme_error_t err) {
-  return MakeError("Gpg", what + ": " + gpgme_strerror(err));
+  return MakeError(Code::kInternal, what + ": " + gpgme_strerror(err));
 }
 
-Error Invalid(const std::string& what) { return MakeError("SignatureInvalid", what); }
+Error Invalid(const std::string& what) { return MakeError(Code::kSignatureInvalid, what); }
 
 Status InitGpgme() {
   static std::once_flag once;
@@ -31,7 +31,7 @@ Status InitGpgme() {
     ok = gpgme_check_version(nullptr) != nullptr &&
          gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == 0;
   });
-  if (!ok) return MakeError("Gpg", "gpgme or the gpg engine is not usable");
+  if (!ok) return MakeError(Code::kInternal, "gpgme or the gpg engine is not usable");
   return Status::Ok();
 }
 
@@ -118,7 +118,7 @@ Result<std::unique_ptr<GpgVerifier>> GpgVerifier::Create(const std::vector<std::
   const char* tmp = std::getenv("TMPDIR");
   std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/coco-gpg-XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) {
-    return MakeError("Io", "cannot create a temporary GnuPG home under " + templ);
+    return MakeError(Code::kIo, "cannot create a temporary GnuPG home under " + templ);
   }
   std::unique_ptr<GpgVerifier> v(new GpgVerifier());
   v->home_ = templ;  // from here on the destructor cleans up
@@ -135,7 +135,7 @@ Result<std::unique_ptr<GpgVerifier>> GpgVerifier::Create(const std::vector<std::
     }
   }
   if (v->trusted_.empty()) {
-    return MakeError("InvalidArgument", "no public keys imported from the policy's keyring");
+    return MakeError(Code::kInvalidArgument, "no public keys imported from the policy's keyring");
   }
   return v;
 }
@@ -213,7 +213,7 @@ gpgme_error_t PassphraseCallback(void* hook, const char*, const char*, int prev_
 Result<std::string> SignSimpleSigning(const std::string& docker_reference,
                                       const std::string& manifest_digest,
                                       const GpgSignOptions& options) {
-  if (options.key.empty()) return MakeError("InvalidArgument", "no signing key given");
+  if (options.key.empty()) return MakeError(Code::kInvalidArgument, "no signing key given");
   COCO_ASSIGN_OR_RETURN(CtxPtr c, NewContext(options.gnupg_home));
   gpgme_ctx_t ctx = c.get();
   gpgme_set_armor(ctx, 0);
@@ -225,9 +225,10 @@ Result<std::string> SignSimpleSigning(const std::string& docker_reference,
   if (!err) gpgme_op_keylist_next(ctx, &second);
   gpgme_op_keylist_end(ctx);
   KeyPtr k1(first), k2(second);
-  if (!first) return MakeError("NotFound", "no secret key matches \"" + options.key + "\"");
+  if (!first) return MakeError(Code::kNotFound, "no secret key matches \"" + options.key + "\"");
   if (second) {
-    return MakeError("InvalidArgument", "\"" + options.key + "\" matches more than one secret key");
+    return MakeError(Code::kInvalidArgument,
+                     "\"" + options.key + "\" matches more than one secret key");
   }
   err = gpgme_signers_add(ctx, first);
   if (err) return GpgError("cannot use key " + options.key, err);
@@ -246,7 +247,7 @@ Result<std::string> SignSimpleSigning(const std::string& docker_reference,
   if (err) return GpgError("gpg cannot sign with " + options.key, err);
   gpgme_sign_result_t res = gpgme_op_sign_result(ctx);
   if (!res || res->invalid_signers || !res->signatures) {
-    return MakeError("Gpg", "gpg refused signing key " + options.key);
+    return MakeError(Code::kInternal, "gpg refused signing key " + options.key);
   }
   return TakeData(std::move(sig));
 }

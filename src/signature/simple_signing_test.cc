@@ -50,7 +50,7 @@ TEST(GpgVerifier, RefusesTamperedAndGarbage) {
   EXPECT_FALSE((*v)->Verify(sig).ok());
   auto g = (*v)->Verify("definitely not OpenPGP");
   ASSERT_FALSE(g.ok());
-  EXPECT_EQ(g.error().kind, "SignatureInvalid");
+  EXPECT_EQ(g.error().code, Code::kSignatureInvalid);
   EXPECT_FALSE((*v)->Verify("").ok());
 }
 

@@ -7,23 +7,24 @@
 namespace coco::signature {
 namespace {
 
-Error Denied(const std::string& why) { return MakeError("PolicyDenied", why); }
+Error Denied(const std::string& why) { return MakeError(Code::kPolicyDenied, why); }
 
 Result<std::string> LoadKeyMaterial(const std::string& path, const VerifyOptions& options) {
   if (path.rfind("kbs:", 0) == 0) {
     if (!options.remote_keys) {
-      return MakeError("Unavailable", "keyPath " + path + " needs a key resolver, none is set");
+      return MakeError(Code::kUnavailable,
+                       "keyPath " + path + " needs a key resolver, none is set");
     }
     auto key = options.remote_keys(path);
     if (!key.ok()) {
-      return MakeError(key.error().kind, "cannot fetch key " + path + ": " + key.error().message);
+      return Annotate(key.error(), "cannot fetch key " + path);
     }
     return key;
   }
   std::string file = path.rfind("file://", 0) == 0 ? path.substr(7) : path;
   auto data = ReadFile(file);
   if (!data.ok()) {
-    return MakeError(data.error().kind, "cannot read key " + path + ": " + data.error().message);
+    return Annotate(data.error(), "cannot read key " + path);
   }
   return data;
 }
@@ -90,7 +91,7 @@ Status EvaluateSigstore(const Requirement& req, const ImageReference& image,
   for (const std::string& pem : pems) {
     auto key = crypto::Key::FromPem(pem);
     if (!key.ok()) {
-      return MakeError("InvalidArgument",
+      return MakeError(Code::kInvalidArgument,
                        "sigstoreSigned key is not a usable PEM public key: " + key.error().message);
     }
     keys.push_back(key->PublicOnly());
@@ -167,7 +168,7 @@ Result<std::optional<std::string>> StoreSignatureSources::CosignManifest(
 
 Result<std::string> StoreSignatureSources::CosignBlob(const ImageReference& image,
                                                       const std::string& blob_digest) {
-  if (!blob_by_digest_) return MakeError("Unavailable", "no registry blob reader configured");
+  if (!blob_by_digest_) return MakeError(Code::kUnavailable, "no registry blob reader configured");
   return blob_by_digest_(image, blob_digest);
 }
 
@@ -188,10 +189,10 @@ Status Verify(const Policy& policy, const ImageReference& image_in,
   for (size_t i = 0; i < reqs.size(); ++i) {
     Status s = Evaluate(reqs[i], image, manifest_digest, sources, options);
     if (!s.ok()) {
-      return MakeError(s.error().kind,
-                       "image " + image.String() + " (" + match.Describe() + "): requirement " +
-                           std::to_string(i + 1) + " of " + std::to_string(reqs.size()) + " (" +
-                           RequirementTypeName(reqs[i].type) + ") failed: " + s.error().message);
+      return Annotate(s.error(), "image " + image.String() + " (" + match.Describe() +
+                                     "): requirement " + std::to_string(i + 1) + " of " +
+                                     std::to_string(reqs.size()) + " (" +
+                                     RequirementTypeName(reqs[i].type) + ")");
     }
   }
   return Status::Ok();
@@ -203,7 +204,8 @@ Result<std::string> SignToLookaside(const RegistriesConfig& registries, const Im
   COCO_RETURN_IF_ERROR(ValidateDigest(manifest_digest));
   std::string base = registries.BaseUrlFor(image, true);
   if (base.empty()) {
-    return MakeError("NotFound", "no lookaside is configured in registries.d for " + image.Name());
+    return MakeError(Code::kNotFound,
+                     "no lookaside is configured in registries.d for " + image.Name());
   }
   std::string identity = image.WithDigest("").TagNameOnly().String();
   COCO_ASSIGN_OR_RETURN(std::string blob, SignSimpleSigning(identity, manifest_digest, options));

@@ -44,7 +44,7 @@ class FakeSources : public SignatureSources {
   }
   Result<std::string> CosignBlob(const ImageReference&, const std::string& digest) override {
     auto it = blobs.find(digest);
-    if (it == blobs.end()) return MakeError("NotFound", "blob " + digest);
+    if (it == blobs.end()) return MakeError(Code::kNotFound, "blob " + digest);
     return it->second;
   }
   std::map<std::string, std::vector<std::string>> simple;
@@ -90,10 +90,10 @@ TEST(Verify, WrongDigestAndIdentityRefusedWithReasons) {
   Policy p = MustParse(SignedByPolicy(KeyPath()));
   Status s = Verify(p, Ref("quay.io/ali_os_security/alpine:latest"), kOtherDigest, src);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().kind, "PolicyDenied");
+  EXPECT_EQ(s.error().code, Code::kPolicyDenied);
   EXPECT_EQ(s.error().message,
             "image quay.io/ali_os_security/alpine:latest (transport docker scope "
-            "\"quay.io/ali_os_security\"): requirement 1 of 1 (signedBy) failed: signed digest " +
+            "\"quay.io/ali_os_security\"): requirement 1 of 1 (signedBy): signed digest " +
                 std::string(kAlpineDigest) + " does not match manifest " + kOtherDigest);
 
   s = Verify(p, Ref("quay.io/ali_os_security/alpine:3.18"), kAlpineDigest, src);
@@ -134,7 +134,7 @@ TEST(Verify, UnsignedUntrustedRejectAndAcceptAnything) {
   Policy p = MustParse(SignedByPolicy(KeyPath()));
   Status s = Verify(p, Ref(kAlpine), kAlpineDigest, store);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("requirement 1 of 1 (signedBy) failed: no signature found in "
+  EXPECT_NE(s.error().message.find("requirement 1 of 1 (signedBy): no signature found in "
                                    "lookaside file://" +
                                    dir.path() + "/ali_os_security/alpine@sha256=69704ef3"),
             std::string::npos)
@@ -161,8 +161,8 @@ TEST(Verify, UnsignedUntrustedRejectAndAcceptAnything) {
   s = Verify(p, Ref("docker.io/library/busybox:1"), kAlpineDigest, store);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message,
-            "image docker.io/library/busybox:1 (policy default): requirement 1 of 1 (reject) "
-            "failed: the policy rejects this image");
+            "image docker.io/library/busybox:1 (policy default): requirement 1 of 1 (reject): "
+            "the policy rejects this image");
   Policy any = MustParse(R"({"default":[{"type":"insecureAcceptAnything"}]})");
   EXPECT_TRUE(Verify(any, Ref("busybox"), kAlpineDigest, store).ok());
   Policy both = MustParse(R"({"default":[{"type":"insecureAcceptAnything"},{"type":"reject"}]})");
@@ -192,7 +192,7 @@ TEST(Verify, KbsKeyPathsUseTheResolver) {
   EXPECT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(asked, std::vector<std::string>{"kbs:///default/gpg-keys/alpine"});
   opts.remote_keys = [](const std::string&) -> Result<std::string> {
-    return MakeError("NotFound", "resource not found");
+    return MakeError(Code::kNotFound, "resource not found");
   };
   s = Verify(p, Ref(kAlpine), kAlpineDigest, src, opts);
   ASSERT_FALSE(s.ok());
@@ -247,7 +247,7 @@ TEST(Verify, CosignRequirement) {
   s = Verify(policy_for(*other, R"({"type":"matchRepository"})"), Ref(repo + ":v1"), kAlpineDigest,
              src);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("requirement 1 of 1 (sigstoreSigned) failed: cosign signature"),
+  EXPECT_NE(s.error().message.find("requirement 1 of 1 (sigstoreSigned): cosign signature"),
             std::string::npos)
       << s.error().message;
   // Signature for another digest stored under this one.

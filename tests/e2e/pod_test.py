@@ -220,6 +220,8 @@ def main():
     check(r.returncode == 125 and kid.encode() in r.stderr and b"PolicyDeny" in r.stderr,
           "a resource policy that denies: the pod fails with the broker's reason and the key id",
           describe_run(r))
+    check(b"[PolicyDenied]" in r.stderr,
+          "the guest's error code crosses ttrpc: the host names it PolicyDenied", describe_run(r))
     broker.set_resource_policy(h.ALLOW_ALL_POLICY)
     broker.delete_resource(kid[len("kbs:///"):])
     r = runner.run(["--kbs", broker.url, enc])
