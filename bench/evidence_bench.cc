@@ -21,6 +21,7 @@
 #include "attestation/tdx.h"
 #include "attestation/tdx_collateral.h"
 #include "attestation/tpm.h"
+#include "base/time.h"
 #include "crypto/crypto.h"
 
 namespace {
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   auto evidence = att::SnpEvidenceFromJson(json);
   if (!evidence.ok()) Die(evidence.error().message);
   att::SnpVerifyOptions opts;
-  opts.at = *coco::crypto::ParseRfc3339("2026-01-01T00:00:00Z");
+  opts.at = *coco::ParseRfc3339("2026-01-01T00:00:00Z");
   auto verifier = att::NewSnpVerifier(opts);
   coco::Bytes report_data = evidence->report.report_data;
 
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
       nlohmann::json{{"quote", coco::Base64Encode(coco::ToBytes(tdx_quote))}}.dump();
   att::TdxVerifyOptions tdx_opts;
   att::TdxCollateralOptions tdx_copts;
-  tdx_opts.at = tdx_copts.at = *coco::crypto::ParseRfc3339("2025-11-10T00:00:00Z");
+  tdx_opts.at = tdx_copts.at = *coco::ParseRfc3339("2025-11-10T00:00:00Z");
   tdx_opts.collateral = att::NewTdxCollateralDir(data + "/tdx/collateral", tdx_copts);
   auto tdx_verifier = att::NewTdxVerifier(tdx_opts);
   auto tdx_parsed = att::ParseTdxQuote(coco::ToBytes(tdx_quote));

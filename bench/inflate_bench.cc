@@ -47,26 +47,11 @@ const std::string& Compressed() {
   return blob;
 }
 
-class MemReader : public coco::Reader {
- public:
-  explicit MemReader(const std::string& s) : s_(s) {}
-  coco::Result<size_t> Read(uint8_t* buf, size_t n) override {
-    n = std::min(n, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-
- private:
-  const std::string& s_;
-  size_t pos_ = 0;
-};
-
 void Inflate(benchmark::State& state, GzipBackend backend) {
   const std::string& blob = Compressed();
   std::vector<uint8_t> out(1 << 20);
   for (auto _ : state) {
-    MemReader src(blob);
+    coco::MemoryReader src(blob);
     auto r = coco::oci::NewDecompressingReader(src, Compression::kGzip, backend);
     size_t total = 0;
     for (;;) {

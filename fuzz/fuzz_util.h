@@ -40,21 +40,4 @@ inline std::string_view AsString(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-// Serves a buffer in chunks of at most `chunk` bytes (small chunks exercise streaming paths).
-class ChunkedReader : public Reader {
- public:
-  ChunkedReader(std::string_view data, size_t chunk) : data_(data), chunk_(chunk ? chunk : 1) {}
-  Result<size_t> Read(uint8_t* buf, size_t n) override {
-    size_t k = std::min({n, chunk_, data_.size() - pos_});
-    std::memcpy(buf, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string_view data_;
-  size_t chunk_;
-  size_t pos_ = 0;
-};
-
 }  // namespace coco::fuzz

@@ -15,6 +15,7 @@
 #include "jose/jwk.h"
 #include "kbs/broker.h"
 #include "kbs/http_server.h"
+#include "kbsclient/admin.h"
 
 namespace kbs = coco::kbs;
 
@@ -40,8 +41,8 @@ struct World {
     o.max_sessions = 64;  // keeps the record (and the fuzzer's memory) small
     auto admin = kbs::AdminAuth::Create({admin_key.PublicOnly()}, kbs::DefaultAcl());
     broker = std::move(*kbs::Broker::Create(o, storage.get(), std::move(*admin), std::move(v),
-                                           [] { return int64_t{1'800'000'000}; }));
-    admin_token = *kbs::MakeAdminToken(admin_key, "admin", 1'800'000'000, 3600);
+                                            [] { return int64_t{1'800'000'000}; }));
+    admin_token = *coco::kbsclient::MakeAdminToken(admin_key, "admin", 1'800'000'000, 3600);
     http.max_body_bytes = 1 << 20;
     jwk = *coco::jose::PublicJwk(*coco::crypto::Key::GenerateEc(coco::crypto::Curve::kP256),
                                  "ECDH-ES+A256KW");
@@ -60,9 +61,10 @@ struct World {
     auto rd = coco::attestation::PrimaryRuntimeData(jwk, nonce, "");
     auto ev = *coco::attestation::NewSampleAttester()->GetEvidence(
         *coco::attestation::RuntimeDataDigest(rd));
-    nlohmann::json body = {{"runtime-data", {{"nonce", nonce}, {"tee-pubkey", jwk}}},
-                           {"tee-evidence", {{"primary_evidence", ev}, {"additional_evidence", ""}}},
-                           {"init-data", {{"format", "toml"}, {"body", init_data}}}};
+    nlohmann::json body = {
+        {"runtime-data", {{"nonce", nonce}, {"tee-pubkey", jwk}}},
+        {"tee-evidence", {{"primary_evidence", ev}, {"additional_evidence", ""}}},
+        {"init-data", {{"format", "toml"}, {"body", init_data}}}};
     // The input may not be UTF-8; the broker sees it as a JSON client would send it.
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
@@ -96,13 +98,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 2:
       for (const char* path : {"/kbs/v0/reference-value", "/kbs/v0/resource-policy"})
-        CheckAnswer(w.broker->Handle(
-            {"POST", path, {{"authorization", "Bearer " + w.admin_token}}, rest}));
+        CheckAnswer(
+            w.broker->Handle({"POST", path, {{"authorization", "Bearer " + w.admin_token}}, rest}));
       break;
     case 3:
       w.NewSession();
-      CheckAnswer(w.broker->Handle(
-          {"POST", "/kbs/v0/attest", {{"cookie", w.cookie}}, w.AttestBody(rest)}));
+      CheckAnswer(
+          w.broker->Handle({"POST", "/kbs/v0/attest", {{"cookie", w.cookie}}, w.AttestBody(rest)}));
       break;
   }
   return 0;

@@ -23,7 +23,7 @@ struct Outcome {
 Outcome Run(std::string_view in, oci::Compression c, oci::GzipBackend backend, size_t chunk,
             size_t read_size) {
   Outcome o;
-  coco::fuzz::ChunkedReader src(in, chunk);
+  coco::MemoryReader src(in, chunk);
   auto r = oci::NewDecompressingReader(src, c, backend);
   if (!r.ok()) return o;
   std::string buf(read_size, '\0');

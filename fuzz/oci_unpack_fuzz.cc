@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.max_entries = 1000;
   opt.max_file_size = 16 << 20;
   opt.max_total_bytes = 16 << 20;
-  coco::fuzz::ChunkedReader layer(tar, 4093);
+  coco::MemoryReader layer(tar, 4093);
   oci::UnpackStats stats;
   coco::Status s = oci::ApplyLayer(root, layer, kTar, diff_id, opt, &stats);
   if (!s.ok()) FUZZ_CHECK(!s.error().message.empty());

@@ -30,7 +30,7 @@ PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 [ -s "$WORK/port" ] || { cat "$WORK/kbs.log"; echo "coco-kbs did not start"; exit 1; }
 KBS="http://127.0.0.1:$(cat "$WORK/port")"
-ADMIN=("$BIN/coco" kbs --url "$KBS" --admin-token "$WORK/kbs/admin-token")
+ADMIN=("$BIN/coco" kbs --kbs "$KBS" --admin-token "$WORK/kbs/admin-token")
 "${ADMIN[@]}" set-reference-value launch_digest abcde
 "${ADMIN[@]}" set-reference-value svn 1
 "${ADMIN[@]}" set-reference-value major_version 1 --as-integer --as-single-value

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/agent.pb.h"
+#include "api/agent.pb.h"
 
 namespace coco::agent {
 

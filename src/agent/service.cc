@@ -14,7 +14,6 @@
 #include <mutex>
 #include <thread>
 
-#include "agent/agent.pb.h"
 #include "agent/agent_policy.h"
 #include "agent/guest_init.h"
 #include "agent/image_service.h"
@@ -22,6 +21,7 @@
 #include "agent/policy_input.h"
 #include "agent/resource_api.h"
 #include "agent/sealed_secret.h"
+#include "api/agent.pb.h"
 #include "attestation/runtime_data.h"
 #include "attestation/tpm.h"
 #include "attestation/tpm_attester.h"

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "attestation/testdata_util.h"
+#include "base/time.h"
 
 namespace coco::attestation {
 namespace {
@@ -20,7 +21,7 @@ crypto::Certificate Cert(const std::string& name) {
   return *c;
 }
 
-std::time_t At(const char* t) { return *crypto::ParseRfc3339(t); }
+std::time_t At(const char* t) { return *ParseRfc3339(t); }
 
 // The Milan version 2 report with its VCEK given by hand.
 SnpEvidence MilanV2() {

@@ -5,6 +5,7 @@
 
 #include "attestation/verified_cache.h"
 #include "base/json.h"
+#include "base/time.h"
 #include "crypto/crypto.h"
 
 namespace coco::attestation {
@@ -48,7 +49,7 @@ struct Doc {
   }
   Result<std::time_t> Time(const nlohmann::json& j, const char* key) const {
     COCO_ASSIGN_OR_RETURN(std::string text, String(j, key));
-    auto t = crypto::ParseRfc3339(text);
+    auto t = ParseRfc3339(text);
     if (!t.ok()) return Fail(name, "\"" + std::string(key) + "\": " + t.error().message);
     return *t;
   }
@@ -512,12 +513,12 @@ Result<nlohmann::json> GradeTdxQuote(const TdxQuote& q, const PckInfo& pck, cons
   static const char* kSgxTypes[] = {"Standard", "Scalable", "Scalable with Integrity"};
   nlohmann::json j;
   j["tcb_status"] = status;
-  j["tcb_date"] = crypto::FormatRfc3339(tcb_date);
+  j["tcb_date"] = FormatRfc3339(tcb_date);
   j["advisory_ids"] = advisories;
   j["collateral_expiration_status"] = earliest_expiry < at ? "1" : "0";
-  j["earliest_issue_date"] = crypto::FormatRfc3339(earliest_issue);
-  j["latest_issue_date"] = crypto::FormatRfc3339(latest_issue);
-  j["earliest_expiration_date"] = crypto::FormatRfc3339(earliest_expiry);
+  j["earliest_issue_date"] = FormatRfc3339(earliest_issue);
+  j["latest_issue_date"] = FormatRfc3339(latest_issue);
+  j["earliest_expiration_date"] = FormatRfc3339(earliest_expiry);
   j["tcb_eval_num"] = std::min(c.tcb_eval_num, c.qe_eval_num);
   j["pck_crl_num"] = c.pck_crl_num;
   j["root_ca_crl_num"] = c.root_ca_crl_num;

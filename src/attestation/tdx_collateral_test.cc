@@ -10,12 +10,13 @@
 #include "attestation/ccel.h"
 #include "attestation/tdx.h"
 #include "attestation/testdata_util.h"
+#include "base/time.h"
 
 namespace coco::attestation {
 namespace {
 
 // Inside the TCB info's and QE identity's validity (2025-10-28 to 2025-11-26).
-std::time_t At() { return *crypto::ParseRfc3339("2025-11-10T00:00:00Z"); }
+std::time_t At() { return *ParseRfc3339("2025-11-10T00:00:00Z"); }
 
 TdxCollateralFiles RealFiles() {
   TdxCollateralFiles f;
@@ -80,8 +81,8 @@ TEST(RevocationList, ReadsChecksAndLooksUp) {
     EXPECT_TRUE(crl->Revokes((*certs)[1])) << f;
     EXPECT_FALSE(crl->Revokes((*certs)[2])) << f;
     EXPECT_EQ(crl->Number(), 42u);
-    EXPECT_EQ(crl->ThisUpdate(), *crypto::ParseRfc3339("2025-01-01T00:00:00Z"));
-    EXPECT_EQ(crl->NextUpdate(), *crypto::ParseRfc3339("2025-02-01T00:00:00Z"));
+    EXPECT_EQ(crl->ThisUpdate(), *ParseRfc3339("2025-01-01T00:00:00Z"));
+    EXPECT_EQ(crl->NextUpdate(), *ParseRfc3339("2025-02-01T00:00:00Z"));
     // Another issuer's key: refused, with the names in the message.
     auto other = crl->VerifySignedBy((*certs)[1]);
     ASSERT_FALSE(other.ok());
@@ -185,7 +186,7 @@ TEST(TdxCollateral, EveryBrokenPartNamesItsCheck) {
       << LoadError(t);
   // The signing certificate, as of a time before it was issued.
   TdxCollateralOptions early;
-  early.at = *crypto::ParseRfc3339("2025-01-01T00:00:00Z");
+  early.at = *ParseRfc3339("2025-01-01T00:00:00Z");
   auto e = LoadTdxCollateral(f, early);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().message.find("TDX TCB signing chain: certificate"), std::string::npos)
@@ -269,7 +270,7 @@ TEST_F(TdxGrading, ModuleAndQeStatusesFoldIn) {
   c_.module_identities[0].levels[0].status = "UpToDate";
   EXPECT_EQ(Status(), "ConfigurationNeeded");
   c_.qe_levels[0].status = "OutOfDate";
-  c_.qe_levels[0].date = *crypto::ParseRfc3339("2020-02-02T00:00:00Z");
+  c_.qe_levels[0].date = *ParseRfc3339("2020-02-02T00:00:00Z");
   EXPECT_EQ(Status(), "OutOfDateConfigurationNeeded");
   EXPECT_EQ((*Grade())["tcb_date"], "2020-02-02T00:00:00Z");
   c_.qe_levels[0].status = "Revoked";

@@ -9,13 +9,14 @@
 
 #include "attestation/ccel.h"
 #include "attestation/testdata_util.h"
+#include "base/time.h"
 
 namespace coco::attestation {
 namespace {
 
 TdxSignatureOptions At2026() {
   TdxSignatureOptions o;
-  o.at = *crypto::ParseRfc3339("2026-01-01T00:00:00Z");
+  o.at = *ParseRfc3339("2026-01-01T00:00:00Z");
   return o;
 }
 
@@ -95,7 +96,7 @@ TEST(TdxSignatures, RealQuotesVerify) {
             "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");
   // Certificates checked as of a time after the PCK certificate expired.
   TdxSignatureOptions late;
-  late.at = *crypto::ParseRfc3339("2031-01-01T00:00:00Z");
+  late.at = *ParseRfc3339("2031-01-01T00:00:00Z");
   auto expired = VerifyTdxQuoteSignatures(*q, late);
   ASSERT_FALSE(expired.ok());
   EXPECT_NE(expired.error().message.find("TDX certificate validity"), std::string::npos);

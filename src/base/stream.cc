@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -29,6 +30,13 @@ class FileReader : public Reader {
 };
 
 }  // namespace
+
+Result<size_t> MemoryReader::Read(uint8_t* buf, size_t n) {
+  size_t k = std::min({n, chunk_, data_.size() - pos_});
+  std::memcpy(buf, data_.data() + pos_, k);
+  pos_ += k;
+  return k;
+}
 
 Result<std::unique_ptr<Reader>> OpenFileReader(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 
@@ -27,6 +29,20 @@ class Writer {
   virtual ~Writer() = default;
   virtual Status Write(const uint8_t* data, size_t n) = 0;
   virtual Status Close() { return Status::Ok(); }
+};
+
+// Serves bytes held in memory, which must outlive the reader, in pieces of at most `chunk`
+// bytes (small pieces exercise the streaming paths of what reads it).
+class MemoryReader final : public Reader {
+ public:
+  explicit MemoryReader(std::string_view data, size_t chunk = std::numeric_limits<size_t>::max())
+      : data_(data), chunk_(chunk == 0 ? 1 : chunk) {}
+  Result<size_t> Read(uint8_t* buf, size_t n) override;
+
+ private:
+  std::string_view data_;
+  size_t chunk_;
+  size_t pos_ = 0;
 };
 
 // Reads a file; Read() errors name the path.

@@ -10,6 +10,7 @@
 #include "attestation/tpm.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "base/time.h"
 #include "cli/commands.h"
 #include "crypto/x509.h"
 
@@ -70,7 +71,7 @@ Status RunSnp(const EvidenceOptions& o, const std::string& data, const nlohmann:
   vo.vcek_dir = o.vcek_dir;
   vo.max_vmpl = o.max_vmpl;
   if (!o.at.empty()) {
-    COCO_ASSIGN_OR_RETURN(vo.at, crypto::ParseRfc3339(o.at));
+    COCO_ASSIGN_OR_RETURN(vo.at, ParseRfc3339(o.at));
   }
   for (const auto& f : o.certs) {
     COCO_ASSIGN_OR_RETURN(auto certs, LoadCertificates(f));
@@ -113,7 +114,7 @@ Status RunTdx(const EvidenceOptions& o, const std::string& data, const nlohmann:
   attestation::TdxVerifyOptions vo;
   attestation::TdxCollateralOptions co;
   if (!o.at.empty()) {
-    COCO_ASSIGN_OR_RETURN(std::time_t at, crypto::ParseRfc3339(o.at));
+    COCO_ASSIGN_OR_RETURN(std::time_t at, ParseRfc3339(o.at));
     vo.at = co.at = at;
   }
   if (!o.collateral.empty()) {

@@ -21,8 +21,11 @@ struct GuestOptions {
 };
 
 void AddCommon(CLI::App* cmd, GuestOptions* o) {
-  cmd->add_option("--url", o->url, "broker URL")->capture_default_str();
-  cmd->add_option("--cert-file", o->ca_cert, "PEM CA certificate to trust for an https broker");
+  cmd->add_option("--kbs", o->url, "broker URL")->capture_default_str();
+  cmd->add_option("--kbs-cert", o->ca_cert, "PEM CA certificate to trust for an https broker");
+  // The names these options had before every subcommand spelled them alike.
+  cmd->add_option("--url", o->url)->group("");
+  cmd->add_option("--cert-file", o->ca_cert)->group("");
   cmd->add_option("--init-data", o->init_data, "init-data TOML file sent with the evidence");
   cmd->add_option("--tee", o->tee,
                   "the evidence: sample (proves nothing; --dev brokers only) or tpm (a TPM 2.0 "

@@ -325,7 +325,7 @@ void AddImageCommands(CLI::App& app) {
       d.digest = *dg;
       d.size = static_cast<int64_t>(bytes.size());
       d.media_type = type;
-      StringReader r(bytes);
+      MemoryReader r(bytes);
       Status s = (*reg)->PushBlob(dest_loc, d, r);
       if (!s.ok()) return Fail(s.error().message);
     }

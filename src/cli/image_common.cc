@@ -174,11 +174,4 @@ Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f,
   return image::NewOcicryptLayerKeys(std::move(unwrappers));
 }
 
-Result<size_t> StringReader::Read(uint8_t* buf, size_t n) {
-  size_t k = std::min(n, s_.size() - off_);
-  std::memcpy(buf, s_.data() + off_, k);
-  off_ += k;
-  return k;
-}
-
 }  // namespace coco::cli

@@ -89,16 +89,6 @@ void AddKeyFlags(CLI::App* cmd, KeyFlags* f);
 ResourceFetcher BrokerFetcher(const KeyFlags& f);
 // Null when no key source is given.
 Result<std::unique_ptr<image::LayerKeys>> MakeLayerKeys(const KeyFlags& f,
-                                                         const ResourceFetcher& broker);
-
-class StringReader : public Reader {
- public:
-  explicit StringReader(const std::string& s) : s_(s) {}
-  Result<size_t> Read(uint8_t* buf, size_t n) override;
-
- private:
-  const std::string& s_;
-  size_t off_ = 0;
-};
+                                                        const ResourceFetcher& broker);
 
 }  // namespace coco::cli

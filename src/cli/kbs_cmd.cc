@@ -7,7 +7,6 @@
 #include "base/file.h"
 #include "cli/commands.h"
 #include "crypto/crypto.h"
-#include "kbs/admin_auth.h"
 #include "kbsclient/admin.h"
 #include "kbsclient/kbs_client.h"
 
@@ -52,9 +51,12 @@ void AddKbsCommands(CLI::App& app) {
   auto* kbs = app.add_subcommand("kbs", "administer a key broker (needs an admin token)");
   kbs->require_subcommand(1);
   auto o = std::make_shared<AdminOptions>();
-  kbs->add_option("--url", o->url, "broker URL")->capture_default_str();
+  kbs->add_option("--kbs", o->url, "broker URL")->capture_default_str();
   kbs->add_option("--admin-token", o->token_file, "file holding the admin JWT");
-  kbs->add_option("--cert-file", o->ca_cert, "PEM CA certificate to trust for an https broker");
+  kbs->add_option("--kbs-cert", o->ca_cert, "PEM CA certificate to trust for an https broker");
+  // The names these options had before every subcommand spelled them alike.
+  kbs->add_option("--url", o->url)->group("");
+  kbs->add_option("--cert-file", o->ca_cert)->group("");
 
   {
     auto path = std::make_shared<std::string>();
@@ -182,7 +184,7 @@ void AddKbsCommands(CLI::App& app) {
       auto now = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-      auto token = kbs::MakeAdminToken(*key, *role, now, int64_t{*days} * 86400);
+      auto token = kbsclient::MakeAdminToken(*key, *role, now, int64_t{*days} * 86400);
       auto priv = key->PrivatePem();
       auto pub = key->PublicPem();
       if (!token.ok() || !priv.ok() || !pub.ok()) return Fail("cannot create the admin key");

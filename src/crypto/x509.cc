@@ -9,6 +9,7 @@
 
 #include <cctype>
 
+#include "base/time.h"
 #include "crypto/openssl_util.h"
 
 namespace coco::crypto {
@@ -249,38 +250,6 @@ Result<Bytes> DerOctetString(const Bytes& der) {
   }
   const unsigned char* d = ASN1_STRING_get0_data(s.get());
   return Bytes(d, d + ASN1_STRING_length(s.get()));
-}
-
-std::string FormatRfc3339(std::time_t t) {
-  char buf[32];
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-Result<std::time_t> ParseRfc3339(std::string_view text) {
-  std::string s(text);
-  struct tm tm {};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) return InvalidArgument("\"" + s + "\" is not an RFC 3339 time (2026-01-31T12:00:00Z)");
-  if (*end == '.') {  // fractional seconds are allowed and ignored
-    ++end;
-    while (std::isdigit(static_cast<unsigned char>(*end))) ++end;
-  }
-  std::time_t t = timegm(&tm);
-  std::string zone(end);
-  if (zone == "Z" || zone == "z") return t;
-  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':' &&
-      std::isdigit(static_cast<unsigned char>(zone[1])) &&
-      std::isdigit(static_cast<unsigned char>(zone[2])) &&
-      std::isdigit(static_cast<unsigned char>(zone[4])) &&
-      std::isdigit(static_cast<unsigned char>(zone[5]))) {
-    int off = ((zone[1] - '0') * 10 + (zone[2] - '0')) * 3600 +
-              ((zone[4] - '0') * 10 + (zone[5] - '0')) * 60;
-    return zone[0] == '+' ? t - off : t + off;
-  }
-  return InvalidArgument("\"" + s + "\" has no time zone (end it with Z or +HH:MM)");
 }
 
 }  // namespace coco::crypto

@@ -92,9 +92,4 @@ Result<uint64_t> DerUnsignedInteger(const Bytes& der);
 // The contents of a DER OCTET STRING.
 Result<Bytes> DerOctetString(const Bytes& der);
 
-// "YYYY-MM-DDTHH:MM:SSZ" (or with an offset, as RFC 3339 allows) to a time.
-Result<std::time_t> ParseRfc3339(std::string_view text);
-// "YYYY-MM-DDTHH:MM:SSZ".
-std::string FormatRfc3339(std::time_t t);
-
 }  // namespace coco::crypto

@@ -77,11 +77,4 @@ Status AdminAuth::Authorize(const std::string& authorization, const std::string&
                    "role \"" + role->get<std::string>() + "\" may not call " + path);
 }
 
-Result<std::string> MakeAdminToken(const crypto::Key& private_key, const std::string& role,
-                                   int64_t now, int64_t lifetime_secs) {
-  nlohmann::json claims = {{"iss", "coco-kbs"}, {"sub", "admin"}, {"aud", {"KBS"}},
-                           {"role", role},      {"iat", now},     {"exp", now + lifetime_secs}};
-  return jose::SignJwt(private_key, claims);
-}
-
 }  // namespace coco::kbs

@@ -44,8 +44,6 @@ class AdminAuth {
 // The default ACL: role "admin" may call every admin endpoint.
 std::vector<AclRule> DefaultAcl();
 
-// Creates an admin token: {"iss":"coco-kbs","sub":"admin","aud":["KBS"],"role":role,"iat","exp"}.
-Result<std::string> MakeAdminToken(const crypto::Key& private_key, const std::string& role,
-                                   int64_t now_unix, int64_t lifetime_secs);
+// Admin tokens are made on the client side: kbsclient/admin.h, MakeAdminToken.
 
 }  // namespace coco::kbs

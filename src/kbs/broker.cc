@@ -6,6 +6,7 @@
 #include "attestation/runtime_data.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "crypto/crypto.h"
 #include "jose/jwe.h"
 
@@ -63,15 +64,6 @@ std::string Cookie(const Request& r, const std::string& name) {
     pos = end + 1;
   }
   return "";
-}
-
-std::string HttpDate(int64_t unix_secs) {
-  std::time_t t = static_cast<std::time_t>(unix_secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
 }
 
 // Parses a JSON body within the wire limits (size, nesting), mapping failures to SerdeError.
@@ -288,7 +280,7 @@ Response Broker::Auth(const Request& r) {
   nlohmann::json challenge = {{"nonce", s.nonce}, {"extra-params", ""}};
   Response resp = Ok(challenge.dump());
   resp.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" + sealer_.Seal(s) +
-                                              "; Expires=" + HttpDate(s.expires));
+                                              "; Expires=" + FormatHttpDate(s.expires));
   return resp;
 }
 

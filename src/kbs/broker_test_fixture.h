@@ -14,8 +14,11 @@
 #include "jose/jwk.h"
 #include "jose/jwt.h"
 #include "kbs/broker.h"
+#include "kbsclient/admin.h"
 
 namespace coco::kbs {
+
+using kbsclient::MakeAdminToken;  // the client side makes admin tokens
 
 class BrokerTest : public ::testing::Test {
  protected:

@@ -22,6 +22,7 @@
 #include "kbs/http_server.h"
 #include "kbs/policy.h"
 #include "kbs/storage.h"
+#include "kbsclient/admin.h"
 
 namespace coco::kbs {
 namespace {
@@ -55,7 +56,7 @@ int Init(const std::string& dir, bool force, int token_days) {
   auto priv = key->PrivatePem();
   auto pub = key->PublicPem();
   if (!priv.ok() || !pub.ok()) return Fatal("cannot encode the admin key");
-  auto token = MakeAdminToken(*key, "admin", NowUnix(), int64_t{token_days} * 24 * 3600);
+  auto token = kbsclient::MakeAdminToken(*key, "admin", NowUnix(), int64_t{token_days} * 24 * 3600);
   if (!token.ok()) return Fatal(token.error().message);
   for (auto [path, contents, mode] :
        {std::tuple{key_path, *priv, 0600u}, std::tuple{dir + "/admin-key.pub.pem", *pub, 0644u},

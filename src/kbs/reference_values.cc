@@ -4,25 +4,9 @@
 
 #include "base/bytes.h"
 #include "base/json.h"
+#include "base/time.h"
 
 namespace coco::kbs {
-
-std::string FormatUtc(int64_t unix_secs) {
-  std::time_t t = static_cast<std::time_t>(unix_secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-Result<int64_t> ParseUtc(const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (!end || *end != '\0')
-    return MakeError(Code::kInvalidArgument, "time \"" + text + "\" is not YYYY-MM-DDTHH:MM:SSZ");
-  return static_cast<int64_t>(timegm(&tm));
-}
 
 Result<std::vector<std::string>> ReferenceValues::Register(const nlohmann::json& message,
                                                            int64_t now_unix,
@@ -53,7 +37,7 @@ Result<std::vector<std::string>> ReferenceValues::Register(const nlohmann::json&
                      "RVPS sample payload is not a JSON object of name: value (nested at most 32 "
                      "levels)");
   std::vector<std::string> names;
-  std::string expiration = FormatUtc(now_unix + validity_secs);
+  std::string expiration = FormatRfc3339(now_unix + validity_secs);
   for (const auto& [name, value] : values.items()) {
     nlohmann::json record = {
         {"version", "0.1.0"}, {"name", name}, {"expiration", expiration}, {"value", value}};
@@ -76,7 +60,7 @@ nlohmann::json ReferenceValues::Query(const std::string& name, int64_t now_unix)
   auto record = GetRecord(name);
   if (!record.ok() || !record->has_value()) return nullptr;
   const auto& r = **record;
-  auto exp = ParseUtc(r.value("expiration", ""));
+  auto exp = ParseRfc3339(r.value("expiration", ""));
   if (!exp.ok() || *exp <= now_unix) return nullptr;
   return r.value("value", nlohmann::json());
 }

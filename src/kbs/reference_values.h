@@ -33,8 +33,4 @@ class ReferenceValues {
   Storage* storage_;
 };
 
-// "%Y-%m-%dT%H:%M:%SZ" <-> unix seconds (UTC).
-std::string FormatUtc(int64_t unix_secs);
-Result<int64_t> ParseUtc(const std::string& text);
-
 }  // namespace coco::kbs

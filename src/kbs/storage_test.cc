@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/time.h"
 #include "kbs/reference_values.h"
 #include "kbs/token.h"
 
@@ -216,7 +217,7 @@ TEST(ReferenceValues, RegisterQueryExpire) {
   EXPECT_TRUE(rv.Query("unknown", 1050).is_null());
   auto rec = rv.GetRecord("svn");
   ASSERT_TRUE(rec.ok() && rec->has_value());
-  EXPECT_EQ((**rec)["expiration"], FormatUtc(1100));
+  EXPECT_EQ((**rec)["expiration"], FormatRfc3339(1100));
 
   msg["version"] = "0.2.0";
   EXPECT_FALSE(rv.Register(msg, 0).ok());
@@ -229,9 +230,9 @@ TEST(ReferenceValues, RegisterQueryExpire) {
 }
 
 TEST(ReferenceValues, UtcRoundTrip) {
-  EXPECT_EQ(FormatUtc(0), "1970-01-01T00:00:00Z");
-  EXPECT_EQ(*ParseUtc("2026-11-24T18:00:00Z"), 1795543200);
-  EXPECT_FALSE(ParseUtc("yesterday").ok());
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(*ParseRfc3339("2026-11-24T18:00:00Z"), 1795543200);
+  EXPECT_FALSE(ParseRfc3339("yesterday").ok());
 }
 
 }  // namespace

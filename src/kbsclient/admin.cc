@@ -4,6 +4,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "jose/jwt.h"
 #include "kbs/errors.h"
 #include "kbsclient/http.h"
 #include "kbsclient/kbs_client.h"
@@ -32,6 +33,13 @@ Result<std::string> AdminRequest(const AdminEndpoint& ep, const std::string& met
       HttpResult r, http->Send(method, path, body, {{"Authorization", "Bearer " + Trim(*token)}}));
   if (r.status == 200) return r.body;
   return kbs::ReceivedError(kbs::ParseErrorBody(r.body), r.status, method + " " + path);
+}
+
+Result<std::string> MakeAdminToken(const crypto::Key& private_key, const std::string& role,
+                                   int64_t now, int64_t lifetime_secs) {
+  nlohmann::json claims = {{"iss", "coco-kbs"}, {"sub", "admin"}, {"aud", {"KBS"}},
+                           {"role", role},      {"iat", now},     {"exp", now + lifetime_secs}};
+  return jose::SignJwt(private_key, claims);
 }
 
 Status SetResource(const AdminEndpoint& ep, const std::string& path, const std::string& data) {

@@ -108,21 +108,6 @@ class ScriptedServer {
   std::vector<std::string> requests_;
 };
 
-class StringReader final : public Reader {
- public:
-  explicit StringReader(const std::string& s) : s_(s) {}
-  Result<size_t> Read(uint8_t* buf, size_t n) override {
-    size_t k = std::min(n, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  const std::string& s_;
-  size_t pos_ = 0;
-};
-
 std::string Answer(const std::string& body, const std::string& extra = "") {
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra +
          "\r\n" + body;
@@ -359,7 +344,7 @@ TEST(HttpClient, StreamsARequestBodyAndSendsSmallOnes) {
   });
   HttpClient client({});
   std::string big(1 << 20, 'b');
-  StringReader reader(big);
+  MemoryReader reader(big);
   HttpCall put;
   put.method = "PUT";
   put.url = server.Url("/upload");

@@ -11,7 +11,6 @@ namespace {
 
 using testing::Gzip;
 using testing::ReadAll;
-using testing::StringReader;
 using testing::Zstd;
 
 // Mixed data: runs of text and random bytes, a few MiB.
@@ -30,7 +29,7 @@ std::string MixedData(size_t n) {
 }
 
 Result<std::string> Decode(const std::string& blob, Compression c, GzipBackend b, size_t chunk) {
-  StringReader src(blob, chunk);
+  MemoryReader src(blob, chunk);
   COCO_ASSIGN_OR_RETURN(auto r, NewDecompressingReader(src, c, b));
   std::string out;
   std::vector<uint8_t> buf(9999);

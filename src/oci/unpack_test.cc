@@ -23,7 +23,6 @@ using testing::File;
 using testing::Gzip;
 using testing::Hardlink;
 using testing::MakeTar;
-using testing::StringReader;
 using testing::Symlink;
 using testing::TarEntry;
 using testing::Zstd;
@@ -33,7 +32,7 @@ constexpr char kTarGz[] = "application/vnd.oci.image.layer.v1.tar+gzip";
 LayerSource Layer(const std::string& tar, std::string media = kTarGz) {
   std::string blob = media == kTarGz ? Gzip(tar) : media.ends_with("zstd") ? Zstd(tar) : tar;
   return LayerSource{[blob]() -> Result<std::unique_ptr<Reader>> {
-                       return std::unique_ptr<Reader>(std::make_unique<StringReader>(blob, 3001));
+                       return std::unique_ptr<Reader>(std::make_unique<MemoryReader>(blob, 3001));
                      },
                      std::move(media), DiffId(tar)};
 }
@@ -259,7 +258,7 @@ TEST_F(UnpackTest, TruncatedGzipRefused) {
   std::string blob = Gzip(tar);
   blob.resize(blob.size() - 10);
   LayerSource l{[blob]() -> Result<std::unique_ptr<Reader>> {
-                  return std::unique_ptr<Reader>(std::make_unique<StringReader>(blob));
+                  return std::unique_ptr<Reader>(std::make_unique<MemoryReader>(blob, 1 << 16));
                 },
                 kTarGz, DiffId(tar)};
   auto r = UnpackImage({l}, root_);
@@ -318,7 +317,8 @@ TEST_F(UnpackTest, ApplyLayerOnCallerRoot) {
   ASSERT_TRUE(MakeDirs(root_).ok());
   int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY);
   std::string tar = MakeTar({Dir("./"), File("./a/b/c", "deep")});
-  StringReader src(Gzip(tar));
+  std::string gz = Gzip(tar);
+  MemoryReader src(gz, 1 << 16);
   UnpackStats stats;
   ASSERT_TRUE(ApplyLayer(fd, src, kTarGz, DiffId(tar), {}, &stats).ok());
   ::close(fd);

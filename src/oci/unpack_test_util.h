@@ -18,24 +18,6 @@
 
 namespace coco::oci::testing {
 
-// Serves a string in chunks of at most `chunk` bytes (small chunks exercise the streaming paths).
-class StringReader : public Reader {
- public:
-  explicit StringReader(std::string data, size_t chunk = 1 << 16)
-      : data_(std::move(data)), chunk_(chunk) {}
-  Result<size_t> Read(uint8_t* buf, size_t n) override {
-    size_t k = std::min({n, chunk_, data_.size() - pos_});
-    std::memcpy(buf, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string data_;
-  size_t chunk_;
-  size_t pos_ = 0;
-};
-
 inline std::string ReadAll(Reader& r, size_t buf = 7777) {
   std::string out;
   std::vector<uint8_t> b(buf);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/agent.pb.h"
+#include "api/agent.pb.h"
 #include "base/result.h"
 #include "net/ttrpc.h"
 #include "runtime/vm.h"

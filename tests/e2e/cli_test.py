@@ -65,7 +65,7 @@ def main():
 
     b = h.Broker(name="cli").init().start()
     work = h.make_tmpdir("coco-cli-e2e-")
-    kbs = ["kbs", "--url", b.url, "--admin-token", b.admin_token_path]
+    kbs = ["kbs", "--kbs", b.url, "--admin-token", b.admin_token_path]
     b.register_reference_values(h.SAMPLE_REFERENCE_VALUES)
     ok("registered sample reference values (admin API)")
     guest = h.RcarClient(b.url)
@@ -86,7 +86,7 @@ def main():
     check(guest.get_resource("cli/stdin/res2") == data2,
           "resource set by the CLI from stdin reads back byte-identical over RCAR")
 
-    # -- get-resource (the CLI as a guest) --------------------------------
+    # -- get-resource (the CLI as a guest; --url is the older spelling of --kbs) --
     r = expect_cli_ok(["get-resource", "--url", b.url, "kbs:///cli/file/res1"],
                       "coco get-resource kbs:///cli/file/res1 exits 0")
     check(r.stdout == data1, "coco get-resource prints exactly the resource bytes",
@@ -97,7 +97,7 @@ def main():
                   "coco kbs delete-resource cli/stdin/res2 exits 0")
     r = guest.get_resource_raw("cli/stdin/res2")
     check(r.status != 200, "deleted resource is no longer released (HTTP %d)" % r.status, r)
-    expect_cli_error(["get-resource", "--url", b.url, "kbs:///cli/stdin/res2"],
+    expect_cli_error(["get-resource", "--kbs", b.url, "kbs:///cli/stdin/res2"],
                      "coco get-resource of the deleted resource")
 
     # -- reference values ---------------------------------------------------
@@ -128,15 +128,15 @@ def main():
           "resource GET works after the CLI installed allow-all")
 
     # -- errors -------------------------------------------------------------------
-    expect_cli_error(["kbs", "--url", b.url, "--admin-token", os.path.join(work, "no-such-token"),
+    expect_cli_error(["kbs", "--kbs", b.url, "--admin-token", os.path.join(work, "no-such-token"),
                       "set-resource", "cli/err/x", f1], "coco kbs with a missing token file")
-    expect_cli_error(["get-resource", "--url", b.url, "kbs:///a/b"],
+    expect_cli_error(["get-resource", "--kbs", b.url, "kbs:///a/b"],
                      "coco get-resource with bad path kbs:///a/b")
     expect_cli_error(kbs + ["set-resource", "a/b", f1], "coco kbs set-resource with bad path a/b")
     dead = "http://127.0.0.1:%d" % h.free_port()
-    expect_cli_error(["get-resource", "--url", dead, "kbs:///cli/file/res1"],
+    expect_cli_error(["get-resource", "--kbs", dead, "kbs:///cli/file/res1"],
                      "coco get-resource with an unreachable URL")
-    expect_cli_error(["kbs", "--url", dead, "--admin-token", b.admin_token_path,
+    expect_cli_error(["kbs", "--kbs", dead, "--admin-token", b.admin_token_path,
                       "set-resource", "cli/err/y", f1], "coco kbs set-resource with an unreachable URL")
     r = guest.get_resource_raw("cli/err/x")
     check(r.status != 200, "nothing was stored by the failed set-resource calls", r)

@@ -228,7 +228,7 @@ def client_limits(b):
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        r = h.run_cli(["attest", "--url", "http://127.0.0.1:%d" % srv.server_address[1]],
+        r = h.run_cli(["attest", "--kbs", "http://127.0.0.1:%d" % srv.server_address[1]],
                       timeout=60)
         rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         check(r.returncode != 0 and b"more than" in r.stderr,

@@ -42,7 +42,7 @@ def learn_ak(state_dir, broker):
     try:
         deadline = time.time() + 10
         while True:
-            r = subprocess.run([cli_bin(), "attest", "--url", broker.url, "--tee", "tpm",
+            r = subprocess.run([cli_bin(), "attest", "--kbs", broker.url, "--tee", "tpm",
                                 "--tpm-tcti", "swtpm:host=127.0.0.1,port=%d" % port],
                                capture_output=True, timeout=120)
             if r.returncode == 0 or time.time() > deadline:

@@ -120,12 +120,12 @@ def init_data_flow(broker, jwks, secret):
 
 
 def cli_flows(broker, jwks, secret):
-    r = h.run_cli(["get-resource", "--url", broker.url, "kbs:///" + RESOURCE_PATH])
+    r = h.run_cli(["get-resource", "--kbs", broker.url, "kbs:///" + RESOURCE_PATH])
     check(r.returncode == 0, "coco get-resource exits 0", h.describe_run(r))
     check(r.stdout == secret, "coco get-resource writes exactly the plaintext to stdout",
           "got %r want %r" % (r.stdout[:80], secret[:80]))
 
-    r = h.run_cli(["attest", "--url", broker.url])
+    r = h.run_cli(["attest", "--kbs", broker.url])
     check(r.returncode == 0, "coco attest exits 0", h.describe_run(r))
     tok = r.stdout.decode("utf-8", "replace").strip()
     try:

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """coco-kbs over HTTPS: a self-signed certificate made with the openssl CLI, the `coco` CLI as
-admin and as guest trusting it with --cert-file (directly and through a forward proxy from the
+admin and as guest trusting it with --kbs-cert (directly and through a forward proxy from the
 environment), and a refusal when the certificate is not trusted.
 
 Env: COCO_KBS (coco-kbs binary), COCO_CLI (coco binary).
@@ -43,7 +43,7 @@ def main():
         check("CERTIFICATE_VERIFY_FAILED" in str(e), "a default TLS client refuses the "
               "self-signed certificate (%s)" % e.reason)
 
-    admin = ["kbs", "--url", url, "--cert-file", cert, "--admin-token", b.admin_token_path]
+    admin = ["kbs", "--url", url, "--cert-file", cert, "--admin-token", b.admin_token_path]  # older names
     for args in (["set-reference-value", "launch_digest", "abcde"],
                  ["set-reference-value", "svn", "1"],
                  ["set-reference-value", "major_version", "1", "--as-integer", "--as-single-value"],
@@ -55,7 +55,7 @@ def main():
     r = h.run_cli(admin + ["set-resource", "tls/key/1", "-"], secret)
     check(r.returncode == 0, "coco kbs set-resource over HTTPS", h.describe_run(r))
 
-    r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"])
+    r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", cert, "kbs:///tls/key/1"])
     check(r.returncode == 0 and r.stdout == secret,
           "coco get-resource over HTTPS returns the plaintext", h.describe_run(r))
 
@@ -66,7 +66,7 @@ def main():
     proxy = ForwardProxy(require_auth="Basic " + base64.b64encode(b"guest:s3cret").decode())
     try:
         env = dict(no_env, https_proxy="http://guest:s3cret@127.0.0.1:%d" % proxy.port)
-        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+        r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", cert, "kbs:///tls/key/1"],
                       env=env)
         check(r.returncode == 0 and r.stdout == secret,
               "coco get-resource through an https_proxy returns the plaintext", h.describe_run(r))
@@ -74,22 +74,22 @@ def main():
         check(tunnels and all(t == "127.0.0.1:%d" % b.port for t in tunnels),
               "the proxy was asked for tunnels to the broker only (%s)" % tunnels)
         before = len(proxy.requests())
-        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+        r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", cert, "kbs:///tls/key/1"],
                       env=dict(env, NO_PROXY="127.0.0.0/8"))
         check(r.returncode == 0 and r.stdout == secret and len(proxy.requests()) == before,
               "NO_PROXY=127.0.0.0/8 reaches the broker directly", h.describe_run(r))
-        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+        r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", cert, "kbs:///tls/key/1"],
                       env=dict(no_env, https_proxy="http://127.0.0.1:%d" % proxy.port))
         check(r.returncode != 0 and b"407" in r.stderr and r.stdout == b"",
               "a proxy that wants credentials is named with its 407", h.describe_run(r))
-        r = h.run_cli(["get-resource", "--url", url, "--cert-file", cert, "kbs:///tls/key/1"],
+        r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", cert, "kbs:///tls/key/1"],
                       env=dict(no_env, https_proxy="socks5://127.0.0.1:1"))
         check(r.returncode != 0 and b"only http:// proxies" in r.stderr,
               "a socks proxy is refused with the reason", h.describe_run(r))
     finally:
         proxy.stop()
 
-    r = h.run_cli(["get-resource", "--url", url, "--cert-file", os.path.join(work, "nope.pem"),
+    r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", os.path.join(work, "nope.pem"),
                    "kbs:///tls/key/1"])
     check(r.returncode != 0, "coco get-resource with a missing CA file fails", h.describe_run(r))
     other_key = os.path.join(work, "other-key.pem")
@@ -98,7 +98,7 @@ def main():
                     "ec_paramgen_curve:P-256", "-nodes", "-keyout", other_key, "-out", other,
                     "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, check=True)
-    r = h.run_cli(["get-resource", "--url", url, "--cert-file", other, "kbs:///tls/key/1"])
+    r = h.run_cli(["get-resource", "--kbs", url, "--kbs-cert", other, "kbs:///tls/key/1"])
     check(r.returncode != 0 and r.stdout == b"",
           "coco get-resource trusting another certificate fails and prints nothing",
           h.describe_run(r))

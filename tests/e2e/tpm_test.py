@@ -208,7 +208,7 @@ def test():
     # coco's own TPM attester (TSS2 ESAPI): its attestation key is a primary key of the
     # endorsement hierarchy, learnt here from the claims of a first attestation.
     tcti = "swtpm:host=127.0.0.1,port=%d" % tpm.port
-    r = subprocess.run([COCO, "attest", "--url", broker.url, "--tee", "tpm", "--tpm-tcti", tcti],
+    r = subprocess.run([COCO, "attest", "--kbs", broker.url, "--tee", "tpm", "--tpm-tcti", tcti],
                        capture_output=True, timeout=120)
     check(r.returncode == 0, "coco attest --tee tpm attests with swtpm (%s)"
           % r.stderr.decode(errors="replace").strip())
@@ -219,7 +219,7 @@ def test():
                                       "trusted_aks": [tpm_claims["ak_public"]]})
 
     def get_resource():
-        return subprocess.run([COCO, "get-resource", "--url", broker.url, "--tee", "tpm",
+        return subprocess.run([COCO, "get-resource", "--kbs", broker.url, "--tee", "tpm",
                                "--tpm-tcti", tcti, "kbs:///default/app/secret"],
                               capture_output=True, timeout=120)
     r = get_resource()
