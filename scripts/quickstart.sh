@@ -8,7 +8,9 @@
 # workload fetches a secret from the broker itself. Each step is printed. Installs and builds whatever is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh >/dev/null
+# Installs what is missing and builds (the first run also builds the guest kernel, 10-15 min):
+# only the steps and the progress lines are shown.
+scripts/setup.sh | grep --line-buffered -E '^==>|^    |error|FAILED|warning: '
 BIN="$PWD/build/bin"
 WORK=$(mktemp -d /tmp/coco-quickstart.XXXXXX)
 PIDS=()
@@ -50,6 +52,8 @@ YML
 PIDS+=($!)
 REG="127.0.0.1:$REG_PORT"
 for _ in $(seq 100); do curl -sf "http://$REG/v2/" >/dev/null && break; sleep 0.1; done
+curl -sf "http://$REG/v2/" >/dev/null || {
+  cat "$WORK/registry.log"; echo "the registry (docker-registry) did not come up on $REG"; exit 1; }
 echo "registry on $REG"
 
 step "3. Build a sample image and push it"
