@@ -125,7 +125,23 @@ def main():
     push_layout(layout, "plain", reg, "pod/plain:v1")
     push_layout(layout, "secret", reg, "pod/secret:v1")
     push_layout(layout, "unsigned", reg, "pod/unsigned:v1")
+    tampered = write_oci_image(layout, "tampered", [busybox_rootfs_entries("tampered with\n")])
+    push_layout(layout, "tampered", reg, "pod/tampered:v1")
     plain = "docker://%s/pod/plain:v1" % reg.host
+
+    # --- a layer changed in the registry: the guest's digest check names it, with its code ------
+    hexd = tampered["layers"][-1].split(":", 1)[1]
+    blob = os.path.join(reg.dir, "data", "docker", "registry", "v2", "blobs", "sha256", hexd[:2],
+                        hexd, "data")
+    with open(blob, "r+b") as f:
+        f.seek(os.path.getsize(blob) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xff]))
+    r = runner.run(["docker://%s/pod/tampered:v1" % reg.host])
+    check(r.returncode == 125 and b"[DigestMismatch]" in r.stderr and hexd[:12].encode() in r.stderr,
+          "a layer changed in the registry: coco run names the layer and the guest's DigestMismatch",
+          describe_run(r))
 
     # --- plain image: output, stderr and exit code relayed -------------------------------------
     r = runner.run(["--timings", plain, "/bin/sh", "-c", "cat /etc/message; echo to-stderr >&2; exit 7"])
