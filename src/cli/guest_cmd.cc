@@ -62,7 +62,7 @@ void AddGuestCommands(CLI::App& app) {
   auto* attest =
       app.add_subcommand("attest",
                          "attest to the broker and print the attestation token (a JWT)\n"
-                         "  coco attest --url http://127.0.0.1:8080 | cut -d. -f2 | base64 -d");
+                         "  coco attest --kbs http://127.0.0.1:8080 | cut -d. -f2 | base64 -d");
   AddCommon(attest, o.get());
   attest->callback([o] {
     auto client = MakeClient(*o);
@@ -77,7 +77,7 @@ void AddGuestCommands(CLI::App& app) {
   auto* get = app.add_subcommand(
       "get-resource",
       "attest, fetch a resource and write its plaintext to stdout\n"
-      "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin");
+      "  coco get-resource --kbs http://127.0.0.1:8080 kbs:///default/key/1 > key.bin");
   AddCommon(get, g.get());
   get->add_option("resource", *path, "kbs:///<repo>/<type>/<tag>")->required();
   get->callback([g, path] {

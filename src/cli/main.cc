@@ -13,10 +13,10 @@ int main(int argc, char** argv) {
       "broker; image tools.\n\n"
       "Examples:\n"
       "  coco run --kbs http://127.0.0.1:8080 docker://127.0.0.1:5000/app:enc\n"
-      "  coco kbs --url http://127.0.0.1:8080 --admin-token DIR/admin-token set-resource "
+      "  coco kbs --kbs http://127.0.0.1:8080 --admin-token DIR/admin-token set-resource "
       "default/key/1 key.bin\n"
-      "  coco attest --url http://127.0.0.1:8080\n"
-      "  coco get-resource --url http://127.0.0.1:8080 kbs:///default/key/1 > key.bin\n"
+      "  coco attest --kbs http://127.0.0.1:8080\n"
+      "  coco get-resource --kbs http://127.0.0.1:8080 kbs:///default/key/1 > key.bin\n"
       "  coco image pull docker://127.0.0.1:5000/app:v1 --store /tmp/store\n"
       "  coco evidence verify evidence.json --at 2026-01-01T00:00:00Z\n",
       "coco"};
