@@ -9,7 +9,7 @@
 
 #include "base/bytes.h"
 #include "crypto/crypto.h"
-#include "image/digest_check.h"
+#include "oci/digest_check.h"
 #include "ocicrypt/layer_cipher.h"
 #include "ocicrypt/layer_keys.h"
 #include "ocicrypt/options.h"
@@ -88,7 +88,7 @@ Status CopyBlob(oci::ImageSource& src, oci::ImageDestination& dst, const oci::De
   COCO_ASSIGN_OR_RETURN(bool has, dst.HasBlob(d.digest));
   if (has) return Status::Ok();
   COCO_ASSIGN_OR_RETURN(auto tmp, TempFile::Create(o.temp_dir));
-  DigestCheck check(tmp.get(), d.digest.str(), d.size, "blob " + d.digest.str());
+  oci::DigestCheck check(tmp.get(), d.digest, d.size, "blob " + d.digest.str());
   COCO_RETURN_IF_ERROR(src.FetchBlob(d, check));
   COCO_RETURN_IF_ERROR(check.Close());
   COCO_ASSIGN_OR_RETURN(auto reader, tmp->Reopen());
@@ -134,17 +134,17 @@ Result<oci::Digest> EncryptImage(oci::ImageSource& src, oci::ImageDestination& d
     COCO_ASSIGN_OR_RETURN(std::string oci_type, OciLayerType(layer.media_type));
     ocicrypt::PrivateOptions priv = ocicrypt::NewPrivateOptions(layer.digest.str());
     COCO_ASSIGN_OR_RETURN(auto tmp, TempFile::Create(options.temp_dir));
-    DigestCheck cipher_hash(tmp.get(), "", -1, "");
+    oci::DigestCheck cipher_hash(tmp.get(), std::nullopt, -1, "");
     COCO_ASSIGN_OR_RETURN(auto enc,
                           ocicrypt::LayerEncryptor::Create(priv.symkey, priv.nonce, cipher_hash));
-    DigestCheck plain_check(enc.get(), layer.digest.str(), layer.size, label);
+    oci::DigestCheck plain_check(enc.get(), layer.digest, layer.size, label);
     COCO_RETURN_IF_ERROR(src.FetchBlob(in.manifest.layers[i], plain_check));
     COCO_RETURN_IF_ERROR(plain_check.Close());
     ocicrypt::PublicOptions pub;
     pub.hmac = enc->hmac();
     COCO_ASSIGN_OR_RETURN(auto ann, ocicrypt::EncryptionAnnotations(priv, pub, wrappers));
     layer.media_type = oci_type + "+encrypted";
-    COCO_ASSIGN_OR_RETURN(layer.digest, oci::Digest::Parse(cipher_hash.digest()));
+    layer.digest = cipher_hash.digest();
     layer.size = static_cast<int64_t>(cipher_hash.size());
     for (auto& [k, v] : ann) layer.annotations[k] = v;
     COCO_ASSIGN_OR_RETURN(auto reader, tmp->Reopen());
@@ -173,9 +173,9 @@ Result<oci::Digest> DecryptImage(oci::ImageSource& src, oci::ImageDestination& d
     auto dec = keys.Unwrap(layer);
     if (!dec.ok()) return Annotate(dec.error(), label);
     COCO_ASSIGN_OR_RETURN(auto tmp, TempFile::Create(options.temp_dir));
-    DigestCheck plain_check(tmp.get(), (*dec)->plaintext_digest().str(), -1, label + " plaintext");
+    oci::DigestCheck plain_check(tmp.get(), (*dec)->plaintext_digest(), -1, label + " plaintext");
     COCO_ASSIGN_OR_RETURN(auto decrypter, (*dec)->Decrypter(plain_check));
-    DigestCheck cipher_check(decrypter.get(), layer.digest.str(), layer.size, label);
+    oci::DigestCheck cipher_check(decrypter.get(), layer.digest, layer.size, label);
     COCO_RETURN_IF_ERROR(src.FetchBlob(in.manifest.layers[i], cipher_check));
     COCO_RETURN_IF_ERROR(cipher_check.Close());
     layer.media_type = plain_type;

@@ -6,7 +6,7 @@
 
 #include "base/bytes.h"
 #include "crypto/crypto.h"
-#include "image/digest_check.h"
+#include "oci/digest_check.h"
 
 namespace coco::image {
 namespace {
@@ -67,7 +67,7 @@ Status PullLayer(size_t index, oci::ImageSource& source, oci::ContentStore& stor
   // the digest-checked manifest) is checked before the plaintext is committed, and the plaintext
   // is then checked against its digest from the wrapped key and later its diff_id. The size is
   // still enforced so a registry cannot stream forever.
-  SizeCheck check(decrypter.get(), desc.size, label + " ciphertext");
+  oci::SizeCheck check(decrypter.get(), desc.size, label + " ciphertext");
   Status fetched = source.FetchBlob(desc, check, progress);
   if (fetched.ok()) fetched = check.Close();
   if (!fetched.ok()) {

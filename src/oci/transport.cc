@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "crypto/crypto.h"
+#include "oci/digest_check.h"
 
 namespace coco::oci {
 namespace {
@@ -140,22 +141,17 @@ class LayoutSource : public ImageSource {
   ImageLocation loc_;
 };
 
-// Hashes what passes through and fails Close() on a digest mismatch.
-class VerifyingFileWriter : public Writer {
+// Writes a temporary file and, on Close(), moves it to its final name; unlinked unless closed.
+// (Behind a DigestCheck, which closes it only when the content matched.)
+class CommittingFileWriter : public Writer {
  public:
-  VerifyingFileWriter(int fd, std::string tmp, std::string final_path, Digest want)
-      : fd_(fd),
-        tmp_(std::move(tmp)),
-        final_(std::move(final_path)),
-        want_(std::move(want)),
-        hasher_(want_.algorithm == "sha512" ? crypto::HashAlg::kSha512 : crypto::HashAlg::kSha256) {
-  }
-  ~VerifyingFileWriter() override {
+  CommittingFileWriter(int fd, std::string tmp, std::string final_path)
+      : fd_(fd), tmp_(std::move(tmp)), final_(std::move(final_path)) {}
+  ~CommittingFileWriter() override {
     if (fd_ >= 0) ::close(fd_);
     if (!done_) ::unlink(tmp_.c_str());
   }
   Status Write(const uint8_t* p, size_t n) override {
-    hasher_.Update(p, n);
     while (n > 0) {
       ssize_t w = ::write(fd_, p, n);
       if (w < 0 && errno == EINTR) continue;
@@ -166,13 +162,9 @@ class VerifyingFileWriter : public Writer {
     return Status::Ok();
   }
   Status Close() override {
-    ::close(fd_);
+    int rc = ::close(fd_);
     fd_ = -1;
-    std::string got = HexEncode(hasher_.Finish());
-    if (got != want_.hex) {
-      return MakeError(Code::kDigestMismatch,
-                       "content for " + want_.str() + " hashes to " + want_.algorithm + ":" + got);
-    }
+    if (rc != 0) return MakeError(Code::kIo, "cannot close " + tmp_ + ": " + std::strerror(errno));
     if (::rename(tmp_.c_str(), final_.c_str()) != 0) {
       return MakeError(Code::kIo, "cannot rename into " + final_ + ": " + std::strerror(errno));
     }
@@ -183,8 +175,6 @@ class VerifyingFileWriter : public Writer {
  private:
   int fd_;
   std::string tmp_, final_;
-  Digest want_;
-  crypto::Hasher hasher_;
   bool done_ = false;
 };
 
@@ -206,7 +196,8 @@ class LayoutDestination : public ImageDestination {
     if (fd < 0)
       return MakeError(Code::kIo, "cannot create a file in " + dir + ": " + std::strerror(errno));
     ::fchmod(fd, 0644);
-    VerifyingFileWriter w(fd, tmp, BlobFile(loc_.dir, desc.digest), desc.digest);
+    CommittingFileWriter file(fd, tmp, BlobFile(loc_.dir, desc.digest));
+    DigestCheck w(&file, desc.digest, -1, "content for " + desc.digest.str());
     COCO_ASSIGN_OR_RETURN(uint64_t n, Copy(content, w));
     (void)n;
     return Status::Ok();
