@@ -33,6 +33,7 @@ class FileReader : public Reader {
 
 Result<size_t> MemoryReader::Read(uint8_t* buf, size_t n) {
   size_t k = std::min({n, chunk_, data_.size() - pos_});
+  if (k == 0) return size_t{0};  // (an empty view may have no data pointer at all)
   std::memcpy(buf, data_.data() + pos_, k);
   pos_ += k;
   return k;
