@@ -61,7 +61,7 @@ else
   start=$(date +%s)
   make -C "$tree" -j "$(nproc)" vmlinux 2>&1 | awk -v start="$start" '
     / CC / { n++; if (n % 250 == 0) { printf "    kernel: %d files compiled, %d s\n", n, systime() - start; fflush() } next }
-    /^  [A-Z]+ / { next }
+    /^  [A-Z][A-Z0-9_]* / { next }
     /^make(\[[0-9]+\])?: (Entering|Leaving)/ { next }
     { print; fflush() }'
   mkdir -p "$cache.tmp"
